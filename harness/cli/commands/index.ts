@@ -1,7 +1,9 @@
 // Every command of the CLI, in the order `fleetgate --help` lists them. A command module exports a
 // function that adds its subcommand to the program.
 import type { Command } from 'commander';
+import { registerCatalog } from './catalog.ts';
+import { registerPlan } from './plan.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [registerPlan, registerCatalog];
