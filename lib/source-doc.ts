@@ -78,7 +78,8 @@ export function errorAt(src: SourceDoc, path: readonly PathSegment[], detail: st
   return new InputError(placeOf(src, path, opts), detail);
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+// verbose: errors carry their parentSchema, whose description words the message.
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
 
 export function compileSchema<T>(schema: object): ValidateFunction<T> {
   return ajv.compile<T>(schema);
@@ -125,62 +126,62 @@ export interface SchemaWording {
   unknownKey?: (parent: readonly PathSegment[], key: string) => string | undefined;
 }
 
-/** One InputError per schema violation, most specific first; throws the first if any. */
+/**
+ * One InputError per schema violation. With anyOf/oneOf, ajv reports every branch's complaint plus a
+ * summary: errors at a path that is an ancestor of another error's path are consequences and are
+ * dropped, and at one path a described anyOf ("a patch selector: latest, latest-N, ...") is worded
+ * better than any single branch's complaint.
+ */
 export function schemaErrors(src: SourceDoc, errors: readonly ErrorObject[], wording: SchemaWording = {}): InputError[] {
-  // For a `oneOf`/`anyOf`, ajv reports every branch's complaint plus the summary; keep the deepest
-  // errors, which point at the exact offending value.
+  const byPath = new Map<string, ErrorObject[]>();
+  for (const e of errors) {
+    const group = byPath.get(e.instancePath) ?? [];
+    group.push(e);
+    byPath.set(e.instancePath, group);
+  }
+  const paths = [...byPath.keys()].filter((p) => ![...byPath.keys()].some((q) => q !== p && q.startsWith(`${p}/`)));
+  paths.sort((a, b) => b.split('/').length - a.split('/').length);
   const out: InputError[] = [];
   const seen = new Set<string>();
-  const sorted = [...errors].sort((a, b) => b.instancePath.length - a.instancePath.length);
-  for (const e of sorted) {
-    const path = pointerToPath(e.instancePath);
-    let detail: string;
-    let atKey = false;
-    let where = path;
-    switch (e.keyword) {
-      case 'additionalProperties': {
-        const key = String((e.params as { additionalProperty: string }).additionalProperty);
-        where = [...path, key];
-        atKey = true;
-        const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-        detail =
-          wording.unknownKey?.(path, key) ??
-          `unknown key "${key}" in ${pathLabel(path)}; expected one of: ${allowed.join(', ')}`;
-        break;
-      }
-      case 'required':
-        detail = `${pathLabel(path)} is missing "${(e.params as { missingProperty: string }).missingProperty}"`;
-        break;
-      case 'enum':
-        detail = `${pathLabel(path)} is ${describeValue(valueAt(src.value, path))}; expected one of: ${(
-          (e.params as { allowedValues: unknown[] }).allowedValues
-        ).join(', ')}`;
-        break;
-      case 'type':
-        detail = `${pathLabel(path)} is ${describeValue(valueAt(src.value, path))}; expected ${(e.params as { type: string }).type}`;
-        break;
-      case 'pattern':
-        detail = `${pathLabel(path)} is ${describeValue(valueAt(src.value, path))}; expected ${
-          (e.parentSchema as { description?: string } | undefined)?.description ?? `to match ${(e.params as { pattern: string }).pattern}`
-        }`;
-        break;
-      case 'oneOf':
-      case 'anyOf':
-        detail = `${pathLabel(path)} is ${describeValue(valueAt(src.value, path))}; expected ${
-          (e.parentSchema as { description?: string } | undefined)?.description ?? 'one of the allowed forms'
-        }`;
-        break;
-      default:
-        detail = `${pathLabel(path)} ${e.message ?? 'is invalid'}`;
+  for (const p of paths) {
+    const group = byPath.get(p)!;
+    const described = group.find((e) => (e.keyword === 'anyOf' || e.keyword === 'oneOf') && (e.parentSchema as { description?: string } | undefined)?.description);
+    const chosen = described ? [described] : group.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
+    for (const e of chosen.length ? chosen : group) {
+      const err = describeError(src, e, wording);
+      if (seen.has(err.message)) continue;
+      seen.add(err.message);
+      out.push(err);
     }
-    const sig = `${where.join('/')}|${detail}`;
-    if (seen.has(sig)) continue;
-    // A summary (oneOf) at a path that already has a deeper, more precise error adds nothing.
-    if ((e.keyword === 'oneOf' || e.keyword === 'anyOf') && out.length > 0 && [...seen].some((s) => s.startsWith(path.join('/')))) continue;
-    seen.add(sig);
-    out.push(errorAt(src, where, detail, { key: atKey }));
   }
   return out;
+}
+
+function describeError(src: SourceDoc, e: ErrorObject, wording: SchemaWording): InputError {
+  const path = pointerToPath(e.instancePath);
+  const schemaDesc = (e.parentSchema as { description?: string } | undefined)?.description;
+  const shown = describeValue(valueAt(src.value, path));
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = String((e.params as { additionalProperty: string }).additionalProperty);
+      const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const detail = wording.unknownKey?.(path, key) ?? `unknown key "${key}" in ${pathLabel(path)}; expected one of: ${allowed.join(', ')}`;
+      return errorAt(src, [...path, key], detail, { key: true });
+    }
+    case 'required':
+      return errorAt(src, path, `${pathLabel(path)} is missing "${(e.params as { missingProperty: string }).missingProperty}"`);
+    case 'enum':
+      return errorAt(src, path, `${pathLabel(path)} is ${shown}; expected one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`);
+    case 'type':
+      return errorAt(src, path, `${pathLabel(path)} is ${shown}; expected ${(e.params as { type: string }).type}`);
+    case 'pattern':
+      return errorAt(src, path, `${pathLabel(path)} is ${shown}; expected ${schemaDesc ?? `to match ${(e.params as { pattern: string }).pattern}`}`);
+    case 'anyOf':
+    case 'oneOf':
+      return errorAt(src, path, `${pathLabel(path)} is ${shown}; expected ${schemaDesc ?? 'one of the allowed forms'}`);
+    default:
+      return errorAt(src, path, `${pathLabel(path)} ${e.message ?? 'is invalid'}`);
+  }
 }
 
 /** Validates `src.value` against a compiled schema; throws the first error, with every error attached. */

@@ -2,8 +2,9 @@
 // function that adds its subcommand to the program.
 import type { Command } from 'commander';
 import { registerCatalog } from './catalog.ts';
+import { registerLab } from './lab.ts';
 import { registerPlan } from './plan.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerCatalog];
+export const commands: RegisterCommand[] = [registerPlan, registerCatalog, registerLab];

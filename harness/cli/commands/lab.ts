@@ -1,0 +1,85 @@
+// `fleetgate lab ...`: build the Linux lab guest image and the lab filter module the harness proves
+// its VM lifecycle with. Progress goes to stderr, results to stdout.
+import path from 'node:path';
+import type { Command } from 'commander';
+import { UsageError } from '../../../lib/errors.ts';
+import { MANIFEST_FILE } from '../../../images/manifest.ts';
+import { buildLabImage, labImageStatus } from '../../../images/lab/build.ts';
+import { buildLabDriver } from '../../../driver/lab/build.ts';
+
+function progress(line: string): void {
+  process.stderr.write(`lab: ${line}\n`);
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+export function registerLab(program: Command): void {
+  const lab = program.command('lab').description('Linux lab guest: image and test filter module');
+
+  lab
+    .command('build')
+    .description('build (or reuse from the cache) the lab guest image')
+    .option('--force', 'rebuild even when an image for the same inputs is cached')
+    .option('--json', 'print the manifest path and the manifest as JSON')
+    .option('--cache-dir <dir>', 'cache folder (default: $FLEETGATE_CACHE or <repo>/.cache)')
+    .action(async (o: { force?: boolean; json?: boolean; cacheDir?: string }) => {
+      const r = await buildLabImage({ force: o.force ?? false, cacheDir: o.cacheDir, log: progress });
+      const manifestPath = path.join(r.dir, MANIFEST_FILE);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ manifestPath, cached: r.cached, seconds: r.seconds, manifest: r.manifest }, null, 2)}\n`);
+        return;
+      }
+      const m = r.manifest;
+      const lines = [
+        `image       ${r.dir}${r.cached ? ' (cached)' : ''}`,
+        `kernel      ${m.os.build}`,
+        `node        ${m.guest.node.version}`,
+        ...m.files
+          .filter((f) => [m.disk.path, m.boot.kind === 'kernel' ? m.boot.kernel : '', m.boot.kind === 'kernel' ? m.boot.initrd : ''].includes(f.path))
+          .map((f) => `${f.path.padEnd(11)} ${mib(f.bytes)}`),
+        `host key    ${m.ssh.hostKeyFingerprint}`,
+        `seconds     ${r.seconds.toFixed(1)}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+
+  lab
+    .command('status')
+    .description('say whether a lab image is built for the current inputs')
+    .option('--cache-dir <dir>', 'cache folder')
+    .action(async (o: { cacheDir?: string }) => {
+      const s = await labImageStatus({ cacheDir: o.cacheDir });
+      const where = s.dir ? ` ${s.dir}` : '';
+      process.stdout.write(`${s.state}${where}${s.reason ? ` (${s.reason})` : ''}\n`);
+    });
+
+  lab
+    .command('driver')
+    .description('build the lab filter kernel module for the lab image kernel')
+    .option('--name <name>', 'module name (fgfilter, or e.g. partnerflt for a partner filter)', 'fgfilter')
+    .option('--kernel <release>', 'kernel release (default: the current lab image)')
+    .option('--force', 'rebuild even when cached')
+    .option('--install-headers', 'apt-get install the matching linux-headers package if missing (root)')
+    .option('--cache-dir <dir>', 'cache folder')
+    .action(async (o: { name: string; kernel?: string; force?: boolean; installHeaders?: boolean; cacheDir?: string }) => {
+      let kernelRelease = o.kernel;
+      if (!kernelRelease) {
+        const s = await labImageStatus({ cacheDir: o.cacheDir });
+        kernelRelease = s.manifest?.os.build;
+        if (!kernelRelease) {
+          throw new UsageError('no lab image built yet: run `fleetgate lab build` first or pass --kernel <release>');
+        }
+      }
+      const r = await buildLabDriver({
+        name: o.name,
+        kernelRelease,
+        cacheDir: o.cacheDir,
+        force: o.force ?? false,
+        installHeaders: o.installHeaders ?? false,
+        log: progress,
+      });
+      process.stdout.write(`${r.path}\nsha256 ${r.sha256}\n`);
+    });
+}

@@ -1,0 +1,430 @@
+// The Linux lab guest builder: Debian's cloud kernel + a busybox/sshd/node initramfs + an ext4 data
+// disk, cached by a hash of its inputs under <cacheDir>/lab/<inputsHash>/ with a manifest.json.
+//
+//   node --import tsx images/lab/build.ts [--force]     (or: fleetgate lab build)
+//
+// Inputs hashed: resolved Debian package versions, this folder's sources (init script included), the
+// node binary and every shared library copied from the host. Same inputs: the cached image is returned
+// at once; `force` rebuilds. A build happens in a temp folder renamed into place at the end, so a
+// killed build never leaves a folder that looks complete.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FleetgateError, InfraFailure } from '../../lib/errors.ts';
+import { MANIFEST_FILE, MANIFEST_SCHEMA, type ImageFile, type ImageManifest } from '../manifest.ts';
+import { LAB_APPEND, LAB_DISK_MIB, LAB_MACHINE } from './boot-args.ts';
+import { DATA_MOUNT, GUEST_ADDRESS, GUEST_NODE, GUEST_SFTP, GUEST_SSHD_LOG, READY_LINE, renderInit } from './guest-files.ts';
+import { assembleRoot, libraryClosure, moduleLoadOrder, packInitramfs } from './initramfs.ts';
+import { fingerprint, makeEd25519 } from './keys.ts';
+import {
+  cachedDeb,
+  fetchDeb,
+  fileExists,
+  owningPackages,
+  resolveLabPackages,
+  unpackDeb,
+  type ResolvedLabPackages,
+  type ResolvedPackage,
+} from './packages.ts';
+import { requireTools, sh, tail } from './tools.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..', '..');
+
+export const LAB_FILES = {
+  kernel: 'vmlinuz',
+  initrd: 'initrd.img',
+  disk: 'disk.qcow2',
+  clientKey: 'id_ed25519',
+  clientKeyPub: 'id_ed25519.pub',
+  hostKeyPub: 'ssh_host_ed25519_key.pub',
+  knownHosts: 'known_hosts',
+} as const;
+
+/** Host-key alias in known_hosts (`ssh -o HostKeyAlias=fleetgate-lab`), whatever port is forwarded. */
+export const LAB_HOST_ALIAS = 'fleetgate-lab';
+
+/** The lab manifest: an ImageManifest plus what the provider and the linux personality rely on. */
+export interface LabManifest extends ImageManifest {
+  guest: {
+    /** Serial console line printed once sshd listens. */
+    readyLine: string;
+    /** Writable ext4 disk /dev/vda mounted here; survives a guest reboot within one VM. */
+    dataMount: string;
+    address: { ip: string; prefix: number; gateway: string };
+    sshPort: number;
+    sshdLog: string;
+    sftpServer: string;
+    /** The in-guest agent's Node.js: the build host's binary (+ its ldd libraries). */
+    node: { path: string; version: string; source: 'host'; hostPath: string; sha256: string };
+    /** Modules /init loads, in order, relative to /lib/modules/<release>/. */
+    bootModules: string[];
+  };
+}
+
+export interface LabBuildOptions {
+  cacheDir?: string;
+  force?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface LabBuildResult {
+  dir: string;
+  manifest: LabManifest;
+  /** True when the image came from the cache without building. */
+  cached: boolean;
+  seconds: number;
+}
+
+/** Everything that decides the image's content; its hash names the cache folder. */
+export interface LabInputs {
+  packages: Record<string, string>;
+  kernelRelease: string;
+  sources: Record<string, string>;
+  node: { path: string; version: string; sha256: string };
+  libs: Record<string, string>;
+  modules: string[] | null;
+  init: string | null;
+  append: string;
+  machine: typeof LAB_MACHINE;
+  diskMiB: number;
+}
+
+export function defaultCacheDir(): string {
+  return process.env.FLEETGATE_CACHE ?? path.join(REPO, '.cache');
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export function hashInputs(inputs: LabInputs): string {
+  return createHash('sha256').update(stableJson(inputs)).digest('hex');
+}
+
+/** JSON with sorted keys, so the hash does not depend on property order. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** The builder's own sources (tests excluded): editing the builder or the init script gives a new hash. */
+async function sourceHashes(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const f of (await readdir(HERE)).sort()) {
+    if (f.endsWith('.ts') && !f.endsWith('.test.ts')) out[f] = await sha256File(path.join(HERE, f));
+  }
+  return out;
+}
+
+interface Prepared {
+  resolved: ResolvedLabPackages;
+  inputs: LabInputs;
+  hash: string;
+  scratch: string;
+  trees: { busybox: string; sshd: string; sftp: string };
+  debs: Map<string, string>;
+}
+
+function pkgList(r: ResolvedLabPackages): ResolvedPackage[] {
+  return [r.kernel, ...r.userland];
+}
+
+/**
+ * Resolves versions and computes the inputs hash. With `download`, missing .debs are fetched;
+ * without, returns undefined when one is missing (the status check never downloads). The small
+ * userland .debs are unpacked into `scratch` because ldd needs sshd to list its libraries.
+ */
+async function prepare(cacheDir: string, scratch: string, download: boolean, log: (l: string) => void): Promise<Prepared | undefined> {
+  // Hash the node binary (~100 MB) while apt-cache works.
+  const nodePath = process.execPath;
+  const nodeHash = sha256File(nodePath);
+  nodeHash.catch(() => {});
+  const resolved = await resolveLabPackages(cacheDir);
+  const debDir = path.join(cacheDir, 'debs');
+  const debs = new Map<string, string>();
+  for (const p of pkgList(resolved)) {
+    const deb = download ? await fetchDeb(debDir, p, log) : await cachedDeb(debDir, p);
+    if (!deb) return undefined;
+    debs.set(p.name, deb);
+  }
+  const trees = {
+    busybox: path.join(scratch, 'busybox'),
+    sshd: path.join(scratch, 'sshd'),
+    sftp: path.join(scratch, 'sftp'),
+  };
+  // busybox-static is unpacked at build time only: it is static, ldd has nothing to say about it.
+  await unpackDeb(debs.get('openssh-server') as string, trees.sshd);
+  await unpackDeb(debs.get('openssh-sftp-server') as string, trees.sftp);
+
+  const libs = await libraryClosure([
+    path.join(trees.sshd, 'usr/sbin/sshd'),
+    path.join(trees.sftp, GUEST_SFTP),
+    nodePath,
+  ]);
+  const libHashes: Record<string, string> = {};
+  for (const lib of libs) libHashes[lib] = await sha256File(lib);
+  const packages: Record<string, string> = {};
+  for (const p of pkgList(resolved)) packages[p.name] = p.version;
+  const inputs: LabInputs = {
+    packages,
+    kernelRelease: resolved.kernelRelease,
+    sources: await sourceHashes(),
+    node: { path: nodePath, version: process.version, sha256: await nodeHash },
+    libs: libHashes,
+    // Module order and the rendered /init follow from the kernel package and the sources above;
+    // they are recorded in the manifest, not hashed twice.
+    modules: null,
+    init: null,
+    append: LAB_APPEND,
+    machine: LAB_MACHINE,
+    diskMiB: LAB_DISK_MIB,
+  };
+  return { resolved, inputs, hash: hashInputs(inputs), scratch, trees, debs };
+}
+
+export async function readLabManifest(dir: string): Promise<LabManifest | undefined> {
+  try {
+    const m = JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as LabManifest;
+    if (m.schema !== MANIFEST_SCHEMA || m.name !== 'lab') return undefined;
+    // Complete only if every file is there at its recorded size (a cheap check; hashes are for tests).
+    for (const f of m.files) {
+      const s = await stat(path.join(dir, f.path)).catch(() => undefined);
+      if (!s || s.size !== f.bytes) return undefined;
+    }
+    return m;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes temp folders left by builds that were killed (their pid is gone). */
+async function sweepStale(labDir: string): Promise<void> {
+  for (const e of await readdir(labDir).catch(() => [] as string[])) {
+    const m = /^\.(?:tmp|old)-[0-9a-f]+-(\d+)-/.exec(e);
+    if (!m?.[1]) continue;
+    const pid = Number(m[1]);
+    let alive = pid === process.pid;
+    if (!alive) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch {
+        alive = false;
+      }
+    }
+    if (!alive) await rm(path.join(labDir, e), { recursive: true, force: true });
+  }
+}
+
+async function describeFile(dir: string, rel: string): Promise<ImageFile> {
+  const p = path.join(dir, rel);
+  return { path: rel, bytes: (await stat(p)).size, sha256: await sha256File(p) };
+}
+
+async function makeDisk(work: string, out: string): Promise<number> {
+  const raw = path.join(work, 'disk.raw');
+  const bytes = LAB_DISK_MIB * 1024 * 1024;
+  await writeFile(raw, '');
+  await sh`truncate -s ${bytes} ${raw}`;
+  // Initialise inode tables and journal now: otherwise ext4lazyinit writes them in the guest, using
+  // TCG time and growing every cell's overlay.
+  await sh`mkfs.ext4 -F -q -L fgdata -m 0 -E lazy_itable_init=0,lazy_journal_init=0 ${raw}`;
+  await sh`qemu-img convert -O qcow2 ${raw} ${out}`;
+  await rm(raw);
+  return bytes;
+}
+
+async function buildInto(work: string, prep: Prepared, log: (l: string) => void): Promise<LabManifest> {
+  const { resolved, scratch } = prep;
+  const rel = resolved.kernelRelease;
+
+  log(`unpacking ${resolved.kernel.name} ${resolved.kernel.version}`);
+  await unpackDeb(prep.debs.get('busybox-static') as string, prep.trees.busybox);
+  const kernelTree = path.join(scratch, 'kernel');
+  await unpackDeb(prep.debs.get(resolved.kernel.name) as string, kernelTree);
+  const modules = await moduleLoadOrder(kernelTree, rel);
+  log(`boot modules: ${modules.map((m) => path.basename(m, '.ko')).join(' ')}`);
+  const initScript = renderInit({ kernelRelease: rel, modules });
+
+  log('generating ssh keys');
+  const host = await makeEd25519(path.join(scratch, 'ssh_host_ed25519_key'), 'fleetgate-lab-host');
+  const client = await makeEd25519(path.join(work, LAB_FILES.clientKey), 'fleetgate-lab-client');
+  await chmod(client.privatePath, 0o600);
+  await writeFile(path.join(work, LAB_FILES.hostKeyPub), host.publicKey);
+  const hostFingerprint = await fingerprint(path.join(work, LAB_FILES.hostKeyPub));
+  const [keyType, keyB64] = host.publicKey.trim().split(/\s+/);
+  await writeFile(path.join(work, LAB_FILES.knownHosts), `${LAB_HOST_ALIAS} ${keyType} ${keyB64}\n`);
+
+  log('assembling initramfs');
+  const root = path.join(scratch, 'root');
+  await assembleRoot({
+    root,
+    kernelTree,
+    kernelRelease: rel,
+    modules,
+    busyboxTree: prep.trees.busybox,
+    sshdTree: prep.trees.sshd,
+    sftpTree: prep.trees.sftp,
+    nodeBinary: prep.inputs.node.path,
+    libs: Object.keys(prep.inputs.libs),
+    initScript,
+    hostKey: host.privateKey,
+    hostKeyPub: host.publicKey,
+    clientKeyPub: client.publicKey,
+  });
+  await packInitramfs(root, path.join(work, LAB_FILES.initrd));
+  await rename(path.join(kernelTree, 'boot', `vmlinuz-${rel}`), path.join(work, LAB_FILES.kernel));
+
+  log(`making ${LAB_DISK_MIB} MiB ext4 data disk`);
+  const virtualBytes = await makeDisk(scratch, path.join(work, LAB_FILES.disk));
+
+  const packages: Record<string, string> = {
+    ...(await owningPackages([...Object.keys(prep.inputs.libs), prep.inputs.node.path])),
+    ...prep.inputs.packages,
+  };
+  const files: ImageFile[] = [];
+  for (const f of Object.values(LAB_FILES)) files.push(await describeFile(work, f));
+
+  return {
+    schema: MANIFEST_SCHEMA,
+    name: 'lab',
+    os: { family: 'linux', release: 'lab', build: rel, packages },
+    boot: { kind: 'kernel', kernel: LAB_FILES.kernel, initrd: LAB_FILES.initrd, append: LAB_APPEND },
+    disk: { path: LAB_FILES.disk, format: 'qcow2', virtualBytes },
+    machine: { ...LAB_MACHINE },
+    ssh: { user: 'root', hostKeyFingerprint: hostFingerprint, clientKey: LAB_FILES.clientKey },
+    files,
+    inputsHash: prep.hash,
+    builtAt: new Date().toISOString(),
+    guest: {
+      readyLine: READY_LINE,
+      dataMount: DATA_MOUNT,
+      address: { ...GUEST_ADDRESS },
+      sshPort: 22,
+      sshdLog: GUEST_SSHD_LOG,
+      sftpServer: GUEST_SFTP,
+      node: {
+        path: GUEST_NODE,
+        version: prep.inputs.node.version,
+        source: 'host',
+        hostPath: prep.inputs.node.path,
+        sha256: prep.inputs.node.sha256,
+      },
+      bootModules: modules,
+    },
+  };
+}
+
+export async function buildLabImage(opts: LabBuildOptions = {}): Promise<LabBuildResult> {
+  const started = Date.now();
+  const log = opts.log ?? (() => {});
+  const cacheDir = path.resolve(opts.cacheDir ?? defaultCacheDir());
+  const labDir = path.join(cacheDir, 'lab');
+  await requireTools();
+  await mkdir(labDir, { recursive: true });
+  await sweepStale(labDir);
+
+  const scratch = path.join(labDir, `.tmp-0-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await mkdir(scratch);
+  try {
+    const prep = await prepare(cacheDir, path.join(scratch, 'in'), true, log);
+    if (!prep) throw new InfraFailure('lab build: package download left no .deb'); // download=true never returns undefined
+    const dir = path.join(labDir, prep.hash);
+    log(`inputs hash ${prep.hash.slice(0, 16)} (kernel ${prep.resolved.kernelRelease}, node ${process.version})`);
+    if (!opts.force) {
+      const cached = await readLabManifest(dir);
+      if (cached) {
+        log(`cache hit: ${dir}`);
+        return { dir, manifest: cached, cached: true, seconds: (Date.now() - started) / 1000 };
+      }
+    }
+    const work = path.join(scratch, 'image');
+    await mkdir(work);
+    const manifest = await buildInto(work, prep, log);
+    await writeFile(path.join(work, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    // Swap into place: move any old folder aside first (force, or an incomplete one), then rename.
+    const old = path.join(labDir, `.old-0-${process.pid}-${randomBytes(4).toString('hex')}`);
+    if (await fileExists(dir)) await rename(dir, old);
+    await rename(work, dir);
+    await rm(old, { recursive: true, force: true });
+    const seconds = (Date.now() - started) / 1000;
+    log(`built ${dir} in ${seconds.toFixed(1)} s`);
+    return { dir, manifest, cached: false, seconds };
+  } catch (err) {
+    if (err instanceof FleetgateError) throw err;
+    // A tool that ran and failed (zx ProcessOutput) is the host's problem, not the product's.
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new InfraFailure(`lab image build failed: ${tail(msg, 8)}`, { cause: err });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+export interface LabImageStatus {
+  /** 'current': built for today's inputs; 'stale': an older build exists; 'not-built': none. */
+  state: 'current' | 'stale' | 'not-built';
+  /** Today's inputs hash, when it could be computed without downloading. */
+  inputsHash?: string;
+  /** The current image, or the newest older one when stale. */
+  dir?: string;
+  manifest?: LabManifest;
+  reason?: string;
+}
+
+/** Newest complete lab image in the cache, whatever its inputs. */
+export async function latestLabImage(cacheDir = defaultCacheDir()): Promise<{ dir: string; manifest: LabManifest } | undefined> {
+  const labDir = path.join(cacheDir, 'lab');
+  let best: { dir: string; manifest: LabManifest } | undefined;
+  for (const e of await readdir(labDir).catch(() => [] as string[])) {
+    if (!/^[0-9a-f]{64}$/.test(e)) continue;
+    const dir = path.join(labDir, e);
+    const manifest = await readLabManifest(dir);
+    if (manifest && (!best || manifest.builtAt > best.manifest.builtAt)) best = { dir, manifest };
+  }
+  return best;
+}
+
+/** Is a lab image built for the current inputs? Never downloads or builds (apt-cache is consulted). */
+export async function labImageStatus(opts: { cacheDir?: string } = {}): Promise<LabImageStatus> {
+  const cacheDir = path.resolve(opts.cacheDir ?? defaultCacheDir());
+  const labDir = path.join(cacheDir, 'lab');
+  const latest = await latestLabImage(cacheDir);
+  await mkdir(labDir, { recursive: true });
+  const scratch = path.join(labDir, `.tmp-1-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    const prep = await prepare(cacheDir, scratch, false, () => {});
+    if (!prep) {
+      return latest
+        ? { state: 'stale', ...latest, reason: 'the current packages are not downloaded yet' }
+        : { state: 'not-built', reason: 'no lab image built yet' };
+    }
+    const dir = path.join(labDir, prep.hash);
+    const manifest = await readLabManifest(dir);
+    if (manifest) return { state: 'current', inputsHash: prep.hash, dir, manifest };
+    return latest
+      ? { state: 'stale', inputsHash: prep.hash, ...latest, reason: 'inputs changed since the last build' }
+      : { state: 'not-built', inputsHash: prep.hash, reason: 'no lab image built yet' };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+// `node --import tsx images/lab/build.ts [--force]`: build and print the image folder.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  buildLabImage({ force: process.argv.includes('--force'), log: (l) => process.stderr.write(`lab: ${l}\n`) }).then(
+    (r) => process.stdout.write(`${r.dir}\n`),
+    (err: unknown) => {
+      process.stderr.write(`lab: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = err instanceof FleetgateError ? err.exitCode : 70;
+    },
+  );
+}
