@@ -1,0 +1,26 @@
+// The provider registry: backends as data (syzkaller's vmimpl.Register), looked up by name. Adding
+// a kind to ProviderKind (say 'hyperv') fails to compile until its entry is here.
+import { UsageError } from '../../lib/errors.ts';
+import { QemuProvider, QEMU_TIMEOUTS, type QemuProviderOptions } from './qemu/qemu.ts';
+import type { Provider, ProviderFactory, ProviderKind, ProviderOptions } from './types.ts';
+
+export const providers = {
+  qemu: {
+    traits: { overcommit: true, local: true, hostDumps: true, timeouts: QEMU_TIMEOUTS },
+    create: (options?: ProviderOptions): Provider => new QemuProvider(options as QemuProviderOptions | undefined),
+  },
+} satisfies Record<ProviderKind, ProviderFactory>;
+
+export function isProviderKind(name: string): name is ProviderKind {
+  return Object.hasOwn(providers, name);
+}
+
+export function createProvider(kind: string, options?: ProviderOptions): Provider {
+  if (!isProviderKind(kind)) {
+    throw new UsageError(`unknown provider '${kind}' (known: ${Object.keys(providers).join(', ')})`);
+  }
+  return providers[kind].create(options);
+}
+
+export type * from './types.ts';
+export { hasMonitor } from './types.ts';
