@@ -121,6 +121,12 @@ export interface VmInstance extends AsyncDisposable {
   status(): Promise<VmStatus>;
   /** Non-maskable interrupt: Windows bugchecks 0x80; the lab guest panics (unknown_nmi_panic). */
   injectNmi(): Promise<void>;
+  /**
+   * Lets a paused VM run again. After a panic the lab guest is paused (panic=pause) so its memory
+   * can be dumped; a panic in NMI context prints its text only once the guest runs again, so the
+   * monitor resumes it to let the console catch up before the VM is stopped.
+   */
+  resume(): Promise<void>;
   /** Writes guest memory to `path` (kept after dispose). Defaults to kdump-zlib. */
   dumpMemory(path: string, format?: DumpFormat): Promise<{ path: string; bytes: number; format: DumpFormat }>;
   /** Stops the VM; resolves once the hypervisor side is gone. Files stay until dispose. */

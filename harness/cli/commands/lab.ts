@@ -6,6 +6,8 @@ import { UsageError } from '../../../lib/errors.ts';
 import { MANIFEST_FILE } from '../../../images/manifest.ts';
 import { buildLabImage, labImageStatus } from '../../../images/lab/build.ts';
 import { buildLabDriver } from '../../../driver/lab/build.ts';
+import { labSmoke } from '../../lab/smoke.ts';
+import { EXIT } from '../../../lib/errors.ts';
 
 function progress(line: string): void {
   process.stderr.write(`lab: ${line}\n`);
@@ -81,5 +83,45 @@ export function registerLab(program: Command): void {
         log: progress,
       });
       process.stdout.write(`${r.path}\nsha256 ${r.sha256}\n`);
+    });
+
+  lab
+    .command('smoke')
+    .description('self-check: build if needed, boot the lab guest, SSH in, load the lab module, fire its crash knob, check crash event, dump and title')
+    .option('--json', 'print the result as JSON')
+    .option('--cell-dir <dir>', 'where the console log and dump go (default: a temp folder)')
+    .option('--trigger <knob>', 'oops, panic, hang_irqoff or deadlock', 'oops')
+    .action(async (o: { json?: boolean; cellDir?: string; trigger: string }) => {
+      if (!['oops', 'panic', 'hang_irqoff', 'deadlock'].includes(o.trigger)) {
+        throw new UsageError(`--trigger ${o.trigger}: expected oops, panic, hang_irqoff or deadlock`);
+      }
+      const ac = new AbortController();
+      const onSigint = (): void => ac.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        const r = await labSmoke({
+          trigger: o.trigger as 'oops',
+          log: progress,
+          signal: ac.signal,
+          ...(o.cellDir ? { cellDir: o.cellDir } : {}),
+        });
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        } else {
+          const lines = [
+            `${r.ok ? 'ok' : 'FAILED'}: lab smoke`,
+            `accel         ${r.accel ?? '-'}${r.accelReason ? ` (${r.accelReason})` : ''}`,
+            `ready         ${r.readySeconds !== null ? `${r.readySeconds.toFixed(1)} s` : '-'}`,
+            `crash         ${r.crash ? `${r.crash.title} [${r.crash.module ?? 'no module'}]` : '-'}`,
+            `dump          ${r.dumpBytes !== null ? `${r.dumpBytes} bytes ${r.dumpPath}` : '-'}`,
+            `console       ${r.consolePath ?? '-'}`,
+            ...r.steps.filter((s) => !s.ok).map((s) => `failed step   ${s.name}: ${s.detail ?? ''}`),
+          ];
+          process.stdout.write(`${lines.join('\n')}\n`);
+        }
+        process.exitCode = ac.signal.aborted ? EXIT.interrupted : r.ok ? EXIT.ok : EXIT.inconclusive;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
     });
 }

@@ -425,6 +425,10 @@ class QemuVm implements VmInstance, MonitorCapable {
     await this.p.qmp.execute('inject-nmi');
   }
 
+  async resume(): Promise<void> {
+    await this.p.qmp.execute('cont');
+  }
+
   async monitorCommand(command: string, args?: Record<string, unknown>): Promise<unknown> {
     return this.p.qmp.execute(command, args);
   }
