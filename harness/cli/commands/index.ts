@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { registerCatalog } from './catalog.ts';
 import { registerLab } from './lab.ts';
 import { registerPlan } from './plan.ts';
+import { registerTriage } from './triage.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerCatalog, registerLab];
+export const commands: RegisterCommand[] = [registerPlan, registerCatalog, registerLab, registerTriage];

@@ -1,0 +1,169 @@
+// `fleetgate triage FILE [--json] [--ours NAME,...]`: which bugcheck, which driver, is it ours.
+// FILE is a Windows kernel dump (told by its signature), the text of a kernel debugger's
+// `!analyze -v` (told by its markers), or else a Linux serial console log from the lab guest.
+import { open } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { InputError } from '../../../lib/errors.ts';
+import { bucketCrash, evidenceFromDump, evidenceFromKd, evidenceFromLinux, normalizeModule, type AttributionConfig, type CrashBucket } from '../../crash/bucket.ts';
+import { bugcheckSubcode, formatBugcheckCode, verifierSubcode, baseBugcheckCode } from '../../crash/bugchecks.ts';
+import { parseLinuxConsole } from '../../crash/linux.ts';
+import { looksLikeDump, readKernelDump, type KernelDump } from '../../crash/windows/dump.ts';
+import { looksLikeKdAnalysis, parseKdAnalysis, type KdAnalysis } from '../../crash/windows/kd.ts';
+
+// Text inputs are read whole; a console log or debugger output above this is not what we expect.
+const MAX_TEXT_BYTES = 64 * 1024 * 1024;
+
+export interface TriageResult {
+  kind: 'kernel-dump' | 'kd-analysis' | 'linux-console';
+  file: string;
+  bugcheck?: { code: number; hex: string; name: string; params: string[]; subcode?: string; subcodeMeaning?: string };
+  title?: string;
+  build?: number;
+  dumpType?: string;
+  truncated?: boolean;
+  drivers?: Array<{ name: string; base: string; size: number; timestamp: number }>;
+  module?: string;
+  symbol?: string;
+  bucket: string;
+  signatures: string[];
+  instance?: string;
+  attribution: CrashBucket['attribution'];
+  attributionReason: string;
+  bytesRead?: number;
+  warnings?: string[];
+}
+
+function bugcheckJson(code: number, name: string, params: string[]): NonNullable<TriageResult['bugcheck']> {
+  const subcode = bugcheckSubcode(code, params);
+  const meaning = baseBugcheckCode(code) === 0xc4 && params[0] !== undefined ? verifierSubcode(params[0])?.description : undefined;
+  return { code, hex: formatBugcheckCode(code), name, params, ...(subcode ? { subcode } : {}), ...(meaning ? { subcodeMeaning: meaning } : {}) };
+}
+
+function bucketFields(b: CrashBucket): Pick<TriageResult, 'bucket' | 'signatures' | 'instance' | 'attribution' | 'attributionReason'> {
+  return { bucket: b.id, signatures: b.alternatives, ...(b.instance ? { instance: b.instance } : {}), attribution: b.attribution, attributionReason: b.attributionReason };
+}
+
+function fromDump(d: KernelDump, cfg: AttributionConfig): TriageResult {
+  const b = bucketCrash(evidenceFromDump(d), cfg);
+  return {
+    kind: 'kernel-dump',
+    file: d.file,
+    bugcheck: bugcheckJson(d.bugcheck.code, d.bugcheck.name, d.bugcheck.params),
+    build: d.build,
+    dumpType: d.dumpType.name,
+    truncated: d.truncated,
+    ...(d.triage ? { drivers: d.triage.drivers.map(({ name, base, size, timestamp }) => ({ name, base, size, timestamp })) } : {}),
+    ...(d.blamed ? { module: d.blamed.name.replace(/\.(sys|exe|dll)$/i, '') } : {}),
+    ...bucketFields(b),
+    bytesRead: d.bytesRead,
+    ...(d.warnings.length ? { warnings: d.warnings } : {}),
+  };
+}
+
+function fromKd(file: string, a: KdAnalysis, cfg: AttributionConfig): TriageResult {
+  const b = bucketCrash(evidenceFromKd(a), cfg);
+  return {
+    kind: 'kd-analysis',
+    file,
+    bugcheck: bugcheckJson(a.bugcheck.code, a.bugcheck.name, a.bugcheck.params),
+    ...(a.build !== undefined ? { build: a.build } : {}),
+    ...(a.module ? { module: a.module } : {}),
+    ...(a.symbol ? { symbol: a.symbol } : {}),
+    ...bucketFields(b),
+    ...(a.cut ? { warnings: ['the analysis is cut short (no FAILURE_BUCKET_ID)'] } : {}),
+  };
+}
+
+async function readText(file: string, handle: Awaited<ReturnType<typeof open>>, size: number): Promise<string> {
+  if (size > MAX_TEXT_BYTES) throw new InputError({ file }, `${size} bytes: too big for debugger output or a console log (at most ${MAX_TEXT_BYTES})`);
+  const buf = Buffer.alloc(size);
+  let done = 0;
+  while (done < size) {
+    const { bytesRead } = await handle.read(buf, done, size - done, done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return buf.subarray(0, done).toString('utf8');
+}
+
+/** Reads FILE, detects its kind and triages it. Pure apart from reading the file. */
+export async function triageFile(file: string, cfg: AttributionConfig): Promise<TriageResult> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError({ file }, code === 'ENOENT' ? 'file not found' : `cannot open file (${code ?? String(err)})`);
+  }
+  let text: string;
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new InputError({ file }, 'not a regular file');
+    const head = Buffer.alloc(Math.min(8, st.size));
+    await handle.read(head, 0, head.length, 0);
+    if (looksLikeDump(head)) {
+      await handle.close();
+      handle = undefined;
+      return fromDump(await readKernelDump(file), cfg);
+    }
+    text = await readText(file, handle, st.size);
+  } finally {
+    await handle?.close();
+  }
+  if (looksLikeKdAnalysis(text)) return fromKd(file, parseKdAnalysis(text, file), cfg);
+  const report = parseLinuxConsole(text);
+  if (!report) {
+    throw new InputError(
+      { file },
+      'nothing to triage: not a kernel dump (no "PAGEDU64"/"PAGEDUMP" signature), no "!analyze -v" output (no "Bugcheck Analysis", "BUGCHECK_CODE:" or "Arguments:" block), and no Linux crash in the text',
+    );
+  }
+  const b = bucketCrash(evidenceFromLinux(report), cfg);
+  return {
+    kind: 'linux-console',
+    file,
+    title: report.title,
+    ...(report.module ? { module: report.module } : {}),
+    ...(report.function ? { symbol: report.module ? `${report.module}!${report.function}` : report.function } : {}),
+    ...bucketFields(b),
+    ...(report.corrupted ? { warnings: ['the console log ends before the crash report does'] } : {}),
+  };
+}
+
+function kib(n: number): string {
+  return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function formatTriage(r: TriageResult): string {
+  const lines: string[] = [];
+  if (r.bugcheck) {
+    const sub = r.bugcheck.subcode ? ` subcode ${r.bugcheck.subcode}${r.bugcheck.subcodeMeaning ? ` (${r.bugcheck.subcodeMeaning})` : ''}` : '';
+    lines.push(`${r.bugcheck.hex} ${r.bugcheck.name}${sub}`);
+    if (r.bugcheck.params.length) lines.push(`  params ${r.bugcheck.params.join(', ')}`);
+  }
+  if (r.title) lines.push(r.title);
+  const what = [r.kind, r.dumpType ? `${r.dumpType} dump` : '', r.build !== undefined ? `build ${r.build}` : '', r.drivers ? `${r.drivers.length} drivers` : '', r.truncated ? 'truncated' : '']
+    .filter(Boolean)
+    .join(', ');
+  lines.push(`  from   ${what}`);
+  lines.push(`  module ${r.module ?? '(not known)'}${r.symbol ? `  (${r.symbol})` : ''}`);
+  lines.push(`  blame  ${r.attribution}: ${r.attributionReason}`);
+  lines.push(`  bucket ${r.bucket}`);
+  if (r.bytesRead !== undefined) lines.push(`  read   ${kib(r.bytesRead)}`);
+  for (const w of r.warnings ?? []) lines.push(`  note   ${w}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerTriage(program: Command): void {
+  program
+    .command('triage')
+    .description('which bugcheck, which driver, is it ours: triage a kernel dump, !analyze -v output or a Linux console log')
+    .argument('<file>', 'MEMORY.DMP / minidump, saved debugger output, or a console log')
+    .option('--json', 'machine-readable output')
+    .option('--ours <names>', 'our module names, comma-separated (e.g. myfilter,myfilter.sys)', '')
+    .action(async (file: string, opts: { json?: boolean; ours: string }) => {
+      const ours = opts.ours.split(',').map((s) => s.trim()).filter(Boolean).map(normalizeModule);
+      const r = await triageFile(file, { ours });
+      process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatTriage(r));
+    });
+}
