@@ -45,6 +45,12 @@ t.test('every example matrix plans', async (t) => {
   t.ok(vendor.cells.some((c) => c.coexist.length === 0), 'and cells alone');
   const lab = planMatrix('matrix/lab.yaml', { today: TODAY });
   t.match(lab.cells[0]!.os, { release: 'lab', family: 'lab', build: null, ubr: null });
+  const faulty = lab.cells.filter((c) => c.faults.length > 0);
+  t.equal(faulty.length, 1, 'one lab cell gets the injected infrastructure fault');
+  t.same(faulty[0]!.faults, [{ kind: 'kill-vm', at: 'workload', attempts: [1] }]);
+  t.same(faulty[0]!.coexist, []);
+  t.same(lab.cells.find((c) => c.driver === 'fgfilter-slow')!.driverBuild.params, { delay_us: 2000 });
+  t.ok(lab.cells.some((c) => c.coexist.includes('partnerflt')), 'a coexistence cell');
 });
 
 t.test('cell ids are stable: same coordinates, same id, whatever the file, order or path', async (t) => {

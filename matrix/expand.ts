@@ -29,6 +29,14 @@ export interface DriverBuild {
   /** Absolute path to the driver package folder. */
   path: string;
   upgradeFrom: { name: string; path: string } | null;
+  /** Settings at install (lab: module parameters; Windows: service parameters). */
+  params: Record<string, string | number>;
+}
+
+export interface InjectedFault {
+  kind: 'kill-vm';
+  at: 'acquire' | 'identity' | 'baseline' | 'install' | 'workload';
+  attempts: number[];
 }
 
 export interface Cell {
@@ -42,6 +50,8 @@ export interface Cell {
   /** 1-based repeat index. */
   repeat: number;
   tags: string[];
+  /** Faults the matrix injects into this cell's attempts (never part of its id). */
+  faults: InjectedFault[];
 }
 
 export interface PlanWarning {
@@ -164,7 +174,7 @@ export function expandMatrix(src: SourceDoc, raw: RawMatrix, opts: ExpandOptions
     if (drivers.has(d.name)) throw errorAt(src, ['axes', 'driver', i, 'name'], `driver build "${d.name}" is listed twice`);
     const path = resolve(baseDir, d.path);
     if (!existsSync(path)) warn(['axes', 'driver', i, 'path'], `driver package folder ${d.path} does not exist (resolved to ${path})`);
-    drivers.set(d.name, { name: d.name, path, upgradeFrom: null });
+    drivers.set(d.name, { name: d.name, path, upgradeFrom: null, params: d.params ?? {} });
   });
   raw.axes.driver.forEach((d, i) => {
     const up = d['upgrade-from'];
@@ -230,7 +240,7 @@ export function expandMatrix(src: SourceDoc, raw: RawMatrix, opts: ExpandOptions
   const byId = new Map<string, Cell>();
   const makeCell = (os: CellOs, driver: DriverBuild, verifier: string, workloads: string[], coexist: string[], rep: number, tags: string[]): Cell => {
     const id = cellId({ os, driver: driver.name, upgradeFrom: driver.upgradeFrom?.name ?? null, verifier, workloads, coexist, repeat: rep });
-    return { id, os, driver: driver.name, driverBuild: driver, verifier, workloads, coexist, repeat: rep, tags };
+    return { id, os, driver: driver.name, driverBuild: driver, verifier, workloads, coexist, repeat: rep, tags, faults: [] };
   };
 
   let total = 0;
@@ -287,6 +297,24 @@ export function expandMatrix(src: SourceDoc, raw: RawMatrix, opts: ExpandOptions
       }
     }
     if (added === 0 && !inc.tags?.length) warn(at, `include[${i}] adds no cell: every cell it names is already in the matrix`);
+  });
+
+  // ---- faults: matched like exclude rules, applied to the final cells
+  (raw.faults ?? []).forEach((f, i) => {
+    const match = compileRule(src, f.match, ['faults', i, 'match'], {
+      releases: releaseNames,
+      drivers: [...drivers.keys()],
+      verifiers: VERIFIER_PROFILE_NAMES,
+      checkWorkload,
+      checkFilter,
+    });
+    let hits = 0;
+    for (const c of cells) {
+      if (!match(c)) continue;
+      c.faults.push({ kind: f.kind, at: f.at, attempts: f.attempts ?? [1] });
+      hits++;
+    }
+    if (hits === 0) warn(['faults', i], `faults[${i}] matches no cell`);
   });
 
   if (cells.length === 0) {

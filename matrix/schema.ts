@@ -13,7 +13,22 @@ export type RawPatch =
   | { ubr: string | number | Array<string | number> };
 
 export type RawOs = string | { release: string; patch?: RawPatch };
-export type RawDriver = { name: string; path: string; 'upgrade-from'?: string | { name: string; path: string } };
+export type RawDriver = {
+  name: string;
+  path: string;
+  'upgrade-from'?: string | { name: string; path: string };
+  params?: Record<string, string | number>;
+};
+
+/** A fault the harness injects on purpose, to prove infrastructure trouble is retried, never a verdict. */
+export interface RawFault {
+  match: RawRule;
+  kind: 'kill-vm';
+  /** The step of the attempt it strikes in (see harness/run/types.ts STEPS). */
+  at: 'acquire' | 'identity' | 'baseline' | 'install' | 'workload';
+  /** Which attempts of the matching cells (default [1]: only the first, so the retry passes). */
+  attempts?: number[];
+}
 export type RawSet = string | string[];
 
 export interface RawRule {
@@ -53,6 +68,7 @@ export interface RawMatrix {
   };
   include?: RawInclude[];
   exclude?: RawRule[];
+  faults?: RawFault[];
 }
 
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'a name of letters, digits, ".", "_" or "-"' };
@@ -134,6 +150,12 @@ export const matrixSchema = {
             properties: {
               name,
               path: { type: 'string', minLength: 1 },
+              params: {
+                type: 'object',
+                description: 'driver settings at install: module parameters in the lab, service parameters on Windows',
+                propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+                additionalProperties: { type: ['string', 'number'] },
+              },
               'upgrade-from': {
                 description: 'the name of another driver build, or { name, path }',
                 anyOf: [
@@ -174,6 +196,20 @@ export const matrixSchema = {
     exclude: {
       type: 'array',
       items: { type: 'object', additionalProperties: false, minProperties: 1, properties: ruleProps },
+    },
+    faults: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['match', 'kind', 'at'],
+        additionalProperties: false,
+        properties: {
+          match: { type: 'object', additionalProperties: false, properties: ruleProps },
+          kind: { enum: ['kill-vm'] },
+          at: { enum: ['acquire', 'identity', 'baseline', 'install', 'workload'] },
+          attempts: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1 },
+        },
+      },
     },
   },
 } as const;

@@ -7,6 +7,7 @@ import { MANIFEST_FILE } from '../../../images/manifest.ts';
 import { buildLabImage, labImageStatus } from '../../../images/lab/build.ts';
 import { buildLabDriver } from '../../../driver/lab/build.ts';
 import { labSmoke } from '../../lab/smoke.ts';
+import { calibrate } from '../../lab/calibrate.ts';
 import { EXIT } from '../../../lib/errors.ts';
 
 function progress(line: string): void {
@@ -120,6 +121,42 @@ export function registerLab(program: Command): void {
           process.stdout.write(`${lines.join('\n')}\n`);
         }
         process.exitCode = ac.signal.aborted ? EXIT.interrupted : r.ok ? EXIT.ok : EXIT.inconclusive;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+
+  lab
+    .command('calibrate')
+    .description('how precise is the harness here: file-storm with the lab module at delay 0 and at D µs per open, compared')
+    .requiredOption('--delay-us <n>', 'delay the lab module adds to every open, in µs')
+    .option('--runs <k>', 'runs per side', '3')
+    .option('--json', 'print the result as JSON')
+    .option('--cell-dir <dir>', 'where the console log goes (default: a temp folder)')
+    .action(async (o: { delayUs: string; runs: string; json?: boolean; cellDir?: string }) => {
+      const delayUs = Number(o.delayUs);
+      const runs = Number(o.runs);
+      if (!Number.isInteger(delayUs) || delayUs < 0 || delayUs > 100_000) throw new UsageError(`--delay-us ${o.delayUs}: expected a whole number of µs from 0 to 100000`);
+      if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new UsageError(`--runs ${o.runs}: expected a whole number from 1 to 50`);
+      const ac = new AbortController();
+      const onSigint = (): void => ac.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        const r = await calibrate({ delayUs, runs, log: progress, signal: ac.signal, ...(o.cellDir ? { cellDir: o.cellDir } : {}) });
+        const { comparison, ...brief } = r;
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify({ ...brief, comparison }, null, 2)}\n`);
+        } else {
+          process.stdout.write(
+            [
+              `delay        ${r.delayUs} µs per open (${r.runs} runs per side, ${r.accel})`,
+              `p50 ${r.step.padEnd(8)} ${r.baselineP50Us.toFixed(1)} µs at delay 0, ${r.driverP50Us.toFixed(1)} µs at delay ${r.delayUs}${r.noModuleP50Us !== null ? ` (${r.noModuleP50Us} µs with no module)` : ''}`,
+              `overhead     ${r.overheadP50Us.toFixed(1)} µs (95% CI ${r.ci95.low.toFixed(1)}..${r.ci95.high.toFixed(1)}), error ${r.errorPct.toFixed(1)}%`,
+              `change       ${r.change} (a repeat at delay 0: ${r.nullChange})`,
+            ].join('\n') + '\n',
+          );
+        }
+        process.exitCode = ac.signal.aborted ? EXIT.interrupted : EXIT.ok;
       } finally {
         process.off('SIGINT', onSigint);
       }

@@ -11,11 +11,13 @@ export function cellJson(c: Cell) {
     driver: c.driver,
     driverPath: c.driverBuild.path,
     upgradeFrom: c.driverBuild.upgradeFrom,
+    driverParams: c.driverBuild.params,
     verifier: c.verifier,
     workloads: c.workloads,
     coexist: c.coexist,
     repeat: c.repeat,
     tags: c.tags,
+    ...(c.faults.length ? { faults: c.faults } : {}),
   };
 }
 

@@ -1,8 +1,12 @@
 // The Linux personality: the lab guest's operations by name (identity, driver install and unload,
 // the lab module's knobs). Everything OS-specific about the lab guest is here; the cell lifecycle only
 // calls these. Every value that goes into a command is quoted; nothing from the guest is trusted.
-import { basename } from 'node:path';
+import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { InfraFailure } from '../../../lib/errors.ts';
+import type { AgentResult, WorkloadSpec } from '../../../workloads/agent/protocol.ts';
+import { parseAgentOutput } from '../../../workloads/result.ts';
 import type { ExecResult, GuestChannel } from '../channel.ts';
 import { posixCommand, quotePosix } from '../ssh/quote.ts';
 
@@ -21,7 +25,15 @@ const MODULE_NAME = /^[A-Za-z0-9_]+$/;
 /** Commands of ours that need longer than this are a guest problem, not a slow command. */
 const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** The agent failed to run the workload at all (bad spec, no work directory): the test is broken. */
+export class WorkloadError extends InfraFailure {}
+
+const AGENT_DIR = '/tmp/fleetgate';
+/** The agent's work root: the cell's writable disk, so workloads hit a real file system. */
+const WORK_ROOT = '/data';
+
 export class LabGuest {
+  private agentUploaded: string | undefined;
   constructor(private readonly channel: GuestChannel) {}
 
   /**
@@ -89,6 +101,36 @@ export class LabGuest {
   async trigger(module: string, what: LabTrigger): Promise<void> {
     const cmd = `echo ${quotePosix(what)} > ${quotePosix(`/sys/module/${module}/parameters/trigger`)} && cat /etc/hostname`;
     await Promise.race([this.run(cmd, 5_000).catch(() => undefined), new Promise((r) => setTimeout(r, 3_000))]);
+  }
+
+  /**
+   * Runs a workload through the in-guest agent (uploaded once per guest boot) and returns its
+   * result. `agentPath` is the bundled agent (workloads/agent/bundle.ts).
+   */
+  async runWorkload(agentPath: string, spec: WorkloadSpec, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<AgentResult> {
+    const remoteAgent = `${AGENT_DIR}/agent.js`;
+    if (this.agentUploaded !== agentPath) {
+      await this.check(posixCommand(['mkdir', '-p', AGENT_DIR]), 'make the agent folder');
+      await this.channel.upload(agentPath, remoteAgent);
+      this.agentUploaded = agentPath;
+    }
+    const local = await mkdtemp(join(tmpdir(), 'fg-spec-'));
+    const remoteSpec = `${AGENT_DIR}/spec-${spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
+    try {
+      await writeFile(join(local, 'spec.json'), JSON.stringify(spec));
+      await this.channel.upload(join(local, 'spec.json'), remoteSpec);
+    } finally {
+      await rm(local, { recursive: true, force: true });
+    }
+    const seconds = Math.ceil(opts.timeoutMs / 1000);
+    const r = await this.channel.exec(
+      posixCommand(['timeout', '-s', 'KILL', String(seconds), 'node', remoteAgent, '--spec', remoteSpec, '--workdir', WORK_ROOT, '--quiet']),
+      { timeoutMs: opts.timeoutMs + 5_000, ...(opts.signal ? { signal: opts.signal } : {}), maxBufferBytes: 16 * 1024 * 1024 },
+    );
+    if (r.timedOut || r.aborted) throw new InfraFailure(`workload ${spec.name} ${r.aborted ? 'was aborted' : `timed out after ${seconds} s`}`);
+    const out = parseAgentOutput(r.stdout, `agent output for ${spec.name}`);
+    if (out.kind === 'fatal') throw new WorkloadError(`the agent could not run ${spec.name}: ${out.fatal.fatal}`);
+    return out.result;
   }
 
   async kernelLog(): Promise<string> {
