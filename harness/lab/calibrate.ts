@@ -38,8 +38,10 @@ export interface CalibrateResult {
   delayUs: number;
   step: string;
   runs: number;
+  /** Median over the runs of each run's p50 (µs). */
   baselineP50Us: number;
   driverP50Us: number;
+  /** driverP50Us − baselineP50Us. */
   overheadP50Us: number;
   /** (measured overhead − D) / D × 100. */
   errorPct: number;
@@ -93,14 +95,18 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult
     const step = cmp.steps.find((s) => s.name === stepName)!;
     const p50 = step.percentiles.find((p) => p.percentile === 50)!;
     const nullStep = compareResults(zero, repeat, { percentiles: [50] }).steps.find((s) => s.name === stepName);
+    // Medians of the runs' p50s: one run disturbed by other work on a shared host moves a mean, not a median.
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+    const base = median(p50.baseline.runs);
+    const drv = median(p50.driver.runs);
     return {
       delayUs: opts.delayUs,
       step: stepName,
       runs,
-      baselineP50Us: p50.baseline.mean,
-      driverP50Us: p50.driver.mean,
-      overheadP50Us: p50.overheadUs,
-      errorPct: opts.delayUs > 0 ? ((p50.overheadUs - opts.delayUs) / opts.delayUs) * 100 : 0,
+      baselineP50Us: base,
+      driverP50Us: drv,
+      overheadP50Us: drv - base,
+      errorPct: opts.delayUs > 0 ? ((drv - base - opts.delayUs) / opts.delayUs) * 100 : 0,
       change: p50.classification,
       ci95: { low: p50.ci.low, high: p50.ci.high },
       nullChange: nullStep?.classification ?? 'no-change',
