@@ -1,0 +1,351 @@
+// Readers for Driver Verifier text (windows.md §2), tested on shared/samples/verifier:
+//   - `verifier /querysettings`, current form: hex values (`Verifier Flags: 0x...`, `[X] 0x... label`), the
+//     boot mode and the verified drivers. Labels are translated on non-English Windows, so only the hex
+//     values, the `[X]` marks, module file names and the order of blocks are relied on;
+//   - `verifier /querysettings`, older form (the documentation's low-resources sample): `Label: Enabled`
+//     lines without any hex. Only English labels can be read; anything else is reported as unreadable;
+//   - `!verifier 3` from the kernel debugger (parseVerifierExtension): flags and the pool allocation and
+//     leak summary per module.
+import { InputError } from '../../lib/errors.ts';
+import { BOOT_MODES, bitsOf, flagName, hex8, type BootMode, type VerifierPlan } from './profiles.ts';
+
+export interface FlagState {
+  bit: number;
+  enabled: boolean;
+  line: number;
+}
+
+export interface LowResourcesSettings {
+  /** Out of 10,000. */
+  probability: number | null;
+  poolTags: string[];
+  applications: string[];
+  delayMinutes: number | null;
+}
+
+export interface QuerySettings {
+  format: 'hex' | 'labels';
+  /** The `...: 0x........` summary value, when printed. */
+  verifierFlags: number | null;
+  flags: FlagState[];
+  /** Enabled bits: the summary value, else the `[X]` lines, else English labels; null when unreadable. */
+  enabledFlags: number | null;
+  flagsSource: 'summary' | 'flag-lines' | 'english-labels' | null;
+  bootMode: BootMode | null;
+  /** The boot mode line as printed (it may be translated). */
+  bootModeRaw: string | null;
+  drivers: string[];
+  lowResources: LowResourcesSettings | null;
+  warnings: string[];
+}
+
+export type VerifierOutputKind = 'querysettings-hex' | 'querysettings-labels' | 'debugger-extension' | 'unknown';
+
+const FLAG_LINE = /^\s*\[([ xX*])\]\s*\(?\s*(0x[0-9a-fA-F]+)\s*\)?/;
+const SUMMARY = /^[^[\]]*?:\s*(0x[0-9a-fA-F]{1,8})\s*$/;
+const MODULE_LINE = /^\s*([A-Za-z0-9_.$-]+\.(?:sys|exe|dll))\s*$/i;
+const EXTENSION = /^\s*(?:\d+:\s*)?kd>\s*!verifier\b|^Verify Flags Level 0x/im;
+
+/** English labels of the older /querysettings form and their flag bits (windows.md §2 flag list). */
+const ENGLISH_LABELS: Readonly<Record<string, number>> = {
+  'special pool': 0x1,
+  'force irql checking': 0x2,
+  'low resources simulation': 0x4,
+  'randomized low resources simulation': 0x4,
+  'pool tracking': 0x8,
+  'i/o verification': 0x10,
+  'deadlock detection': 0x20,
+  'enhanced i/o verification': 0x40,
+  'dma checking': 0x80,
+  'security checks': 0x100,
+  'force pending i/o requests': 0x200,
+  'irp logging': 0x400,
+  'miscellaneous checks': 0x800,
+  'ddi compliance checking': 0x20000,
+};
+
+export function recogniseVerifierOutput(text: string): VerifierOutputKind {
+  if (EXTENSION.test(text)) return 'debugger-extension';
+  if (text.split(/\r?\n/).some((l) => FLAG_LINE.test(l) || SUMMARY.test(l))) return 'querysettings-hex';
+  if (/^[^:\n]+:\s*(Enabled|Disabled)\s*$/im.test(text)) return 'querysettings-labels';
+  return 'unknown';
+}
+
+function bootModeOf(s: string): BootMode | null {
+  const k = s.trim().toLowerCase().replace(/[\s_-]+/g, '');
+  return (BOOT_MODES as readonly string[]).includes(k) ? (k as BootMode) : null;
+}
+
+export function parseQuerySettings(text: string, file = 'verifier /querysettings'): QuerySettings {
+  const kind = recogniseVerifierOutput(text);
+  if (kind === 'debugger-extension') {
+    throw new InputError({ file, line: 1 }, 'this is kd "!verifier" debugger extension output, not verifier /querysettings: read it with parseVerifierExtension');
+  }
+  if (kind === 'unknown') throw new InputError({ file, line: 1 }, 'no Driver Verifier settings found: expected "[X] 0x..." flag lines or a "...: 0x..." flags value');
+  const lines = text.split(/\r\n|\n|\r/);
+  const warnings: string[] = [];
+  const flags: FlagState[] = [];
+  let verifierFlags: number | null = null;
+  let bootMode: BootMode | null = null;
+  let bootModeRaw: string | null = null;
+  const drivers: string[] = [];
+  let labelFlags = 0;
+  let labelsRead = 0;
+  const unknownLabels: string[] = [];
+  let lowResources: LowResourcesSettings | null = null;
+  const lrLines: Array<{ text: string; line: number }> = [];
+  let lastLabel = -1; // index of the last `Something:` line with nothing after the colon
+
+  lines.forEach((raw, i) => {
+    const l = raw.replace(/\s+$/, '');
+    const f = FLAG_LINE.exec(l);
+    if (f) {
+      flags.push({ bit: Number.parseInt(f[2]!.slice(2), 16), enabled: f[1] !== ' ', line: i + 1 });
+      return;
+    }
+    const s = SUMMARY.exec(l);
+    if (s && verifierFlags === null && !/^\s*-/.test(l)) {
+      verifierFlags = Number.parseInt(s[1]!.slice(2), 16);
+      return;
+    }
+    if (/^\s*-\s/.test(l)) {
+      lrLines.push({ text: l.replace(/^\s*-\s*/, ''), line: i + 1 });
+      return;
+    }
+    const mod = MODULE_LINE.exec(l);
+    if (mod) {
+      drivers.push(mod[1]!);
+      return;
+    }
+    if (/:\s*$/.test(l)) {
+      lastLabel = i;
+      return;
+    }
+    const lab = /^([^:]+):\s*(\S.*)$/.exec(l);
+    if (lab && kind === 'querysettings-labels') {
+      const v = lab[2]!.trim().toLowerCase();
+      const bit = ENGLISH_LABELS[lab[1]!.trim().toLowerCase()];
+      if ((v === 'enabled' || v === 'disabled') && bit !== undefined) {
+        labelsRead++;
+        if (v === 'enabled') labelFlags |= bit;
+      } else if (v === 'enabled' || v === 'disabled') unknownLabels.push(lab[1]!.trim());
+      return;
+    }
+    // A value line right after a label line: the boot mode is the only single-value block.
+    if (l.trim().length && lastLabel === i - 1 && bootModeRaw === null && (flags.length || verifierFlags !== null)) {
+      const m = bootModeOf(l);
+      if (m || !/\.(sys|exe|dll)$/i.test(l)) {
+        bootModeRaw = l.trim();
+        bootMode = m;
+        if (!m) warnings.push(`boot mode "${l.trim()}" (line ${i + 1}) is not one of ${BOOT_MODES.join(', ')} in English: left unread (translated output?)`);
+      }
+    }
+  });
+
+  if (lrLines.length) {
+    // Order, not words: probability, pool tags, applications, delay (the documentation sample's order).
+    const valueOf = (t: string): string => t.slice(t.lastIndexOf(':') + 1).trim().replace(/\.$/, '').trim();
+    const prob = /(\d+)\s*\/\s*10000/.exec(lrLines[0]?.text ?? '');
+    const delay = /(\d+)\D*$/.exec(lrLines[3]?.text ?? '');
+    lowResources = {
+      probability: prob ? Number(prob[1]) : null,
+      poolTags: lrLines[1] ? valueOf(lrLines[1].text).split(/\s+/).filter(Boolean) : [],
+      applications: lrLines[2] ? valueOf(lrLines[2].text).split(/\s+/).filter(Boolean) : [],
+      delayMinutes: delay ? Number(delay[1]) : null,
+    };
+    if (lrLines.length !== 4) warnings.push(`low resources options: expected 4 "- " lines (probability, pool tags, applications, delay), found ${lrLines.length}`);
+  }
+
+  let enabledFlags: number | null = null;
+  let flagsSource: QuerySettings['flagsSource'] = null;
+  if (verifierFlags !== null) {
+    // The summary value is the whole set; the [X] lines may list only some flags (windows.md §2's own
+    // example lists three). Disagreements are reported, the summary wins.
+    enabledFlags = verifierFlags;
+    flagsSource = 'summary';
+    const vf: number = verifierFlags;
+    for (const f of flags) {
+      if (f.enabled !== ((vf & f.bit) !== 0)) warnings.push(`line ${f.line}: flag ${hex8(f.bit)} is marked ${f.enabled ? '[X]' : '[ ]'} but the flags value ${hex8(vf)} says the opposite`);
+    }
+  } else if (flags.length) {
+    enabledFlags = flags.filter((f) => f.enabled).reduce((a, f) => (a | f.bit) >>> 0, 0);
+    flagsSource = 'flag-lines';
+  } else if (labelsRead > 0) {
+    enabledFlags = labelFlags;
+    flagsSource = 'english-labels';
+    warnings.push('older /querysettings form without hex values: flags read from English labels, which only works on English Windows');
+  } else {
+    warnings.push('no hex flag values and no English labels: flags cannot be read (translated older output?)');
+  }
+  if (unknownLabels.length) warnings.push(`labels not understood: ${unknownLabels.join(', ')}`);
+  return {
+    format: kind === 'querysettings-hex' ? 'hex' : 'labels',
+    verifierFlags,
+    flags,
+    enabledFlags,
+    flagsSource,
+    bootMode,
+    bootModeRaw,
+    drivers,
+    lowResources,
+    warnings,
+  };
+}
+
+export interface SettingsCheck {
+  ok: boolean;
+  /** Each a sentence: what is missing and what it means. */
+  problems: string[];
+  notes: string[];
+}
+
+/** Do the settings read back match what `plan` asked for, for `driver`? */
+export function checkSettings(parsed: QuerySettings, plan: VerifierPlan, driver: string = plan.drivers[0] ?? ''): SettingsCheck {
+  const problems: string[] = [];
+  const notes: string[] = [...parsed.warnings];
+  const listed = parsed.drivers.some((d) => d.toLowerCase() === driver.toLowerCase());
+  if (plan.profile === 'none') {
+    if (parsed.enabledFlags !== null && parsed.enabledFlags !== 0) problems.push(`profile "none" expects Driver Verifier off, but flags ${hex8(parsed.enabledFlags)} are enabled (${bitsOf(parsed.enabledFlags).map(flagName).join(', ')})`);
+    if (driver && listed) problems.push(`profile "none" expects no verified drivers, but ${driver} is listed`);
+    return { ok: problems.length === 0, problems, notes };
+  }
+  if (parsed.enabledFlags === null) {
+    problems.push(`cannot confirm profile "${plan.profile}": the flags could not be read from this output`);
+  } else {
+    for (const bit of bitsOf(plan.expectedFlags)) {
+      if ((parsed.enabledFlags & bit) === 0) {
+        problems.push(`flag ${hex8(bit)} (${flagName(bit)}) is expected by profile "${plan.profile}" on ${plan.releaseName} but is not enabled (enabled: ${hex8(parsed.enabledFlags)})`);
+      }
+    }
+    const extra = parsed.enabledFlags & ~plan.expectedFlags;
+    if (extra) notes.push(`also enabled beyond the profile: ${bitsOf(extra >>> 0).map((b) => `${hex8(b)} ${flagName(b)}`).join(', ')}`);
+    if (parsed.flagsSource === 'english-labels') notes.push('flags were read from English labels (older output form), not hex values');
+  }
+  if (!driver) problems.push('no driver named to check');
+  else if (!listed) {
+    problems.push(
+      `${driver} is not among the verified drivers (${parsed.drivers.length ? parsed.drivers.join(', ') : 'none listed'}): the settings were not applied to it, or a reboot is still pending`,
+    );
+  }
+  for (const other of plan.drivers.slice(1)) {
+    if (!parsed.drivers.some((d) => d.toLowerCase() === other.toLowerCase())) problems.push(`${other} was asked to be verified too, but is not listed`);
+  }
+  if (plan.bootMode && parsed.bootMode !== plan.bootMode) {
+    problems.push(parsed.bootMode ? `boot mode is ${parsed.bootMode}, expected ${plan.bootMode}` : `boot mode ${plan.bootMode} expected, but it could not be read (${parsed.bootModeRaw ?? 'not printed'})`);
+  }
+  if (plan.lowResources) {
+    const lr = parsed.lowResources;
+    if (!lr) problems.push('profile "lowres" expects low resources simulation options, none were printed');
+    else {
+      if (lr.probability !== plan.lowResources.probability) problems.push(`fault probability is ${lr.probability ?? 'unreadable'}/10000, expected ${plan.lowResources.probability}/10000`);
+      if (lr.delayMinutes !== plan.lowResources.delayMinutes) problems.push(`boot delay is ${lr.delayMinutes ?? 'unreadable'} minutes, expected ${plan.lowResources.delayMinutes}`);
+      const same = (a: string[], b: string[]): boolean => a.length === b.length && a.every((x, i) => x.toLowerCase() === b[i]!.toLowerCase());
+      if (!same(lr.poolTags, plan.lowResources.poolTags)) problems.push(`pool tags are [${lr.poolTags.join(' ')}], expected [${plan.lowResources.poolTags.join(' ')}]`);
+      if (!same(lr.applications, plan.lowResources.applications)) problems.push(`applications are [${lr.applications.join(' ')}], expected [${plan.lowResources.applications.join(' ')}]`);
+    }
+  }
+  if (plan.expectedRuleClasses.length) notes.push(`rule classes ${plan.expectedRuleClasses.join(' ')} cannot be confirmed from /querysettings (its rule class lines are unverified)`);
+  return { ok: problems.length === 0, problems, notes };
+}
+
+// ---------------------------------------------------------------- !verifier 3 (kernel debugger)
+
+export interface PoolCount {
+  allocations: number;
+  bytes: number;
+}
+
+export interface VerifierModule {
+  name: string;
+  address: string;
+  state: string | null;
+  current: { nonPaged: PoolCount; paged: PoolCount } | null;
+  peak: { nonPaged: PoolCount; paged: PoolCount } | null;
+  /** Outstanding allocations listed under the module (the leak list at unload). */
+  allocations: Array<{ address: string; length: number; tag: string; caller: string; symbol: string | null }>;
+}
+
+export interface VerifierExtension {
+  command: string | null;
+  flagsLevel: number | null;
+  flags: FlagState[];
+  enabledFlags: number | null;
+  /** `Name  0x...` statistics lines, by their (English) name. */
+  statistics: Record<string, number>;
+  modules: VerifierModule[];
+  /** Modules with outstanding pool at the time of the dump: a leak when the driver was unloading. */
+  outstanding: Array<{ module: string; allocations: number; bytes: number }>;
+  /** The text stops before the module list (cut excerpts): what is missing is not zero, it is unknown. */
+  truncated: boolean;
+}
+
+/**
+ * Reads `!verifier 3 <module>` output. Debugger extensions print English whatever the OS language
+ * (kd's own text, not Windows resources), so the statistic names are used as keys; this is our
+ * understanding, not verified on a localized debugger.
+ */
+export function parseVerifierExtension(text: string, file = '!verifier output'): VerifierExtension {
+  if (recogniseVerifierOutput(text) !== 'debugger-extension') throw new InputError({ file, line: 1 }, 'not kd "!verifier" output (expected "kd> !verifier" or "Verify Flags Level 0x...")');
+  const lines = text.split(/\r\n|\n|\r/);
+  const out: VerifierExtension = { command: null, flagsLevel: null, flags: [], enabledFlags: null, statistics: {}, modules: [], outstanding: [], truncated: true };
+  let mod: VerifierModule | null = null;
+  const pair = (s: string): [number, number] | null => {
+    const m = /\(\s*(0x[0-9a-f]+)\s*\/\s*(0x[0-9a-f]+)\s*\)/i.exec(s);
+    return m ? [Number.parseInt(m[1]!, 16), Number.parseInt(m[2]!, 16)] : null;
+  };
+  let pending: { curAlloc?: [number, number]; curBytes?: [number, number]; peakAlloc?: [number, number]; peakBytes?: [number, number] } = {};
+  const finish = (): void => {
+    if (!mod) return;
+    if (pending.curAlloc && pending.curBytes) mod.current = { nonPaged: { allocations: pending.curAlloc[0], bytes: pending.curBytes[0] }, paged: { allocations: pending.curAlloc[1], bytes: pending.curBytes[1] } };
+    if (pending.peakAlloc && pending.peakBytes) mod.peak = { nonPaged: { allocations: pending.peakAlloc[0], bytes: pending.peakBytes[0] }, paged: { allocations: pending.peakAlloc[1], bytes: pending.peakBytes[1] } };
+    out.modules.push(mod);
+    mod = null;
+    pending = {};
+  };
+  lines.forEach((raw, i) => {
+    const l = raw.replace(/\s+$/, '');
+    const cmd = /kd>\s*(!verifier.*)$/.exec(l);
+    if (cmd) {
+      out.command = cmd[1]!.trim();
+      return;
+    }
+    const lvl = /^Verify Flags Level (0x[0-9a-f]+)/i.exec(l);
+    if (lvl) {
+      out.flagsLevel = Number.parseInt(lvl[1]!, 16);
+      return;
+    }
+    const f = FLAG_LINE.exec(l);
+    if (f) {
+      const bit = Number.parseInt(f[2]!.slice(2), 16);
+      // `(0x00000000) Automatic Checks` is always on and has no bit.
+      if (bit !== 0) out.flags.push({ bit, enabled: f[1] !== ' ', line: i + 1 });
+      return;
+    }
+    const m = /^\s*MODULE:\s*(0x[0-9a-f`]+)\s+(\S+)(?:\s+\(([^)]*)\))?/i.exec(l);
+    if (m) {
+      finish();
+      out.truncated = false;
+      mod = { name: m[2]!, address: m[1]!, state: m[3] ?? null, current: null, peak: null, allocations: [] };
+      return;
+    }
+    if (mod) {
+      const p = pair(l);
+      if (p && /^\s*Current Pool Allocations/i.test(l)) pending.curAlloc = p;
+      else if (p && /^\s*Current Pool Bytes/i.test(l)) pending.curBytes = p;
+      else if (p && /^\s*Peak Pool Allocations/i.test(l)) pending.peakAlloc = p;
+      else if (p && /^\s*Peak Pool Bytes/i.test(l)) pending.peakBytes = p;
+      const a = /^\s*(0x[0-9a-f`]+)\s+(0x[0-9a-f]+)\s+(\S{1,4})\s+(0x[0-9a-f`]+)(?:\s+(\S.*))?$/i.exec(l);
+      if (a) mod.allocations.push({ address: a[1]!, length: Number.parseInt(a[2]!, 16), tag: a[3]!, caller: a[4]!, symbol: a[5]?.trim() ?? null });
+      return;
+    }
+    const st = /^\s{2,}([A-Za-z][A-Za-z ]*?[A-Za-z])\s+(0x[0-9a-f]+)\s*$/i.exec(l);
+    if (st) out.statistics[st[1]!.replace(/\s+/g, ' ')] = Number.parseInt(st[2]!, 16);
+  });
+  finish();
+  if (out.flags.length) out.enabledFlags = out.flags.filter((f) => f.enabled).reduce((a, f) => (a | f.bit) >>> 0, 0);
+  for (const m of out.modules) {
+    const c = m.current;
+    if (c && (c.nonPaged.allocations || c.paged.allocations)) out.outstanding.push({ module: m.name, allocations: c.nonPaged.allocations + c.paged.allocations, bytes: c.nonPaged.bytes + c.paged.bytes });
+  }
+  return out;
+}

@@ -1,0 +1,141 @@
+// fltmc parsers on every real listing in shared/samples/fltmc, plus layouts no sample shows (other
+// column widths, a narrow console, translated headers) and fltmc's error lines.
+import t from 'tap';
+import fc from 'fast-check';
+import { FltmcError, findFltmcError, parseFltmcFilters, parseFltmcInstances } from './fltmc.ts';
+import { listSamples, readSample, samplesSkip } from './samples.ts';
+
+const skip = samplesSkip('fltmc');
+
+t.test('samples: every file is covered by an assertion below', { skip }, async (t) => {
+  t.same(listSamples('fltmc'), [
+    'fltmc_filters_and_instances_winfsp-issue334.txt',
+    'fltmc_filters_legacy_example.txt',
+    'fltmc_instances_FileInfo_windows-driver-docs-pr709.txt',
+    'fltmc_instances_winfsp475.txt',
+  ]);
+});
+
+t.test('sample winfsp-issue334: filters, then a PowerShell-wrapped instances listing', { skip }, async (t) => {
+  const text = readSample('fltmc', 'fltmc_filters_and_instances_winfsp-issue334.txt');
+  const filters = parseFltmcFilters(text);
+  t.same(filters.map((f) => [f.name, f.instances, f.altitude, f.frame]), [
+    ['WdFilter', 17, '328010', '0'],
+    ['luafv', 1, '135000', '0'],
+    ['npsvctrig', 1, '46000', '0'],
+    ['FileInfo', 17, '45000', '0'],
+    ['Wof', 0, '40700', '0'],
+  ], 'five filters; the markdown back-tick after Wof\'s frame is dropped');
+  t.equal(filters[0]!.line, 6, 'line numbers are the file\'s');
+  const inst = parseFltmcInstances(text);
+  t.equal(inst.length, 4, 'only instance rows, not the filters table');
+  t.same(inst[0], { filter: 'FileInfo', volume: 'D:', altitude: '45000', instance: 'FileInfo', frame: 0, supportedFeatures: '00000003', complete: true, line: 17 });
+  t.same(inst.map((i) => i.volume), ['D:', 'R:', 'J:', 'P:']);
+  t.same(inst[3], { filter: 'FileInfo', volume: 'P:', altitude: '45000', instance: 'FileInfo', frame: null, complete: false, line: 20 }, 'row cut by the excerpt is marked incomplete');
+});
+
+t.test('sample legacy example: <Legacy> frames without instance counts', { skip }, async (t) => {
+  const filters = parseFltmcFilters(readSample('fltmc', 'fltmc_filters_legacy_example.txt'));
+  t.same(filters.map((f) => [f.name, f.instances, f.altitude, f.frame, f.legacy]), [
+    ['AVLegacy', null, '389998.99', '<Legacy>', true],
+    ['EncryptionLegacy', null, '149998.99', '<Legacy>', true],
+    ['AVMiniFilter', 3, '328000', '0', false],
+  ]);
+  t.same(parseFltmcInstances(readSample('fltmc', 'fltmc_filters_legacy_example.txt')), [], 'no instances table');
+});
+
+t.test('sample windows-driver-docs-pr709: \\Device volumes and VlStatus', { skip }, async (t) => {
+  const inst = parseFltmcInstances(readSample('fltmc', 'fltmc_instances_FileInfo_windows-driver-docs-pr709.txt'));
+  t.same(inst.map((i) => [i.volume, i.volumeStatus ?? null]), [
+    ['\\Device\\HarddiskVolume12', 'Detached'],
+    ['\\Device\\HarddiskVolume15', 'Detached'],
+    ['\\Device\\HarddiskVolume18', 'Detached'],
+    ['G:', null],
+  ]);
+  t.ok(inst.every((i) => i.filter === 'FileInfo' && i.altitude === '45000' && i.frame === 0 && i.supportedFeatures === '00000003' && i.complete));
+  t.same(parseFltmcFilters(readSample('fltmc', 'fltmc_instances_FileInfo_windows-driver-docs-pr709.txt')), [], 'no filters table');
+});
+
+t.test('sample winfsp475: rows without a header, spaces in names, an over-wide volume, an empty volume', { skip }, async (t) => {
+  const inst = parseFltmcInstances(readSample('fltmc', 'fltmc_instances_winfsp475.txt'));
+  t.equal(inst.length, 12);
+  t.same(inst[0], { filter: 'cbfsfilter2017', volume: 'C:\\Program Files\\Epic Games\\UE_5.0', altitude: '380850', instance: 'CbFltMini-380850', frame: 0, supportedFeatures: '00000007', complete: true, line: 3 });
+  t.equal(inst[3]!.volume, '\\Device\\Volume{d6cc17c5-1734-4085-bce7-964f1e9f5de9}', 'over-wide volume');
+  t.equal(inst[3]!.altitude, '380850');
+  t.same([inst[7]!.volume, inst[7]!.altitude, inst[7]!.instance], ['', '189850', 'gameflt Instance'], 'empty volume column');
+  t.equal(inst[4]!.instance, 'gameflt Instance', 'instance name with a space');
+  t.same([inst[11]!.volume, inst[11]!.instance, inst[11]!.complete], ['C:\\Program Files\\Epic Games\\UE_5.0', null, false], 'last row cut mid-row');
+  t.same(parseFltmcFilters(readSample('fltmc', 'fltmc_instances_winfsp475.txt')), [], 'instance rows are not filter rows');
+});
+
+t.test('error lines are typed errors', async (t) => {
+  const e = findFltmcError('Filter listing failed with error: 0x80070005\r\nAccess is denied.\r\n');
+  t.ok(e instanceof FltmcError);
+  t.equal(e?.kind, 'access-denied');
+  t.equal(e?.operation, 'Filter listing');
+  t.match(e?.message, /administrator/);
+  t.throws(() => parseFltmcFilters('\nFilter listing failed with error: 0x80070005\n'), new FltmcError('0x80070005', 'Filter listing', 'Filter listing failed with error: 0x80070005'));
+  t.throws(() => parseFltmcInstances('Filter listing failed with error: 0x80070005'), FltmcError);
+  const u = findFltmcError('Unload failed with error: 0x801f0010\nDo not detach the filter from the volume at this time.');
+  t.same([u?.kind, u?.operation, u?.hresult], ['do-not-detach', 'Unload', '0x801f0010']);
+  const de = findFltmcError('Fehler beim Entladen: 0x801F0010');
+  t.same([de?.kind, de?.operation], ['do-not-detach', null], 'translated line: recognised by the HRESULT alone');
+  t.equal(findFltmcError('Load failed with error: 0x8007007e')?.kind, 'unknown');
+  t.equal(findFltmcError('WdFilter   17   328010   0'), null);
+});
+
+// A renderer that lays rows out the way fltmc does (printf widths, two-space gaps, over-wide values push
+// right), for layouts no sample shows.
+function render(widths: number[], rightAligned: boolean[], header: string[], rows: string[][], wrapAt?: number): string {
+  const fmt = (cells: string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 && !rightAligned[i] ? c : rightAligned[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').replace(/\s+$/, '');
+  const lines = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)];
+  if (!wrapAt) return lines.join('\r\n');
+  return lines.flatMap((l) => (l.length > wrapAt ? [l.slice(0, wrapAt), l.slice(wrapAt)] : [l])).join('\n');
+}
+
+t.test('other column widths and translated headers', async (t) => {
+  const text = render([24, 14, 10, 6], [false, true, true, true], ['Filtername', 'Anz. Instanzen', 'Höhe', 'Frame'], [
+    ['fgfilter', '3', '371100', '0'],
+    ['AVeryLongFilterNameThatOverflows', '12', '328010', '1'],
+  ]);
+  t.same(parseFltmcFilters(text).map((f) => [f.name, f.instances, f.altitude, f.frame]), [
+    ['fgfilter', 3, '371100', '0'],
+    ['AVeryLongFilterNameThatOverflows', 12, '328010', '1'],
+  ]);
+});
+
+t.test('property: rendered instance listings parse back, wrapped or not', async (t) => {
+  const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,24}$/);
+  const volume = fc.oneof(fc.constantFrom('C:', 'D:', '\\Device\\Mup', '\\Device\\HarddiskVolume3', 'C:\\Program Files\\Mount Point'), fc.constant(''));
+  const row = fc.record({
+    filter: name,
+    volume,
+    altitude: fc.integer({ min: 40000, max: 409999 }).map(String),
+    instance: fc.oneof(name, name.map((n) => `${n} Instance`)),
+    frame: fc.integer({ min: 0, max: 3 }),
+    sprt: fc.integer({ min: 0, max: 15 }).map((n) => n.toString(16).padStart(8, '0')),
+    status: fc.constantFrom('', 'Detached'),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(row, { minLength: 1, maxLength: 6 }),
+      fc.tuple(fc.integer({ min: 8, max: 24 }), fc.integer({ min: 12, max: 40 }), fc.integer({ min: 8, max: 14 }), fc.integer({ min: 14, max: 24 })),
+      fc.option(fc.integer({ min: 80, max: 119 }), { nil: undefined }),
+      (rows, [w0, w1, w2, w3], wrapAt) => {
+        const widths = [w0, w1, w2, w3, 5, 8, 8];
+        const text = render(widths, [false, false, true, false, true, false, false], ['F', 'V', 'A', 'I', 'Fr', 'S', 'VS'], rows.map((r) => [r.filter, r.volume, r.altitude, r.instance, String(r.frame), r.sprt, r.status]), wrapAt);
+        const got = parseFltmcInstances(text);
+        return (
+          got.length === rows.length &&
+          got.every((g, i) => {
+            const r = rows[i]!;
+            return g.filter === r.filter && g.volume === r.volume && g.altitude === r.altitude && g.instance === r.instance && g.frame === r.frame && g.supportedFeatures === r.sprt && (g.volumeStatus ?? '') === r.status;
+          })
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass('round trip holds');
+});

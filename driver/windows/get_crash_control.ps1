@@ -1,0 +1,13 @@
+# get_crash_control.ps1: reads HKLM\SYSTEM\CurrentControlSet\Control\CrashControl (windows.md §4). DumpFile and
+# MinidumpDir are returned unexpanded (%SystemRoot%\MEMORY.DMP), as stored.
+# Input: {} (nothing)
+# Input: $FleetgateInput (defined by the runner from JSON). Output: one line through Write-FleetgateResult
+# (the runner's common prelude). Never reads $PSScriptRoot: the runner sends this file's text alone.
+$ErrorActionPreference = 'Stop'
+
+$key = Get-Item -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\CrashControl'
+$values = [ordered]@{}
+foreach ($name in @('CrashDumpEnabled', 'AutoReboot', 'DumpFile', 'MinidumpDir', 'Overwrite')) {
+    $values[$name] = $key.GetValue($name, $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+}
+Write-FleetgateResult ([pscustomobject]$values)
