@@ -3,9 +3,11 @@
 import type { Command } from 'commander';
 import { registerCatalog } from './catalog.ts';
 import { registerLab } from './lab.ts';
+import { registerMerge } from './merge.ts';
 import { registerPlan } from './plan.ts';
+import { registerRun } from './run.ts';
 import { registerTriage } from './triage.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerCatalog, registerLab, registerTriage];
+export const commands: RegisterCommand[] = [registerPlan, registerRun, registerMerge, registerCatalog, registerLab, registerTriage];

@@ -1,6 +1,9 @@
 // `fleetgate triage FILE [--json] [--ours NAME,...]`: which bugcheck, which driver, is it ours.
 // FILE is a Windows kernel dump (told by its signature), the text of a kernel debugger's
 // `!analyze -v` (told by its markers), or else a Linux serial console log from the lab guest.
+import { analyzeOnHost, loadAnalysisHost } from '../../crash/windows/analysis-host.ts';
+import { connectSsh } from '../../guest/ssh/client.ts';
+import { windowsRemoteSha256 } from '../../guest/windows/windows-guest.ts';
 import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InputError } from '../../../lib/errors.ts';
@@ -31,6 +34,8 @@ export interface TriageResult {
   attributionReason: string;
   bytesRead?: number;
   warnings?: string[];
+  /** Where the analysis came from, for dumps: kd on an analysis host, or the dump's own header and triage data. */
+  analysis?: { source: 'kd' | 'header-and-triage'; host?: string; note?: string };
 }
 
 function bugcheckJson(code: number, name: string, params: string[]): NonNullable<TriageResult['bugcheck']> {
@@ -161,9 +166,44 @@ export function registerTriage(program: Command): void {
     .argument('<file>', 'MEMORY.DMP / minidump, saved debugger output, or a console log')
     .option('--json', 'machine-readable output')
     .option('--ours <names>', 'our module names, comma-separated (e.g. myfilter,myfilter.sys)', '')
-    .action(async (file: string, opts: { json?: boolean; ours: string }) => {
+    .option('--analysis-host <file>', 'a Windows host with kd.exe (YAML: host, username, privateKey, hostKeyFingerprint, kd, symbolPath); default $FLEETGATE_ANALYSIS_HOST')
+    .action(async (file: string, opts: { json?: boolean; ours: string; analysisHost?: string }) => {
       const ours = opts.ours.split(',').map((s) => s.trim()).filter(Boolean).map(normalizeModule);
-      const r = await triageFile(file, { ours });
+      let r = await triageFile(file, { ours });
+      if (r.kind === 'kernel-dump') r = await withFullAnalysis(r, file, { ours }, opts.analysisHost ?? process.env.FLEETGATE_ANALYSIS_HOST);
       process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatTriage(r));
     });
+}
+
+/**
+ * With an analysis host: kd's `!analyze -v` replaces what the header says (it names the module and
+ * symbol from the stack). Without one: the header and triage data stand, and the result says so.
+ */
+async function withFullAnalysis(r: TriageResult, file: string, cfg: AttributionConfig, hostFile: string | undefined): Promise<TriageResult> {
+  if (!hostFile) {
+    return {
+      ...r,
+      analysis: {
+        source: 'header-and-triage',
+        note: 'no Windows analysis host with kd.exe configured (--analysis-host or FLEETGATE_ANALYSIS_HOST): bugcheck, drivers and blame come from the dump header and triage data only',
+      },
+    };
+  }
+  const host = loadAnalysisHost(hostFile);
+  const channel = await connectSsh({
+    host: host.host,
+    port: host.port,
+    username: host.username,
+    privateKeyPath: host.privateKeyPath,
+    hostKeyFingerprint: host.hostKeyFingerprint,
+    hostKeySource: host.file,
+    remoteSha256: windowsRemoteSha256,
+  });
+  try {
+    const { analysis } = await analyzeOnHost(channel, file, host);
+    const full = fromKd(file, analysis, cfg);
+    return { ...r, ...full, kind: 'kernel-dump', analysis: { source: 'kd', host: host.host } };
+  } finally {
+    await channel.close();
+  }
 }

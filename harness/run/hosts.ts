@@ -1,0 +1,108 @@
+// The host inventory: which machines run cells, how many at once (slots), and which images they have.
+// From hosts.yaml (errors name file:line:col) or, without a file, this machine alone.
+import os from 'node:os';
+import { errorAt, compileSchema, readSource, validateOrThrow, parseSource, type SourceDoc } from '../../lib/source-doc.ts';
+import { UsageError } from '../../lib/errors.ts';
+
+export type HostProvider = 'qemu' | 'hyperv';
+
+export interface HostSpec {
+  name: string;
+  provider: HostProvider;
+  /** `local`, or `ssh://user@host[:port]` for a remote hypervisor host. */
+  reach: string;
+  /** Cells this host runs at once. */
+  slots: number;
+  memoryMiB: number;
+  /** Release names whose images the host has, or `*` for every release. */
+  images: string[];
+}
+
+interface RawHosts {
+  hosts: HostSpec[];
+}
+
+const hostsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['hosts'],
+  properties: {
+    hosts: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'provider', 'reach', 'slots', 'memoryMiB', 'images'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'a host name (letters, digits, ".", "_", "-")' },
+          provider: { type: 'string', enum: ['qemu', 'hyperv'] },
+          reach: {
+            type: 'string',
+            pattern: '^(local|ssh://[A-Za-z0-9._-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?)$',
+            description: 'local or ssh://user@host[:port]',
+          },
+          slots: { type: 'integer', minimum: 1, maximum: 256 },
+          memoryMiB: { type: 'integer', minimum: 512 },
+          images: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+        },
+      },
+    },
+  },
+} as const;
+
+const validateHosts = compileSchema<RawHosts>(hostsSchema);
+
+function checkHosts(src: SourceDoc): HostSpec[] {
+  const raw = validateOrThrow(src, validateHosts);
+  const seen = new Map<string, number>();
+  raw.hosts.forEach((h, i) => {
+    const first = seen.get(h.name);
+    if (first !== undefined) throw errorAt(src, ['hosts', i, 'name'], `host "${h.name}" is listed twice (first as hosts[${first}])`);
+    seen.set(h.name, i);
+  });
+  return raw.hosts.map((h) => ({ ...h, images: [...h.images] }));
+}
+
+/** Reads hosts.yaml; an error names the file, line and column. */
+export function loadHosts(file: string): HostSpec[] {
+  return checkHosts(readSource(file));
+}
+
+export function parseHosts(file: string, text: string): HostSpec[] {
+  return checkHosts(parseSource(file, text));
+}
+
+/** What one VM costs the host beyond its guest memory (QEMU process, page tables, caches). */
+export const QEMU_OVERHEAD_MIB = 600;
+/** Kept free for the controller and the host itself. */
+export const HOST_RESERVE_MIB = 2048;
+export const DEFAULT_VM_MEMORY_MIB = 2048;
+
+/** Slots a machine can hold: one per core, and no more VMs than fit in memory; at least one. */
+export function slotsFor(cores: number, memoryMiB: number, vmMemoryMiB: number = DEFAULT_VM_MEMORY_MIB): number {
+  const byMemory = Math.floor((memoryMiB - HOST_RESERVE_MIB) / (vmMemoryMiB + QEMU_OVERHEAD_MIB));
+  return Math.max(1, Math.min(Math.floor(cores), byMemory));
+}
+
+/** This machine alone, provider qemu, slots from its cores and memory. */
+export function defaultHosts(o: { vmMemoryMiB?: number } = {}): HostSpec[] {
+  const memoryMiB = Math.floor(os.totalmem() / (1024 * 1024));
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  return [{ name: os.hostname() || 'localhost', provider: 'qemu', reach: 'local', slots: slotsFor(cores, memoryMiB, o.vmMemoryMiB), memoryMiB, images: ['*'] }];
+}
+
+/** `--slots N`: the same number of slots on every host. */
+export function parseSlots(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 1 || n > 256) throw new UsageError(`--slots ${text}: expected a whole number from 1 to 256`);
+  return n;
+}
+
+export function withSlots(hosts: readonly HostSpec[], slots: number | undefined): HostSpec[] {
+  return hosts.map((h) => (slots === undefined ? { ...h } : { ...h, slots }));
+}
+
+export function hostHasImage(h: HostSpec, release: string): boolean {
+  return h.images.includes('*') || h.images.includes(release);
+}

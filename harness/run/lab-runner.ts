@@ -1,0 +1,271 @@
+// The cell lifecycle for lab cells: the Linux lab guest under QEMU, the lab module as our driver and
+// its second build as a partner's filter. Steps follow DESIGN.md; each has its own timeout and is
+// journaled. What goes wrong before our driver is in is infrastructure (retried elsewhere); what goes
+// wrong after is the product's (never retried into a pass).
+import { writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { InfraFailure } from '../../lib/errors.ts';
+import type { Cell } from '../../matrix/index.ts';
+import { buildLabImage, type LabManifest } from '../../images/lab/build.ts';
+import { buildLabDriver } from '../../driver/lab/build.ts';
+import { bundleAgent } from '../../workloads/agent/bundle.ts';
+import { loadWorkload } from '../../workloads/spec.ts';
+import { compareResults } from '../../workloads/compare.ts';
+import type { AgentResult } from '../../workloads/agent/protocol.ts';
+import { createProvider } from '../providers/index.ts';
+import type { VmInstance } from '../providers/types.ts';
+import { connectSsh, fromManifest } from '../guest/ssh/client.ts';
+import type { GuestChannel } from '../guest/channel.ts';
+import { LabGuest, WorkloadError, type LabTrigger } from '../guest/linux/lab-guest.ts';
+import { watchCell, type MonitorOutcome } from '../cell/monitor.ts';
+import { bucketLinuxReport } from '../crash/bucket.ts';
+import type { AttemptContext, AttemptResult, CellRunner, CrashSummary, OperationLatency, Step, StepRecord } from './types.ts';
+
+/** Per-step limits under TCG (the slowest case); named, never scattered. */
+export const LAB_TIMEOUTS = {
+  acquire: 360_000,
+  identity: 60_000,
+  baseline: 15 * 60_000,
+  install: 120_000,
+  workload: 15 * 60_000,
+  unload: 60_000,
+  collect: 60_000,
+} as const;
+
+export interface LabRunnerOptions {
+  /** Workload runs per side for the baseline comparison (default 2). */
+  runs?: number;
+  /** Absolute p50 overhead per step (µs) a driver may add before a `regressed` step is a perf-regression. */
+  latencyBudgetUs?: Record<string, number>;
+  /** Our module names, for attribution (default the driver build's module name, fgfilter). */
+  ourModules?: string[];
+}
+
+/** Driver parameters that fire a knob rather than configure the module: applied when the workload starts. */
+const TRIGGER_PARAM = 'trigger';
+
+class StepFailed extends Error {
+  constructor(readonly step: Step, readonly verdict: AttemptResult['verdict'], message: string) {
+    super(message);
+  }
+}
+
+export function labRunner(opts: LabRunnerOptions = {}): CellRunner {
+  return (ctx) => runLabAttempt(ctx, opts);
+}
+
+async function runLabAttempt(ctx: AttemptContext, opts: LabRunnerOptions): Promise<AttemptResult> {
+  const { cell } = ctx;
+  const steps: StepRecord[] = [];
+  const evidence: string[] = [];
+  const result: AttemptResult = { verdict: 'pass', steps, evidence };
+  const rel = (p: string) => relative(ctx.runDir, p);
+  const faultAt = new Set(cell.faults.filter((f) => f.kind === 'kill-vm' && f.attempts.includes(ctx.attempt)).map((f) => f.at));
+  let vm: VmInstance | undefined;
+  let channel: GuestChannel | undefined;
+
+  const step = async <T>(name: Step, fn: (signal: AbortSignal) => Promise<T>, onFail: AttemptResult['verdict'] = 'infra-error'): Promise<T> => {
+    const startedAt = new Date().toISOString();
+    const t0 = performance.now();
+    ctx.emit({ type: 'step-begin', step: name });
+    const timeout = AbortSignal.timeout(LAB_TIMEOUTS[name as keyof typeof LAB_TIMEOUTS] ?? 120_000);
+    const signal = AbortSignal.any([ctx.signal, timeout]);
+    try {
+      if (faultAt.has(name as never) && vm) {
+        // An injected infrastructure fault: the VM's process is killed for real, mid-step.
+        ctx.emit({ type: 'note', message: `injected fault: killing QEMU (pid ${vm.pid ?? '?'}) during ${name}` });
+        if (vm.pid) process.kill(vm.pid, 'SIGKILL');
+      }
+      const v = await fn(signal);
+      const ms = performance.now() - t0;
+      steps.push({ step: name, startedAt, ms, ok: true });
+      ctx.emit({ type: 'step-end', step: name, ms, ok: true });
+      return v;
+    } catch (err) {
+      const ms = performance.now() - t0;
+      const why = ctx.signal.aborted ? 'interrupted' : timeout.aborted ? `timed out after ${LAB_TIMEOUTS[name as keyof typeof LAB_TIMEOUTS] / 1000} s` : err instanceof Error ? err.message : String(err);
+      steps.push({ step: name, startedAt, ms, ok: false, detail: why });
+      ctx.emit({ type: 'step-end', step: name, ms, ok: false, detail: why });
+      if (err instanceof StepFailed) throw err;
+      throw new StepFailed(name, err instanceof WorkloadError ? 'test-error' : onFail, `${name}: ${why}`);
+    }
+  };
+
+  try {
+    const image = await step('acquire', async (signal) => {
+      const img = await buildLabImage();
+      vm = await createProvider('qemu').start({ name: `cell-${cell.id}-a${ctx.attempt}-${process.pid}`, cellDir: ctx.attemptDir, image: img, signal });
+      result.start = { kind: 'cold', ms: 0, accel: vm.accel };
+      channel = await connectSsh({ ...fromManifest(img.dir, img.manifest, vm.ssh), signal });
+      return img;
+    });
+    const t = steps.at(-1)!;
+    result.start = { ...result.start!, ms: t.ms };
+    if (faultAt.has('acquire') && vm?.pid) process.kill(vm.pid, 'SIGKILL');
+    const guest = new LabGuest(channel!);
+    const manifest: LabManifest = image.manifest;
+
+    await step('identity', async () => {
+      const id = await guest.identity();
+      if (id.kernel !== manifest.os.build) throw new Error(`guest runs ${id.kernel}, the image says ${manifest.os.build}`);
+    });
+
+    const agent = await bundleAgent();
+    const specs = cell.workloads.map((w) => loadWorkload(w));
+    const runs = opts.runs ?? 2;
+    const runAll = async (signal: AbortSignal): Promise<Map<string, AgentResult[]>> => {
+      const out = new Map<string, AgentResult[]>();
+      for (let i = 0; i < runs; i++) {
+        for (const spec of specs) {
+          const r = await guest.runWorkload(agent.path, spec, { timeoutMs: LAB_TIMEOUTS.workload, signal });
+          out.set(spec.name, [...(out.get(spec.name) ?? []), r]);
+        }
+      }
+      return out;
+    };
+
+    const baseline = await step('baseline', (signal) => runAll(signal));
+    await writeFile(join(ctx.attemptDir, 'baseline.json'), JSON.stringify(Object.fromEntries(baseline)));
+    evidence.push(rel(join(ctx.attemptDir, 'baseline.json')));
+
+    // Install: coexisting filters first (they are already on the machine when ours arrives), then ours.
+    const ourModule = 'fgfilter';
+    const { [TRIGGER_PARAM]: trigger, ...params } = cell.driverBuild.params;
+    await step('install', async () => {
+      for (const f of cell.coexist) {
+        const ko = await buildLabDriver({ name: f === 'partnerflt' ? 'partnerflt' : f, kernelRelease: manifest.os.build });
+        await guest.installDriver(ko.path);
+      }
+      const ko = await buildLabDriver({ name: ourModule, kernelRelease: manifest.os.build });
+      await guest.installDriver(ko.path, params);
+    }, 'boot-failure');
+
+    // Lab guests have no Driver Verifier; a profile other than none is recorded, not applied.
+    await step('verifier', async () => {
+      if (cell.verifier !== 'none') ctx.emit({ type: 'note', message: `verifier profile ${cell.verifier} has no lab equivalent; not applied` });
+    });
+
+    // Workload with our driver, watched: the monitor decides crash / hang / VM gone.
+    channel!.startHeartbeat({ intervalMs: 2_000, timeoutMs: 3_000, missesBeforeLost: 3 });
+    const watchEnd = new AbortController();
+    const watching = watchCell(vm!, channel!, { cellDir: ctx.attemptDir, signal: watchEnd.signal });
+    let withDriver: Map<string, AgentResult[]> | undefined;
+    let outcome: MonitorOutcome = { kind: 'quiet' };
+    try {
+      withDriver = await step('workload', async (signal) => {
+        if (trigger !== undefined) await guest.trigger(ourModule, String(trigger) as LabTrigger);
+        const work = runAll(signal).then((r) => ({ r }) as const, (e: unknown) => ({ e }) as const);
+        const first = await Promise.race([work, watching.then((o) => ({ o }) as const)]);
+        if ('o' in first) {
+          outcome = first.o;
+          throw new Error(`the guest ${first.o.kind === 'vm-gone' ? 'went away' : first.o.kind === 'quiet' ? 'stopped answering' : first.o.kind === 'hang-no-dump' ? 'hung' : first.o.kind === 'hang' ? 'hung' : 'crashed'} during the workload`);
+        }
+        if ('e' in first) {
+          // The workload failed: give the monitor a moment, a crash may be why.
+          const late = await Promise.race([watching, new Promise<null>((r) => setTimeout(r, 15_000, null))]);
+          if (late && late.kind !== 'quiet') {
+            outcome = late;
+            throw new Error(`the guest ${late.kind === 'vm-gone' ? 'went away' : late.kind.startsWith('hang') ? 'hung' : 'crashed'} during the workload`);
+          }
+          throw first.e;
+        }
+        return first.r;
+      }, 'infra-error');
+    } catch (err) {
+      if (!(err instanceof StepFailed)) throw err;
+      const o = outcome as MonitorOutcome;
+      if (o.kind === 'crash' || o.kind === 'hang') {
+        const report = o.evidence.report;
+        const bucket = report ? bucketLinuxReport(report, { ours: opts.ourModules ?? [ourModule] }) : undefined;
+        const crash: CrashSummary = {
+          title: report?.title ?? (o.kind === 'hang' ? 'hang: heartbeat lost, NMI forced a panic' : 'guest panic without console text'),
+          bucket: bucket?.id ?? `linux:${o.kind}`,
+          kind: report?.kind ?? (o.kind === 'hang' ? 'HANG' : 'PANIC'),
+          ...(report?.module ? { module: report.module } : {}),
+          ...(bucket ? { attribution: bucket.attribution } : {}),
+          ...(o.evidence.dump ? { dump: rel(o.evidence.dump.path), dumpBytes: o.evidence.dump.bytes } : {}),
+        };
+        result.crash = crash;
+        if (o.evidence.dump) evidence.push(rel(o.evidence.dump.path));
+        result.verdict = o.kind === 'hang' || crash.kind === 'HANG' ? 'product-hang' : 'product-crash';
+        result.reason = crash.title;
+        return result;
+      }
+      if (o.kind === 'hang-no-dump') {
+        result.verdict = 'product-hang';
+        result.reason = o.reason;
+        return result;
+      }
+      // VM gone (QEMU killed, host trouble) or the workload itself failed: not the product's doing.
+      result.verdict = err.verdict;
+      result.reason = o.kind === 'vm-gone' ? `the VM went away during the workload (${JSON.stringify(o.event)})` : err.message;
+      return result;
+    } finally {
+      watchEnd.abort();
+      channel?.stopHeartbeat();
+    }
+    await writeFile(join(ctx.attemptDir, 'workload.json'), JSON.stringify(Object.fromEntries(withDriver)));
+    evidence.push(rel(join(ctx.attemptDir, 'workload.json')));
+
+    await step('unload', () => guest.unloadDriver(ourModule));
+
+    await step('collect', async () => {
+      const dmesg = await guest.kernelLog();
+      await writeFile(join(ctx.attemptDir, 'dmesg.txt'), dmesg);
+      evidence.push(rel(join(ctx.attemptDir, 'dmesg.txt')));
+    });
+
+    // Latency: baseline against our driver, per step, p50 and p99.
+    const latency: Record<string, OperationLatency> = {};
+    const regressed: string[] = [];
+    await step('triage', async () => {
+      for (const spec of specs) {
+        const cmp = compareResults(baseline.get(spec.name) ?? [], withDriver!.get(spec.name) ?? [], { percentiles: [50, 99] });
+        for (const s of cmp.steps) {
+          const p50 = s.percentiles.find((p) => p.percentile === 50)!;
+          const p99 = s.percentiles.find((p) => p.percentile === 99)!;
+          const key = specs.length > 1 ? `${spec.name}/${s.name}` : s.name;
+          latency[key] = {
+            p50Us: p50.driver.mean,
+            p99Us: p99.driver.mean,
+            baselineP50Us: p50.baseline.mean,
+            baselineP99Us: p99.baseline.mean,
+            change: p50.classification,
+            overheadP50Us: p50.overheadUs,
+            overheadP99Us: p99.overheadUs,
+          };
+          const budget = opts.latencyBudgetUs?.[s.name] ?? opts.latencyBudgetUs?.['*'];
+          if (p50.classification === 'regressed' && (budget === undefined || p50.overheadUs > budget)) regressed.push(`${key} p50 +${p50.overheadUs.toFixed(0)} µs${budget !== undefined ? ` (budget ${budget} µs)` : ''}`);
+        }
+      }
+      await writeFile(join(ctx.attemptDir, 'latency.json'), JSON.stringify(latency, null, 2));
+    });
+    result.latency = latency;
+    evidence.push(rel(join(ctx.attemptDir, 'latency.json')));
+    if (regressed.length) {
+      result.verdict = 'perf-regression';
+      result.reason = regressed.join('; ');
+    }
+    await step('release', async () => undefined);
+    return result;
+  } catch (err) {
+    if (err instanceof StepFailed) {
+      result.verdict = ctx.signal.aborted ? 'infra-error' : err.verdict;
+      result.reason = ctx.signal.aborted ? 'interrupted' : err.message;
+      return result;
+    }
+    result.verdict = 'infra-error';
+    result.reason = err instanceof Error ? err.message : String(err);
+    return result;
+  } finally {
+    await channel?.close().catch(() => undefined);
+    if (vm) await vm[Symbol.asyncDispose]().catch(() => undefined);
+    evidence.push(rel(join(ctx.attemptDir, 'console.log')));
+  }
+}
+
+export function isLabCell(cell: Cell): boolean {
+  return cell.os.release === 'lab';
+}
+
+export { InfraFailure };

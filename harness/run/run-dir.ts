@@ -1,0 +1,213 @@
+// The run folder (DESIGN.md "Files a run leaves"): runs/<run-id>/ with run.json (the matrix as
+// resolved, tool versions, hosts, start/end), journal.ndjson, summary.json and cells/<id>/attempt-<n>/.
+// run.json holds every cell's coordinates, so a run can be resumed and reported from its folder alone.
+import { execFileSync } from 'node:child_process';
+import { randomBytes, createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import { InputError, UsageError } from '../../lib/errors.ts';
+import type { Cell, Plan } from '../../matrix/index.ts';
+import { cellJson } from '../cli/commands/plan.ts';
+import { JOURNAL_FILE, type MatrixRecord } from './journal.ts';
+import type { HostSpec } from './hosts.ts';
+
+export const RUN_FILE = 'run.json';
+export const SUMMARY_FILE = 'summary.json';
+export const DEFAULT_RUNS_ROOT = 'runs';
+
+export type CellJson = ReturnType<typeof cellJson>;
+
+export interface ToolVersions {
+  node: string;
+  fleetgate: string;
+  qemu: string | null;
+}
+
+export interface RunJson {
+  runId: string;
+  matrix: MatrixRecord & { description: string | null; gate: string | null; filters: Plan['filters'] };
+  shard: string | null;
+  cells: CellJson[];
+  /**
+   * The cells exactly as the plan made them (every field, including those cellJson leaves out), so
+   * --resume runs the very same cells without reading the matrix file again.
+   */
+  cellsResolved: Cell[];
+  tools: ToolVersions;
+  hosts: HostSpec[];
+  started: string;
+  ended: string | null;
+  resumes: Array<{ at: string; tools: ToolVersions; hosts: string[] }>;
+  /** Set by `fleetgate merge`: the run folders this one was made from. */
+  mergedFrom?: string[];
+}
+
+/** `20261127T101500Z-3f9a1c`: sorts by time, unique enough for two controllers in one second. */
+export function newRunId(now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Writes JSON so a reader (or a crash) sees the old file or the new one, never half of one. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  const fd = openSync(tmp, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+let cachedTools: ToolVersions | null = null;
+
+/** Versions of what ran the cells; qemu is looked up once per process (null when not installed). */
+export function toolVersions(): ToolVersions {
+  if (cachedTools) return cachedTools;
+  let qemu: string | null = null;
+  try {
+    const out = execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    qemu = /version\s+(\S+)/.exec(out)?.[1] ?? out.split('\n')[0]?.trim() ?? null;
+  } catch {
+    qemu = null;
+  }
+  let fleetgate = '0.0.0';
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    fleetgate = pkg.version ?? fleetgate;
+  } catch {
+    // a missing package.json only loses the version
+  }
+  cachedTools = { node: process.version, fleetgate, qemu };
+  return cachedTools;
+}
+
+export function matrixRecord(plan: Plan): MatrixRecord {
+  const ids = plan.cells.map((c) => c.id).sort();
+  return {
+    name: plan.name,
+    file: plan.file,
+    totalCells: plan.cells.length,
+    cellsHash: createHash('sha256').update(ids.join('\n')).digest('hex'),
+  };
+}
+
+export interface CreateRunDirOptions {
+  plan: Plan;
+  cells: readonly Cell[];
+  hosts: readonly HostSpec[];
+  shard: string | null;
+  /** The folder to use (`--out`); default runs/<run-id>/ under `root`. */
+  out?: string;
+  root?: string;
+  tools?: ToolVersions;
+  now?: Date;
+}
+
+export interface RunDir {
+  dir: string;
+  runId: string;
+  journalFile: string;
+  summaryFile: string;
+  runJson: RunJson;
+}
+
+/** Makes a new run folder and its run.json; refuses a folder that already holds a run. */
+export function createRunDir(o: CreateRunDirOptions): RunDir {
+  const now = o.now ?? new Date();
+  const runId = newRunId(now);
+  const dir = path.resolve(o.out ?? path.join(o.root ?? DEFAULT_RUNS_ROOT, runId));
+  if (existsSync(path.join(dir, JOURNAL_FILE)) || existsSync(path.join(dir, RUN_FILE))) {
+    throw new UsageError(`${dir} already holds a run; resume it with --resume ${dir} or choose another --out`);
+  }
+  mkdirSync(path.join(dir, 'cells'), { recursive: true });
+  const runJson: RunJson = {
+    runId,
+    matrix: {
+      ...matrixRecord(o.plan),
+      description: o.plan.description ?? null,
+      gate: o.plan.gate ?? null,
+      filters: o.plan.filters,
+    },
+    shard: o.shard,
+    cells: o.cells.map(cellJson),
+    cellsResolved: o.cells.map((c) => structuredClone(c)),
+    tools: o.tools ?? toolVersions(),
+    hosts: [...o.hosts],
+    started: now.toISOString(),
+    ended: null,
+    resumes: [],
+  };
+  writeJsonAtomic(path.join(dir, RUN_FILE), runJson);
+  return { dir, runId, journalFile: path.join(dir, JOURNAL_FILE), summaryFile: path.join(dir, SUMMARY_FILE), runJson };
+}
+
+/** Opens an existing run folder (for --resume, merge and reports). */
+export function openRunDir(dirArg: string): RunDir {
+  const dir = path.resolve(dirArg);
+  const file = path.join(dir, RUN_FILE);
+  if (!existsSync(file)) throw new UsageError(`${dir} is not a run folder (no ${RUN_FILE})`);
+  let runJson: RunJson;
+  try {
+    runJson = JSON.parse(readFileSync(file, 'utf8')) as RunJson;
+  } catch (err) {
+    throw new InputError({ file }, `not JSON (${(err as Error).message})`);
+  }
+  if (typeof runJson.runId !== 'string' || !Array.isArray(runJson.cells) || typeof runJson.matrix !== 'object') {
+    throw new InputError({ file }, 'expected a run.json with runId, matrix and cells');
+  }
+  runJson.resumes ??= [];
+  return { dir, runId: runJson.runId, journalFile: path.join(dir, JOURNAL_FILE), summaryFile: path.join(dir, SUMMARY_FILE), runJson };
+}
+
+export function updateRunJson(rd: RunDir, change: (r: RunJson) => void): void {
+  change(rd.runJson);
+  writeJsonAtomic(path.join(rd.dir, RUN_FILE), rd.runJson);
+}
+
+/** A Cell back from its coordinates (run.json files written before cellsResolved existed). */
+export function cellFromJson(j: CellJson): Cell {
+  return {
+    id: j.id,
+    os: { ...j.os },
+    driver: j.driver,
+    driverBuild: { name: j.driver, path: j.driverPath, upgradeFrom: j.upgradeFrom, params: {} },
+    verifier: j.verifier,
+    workloads: [...j.workloads],
+    coexist: [...j.coexist],
+    repeat: j.repeat,
+    tags: [...j.tags],
+    faults: [],
+  };
+}
+
+/** The run's cells, as the plan made them. */
+export function cellsOfRun(r: RunJson): Cell[] {
+  return Array.isArray(r.cellsResolved) && r.cellsResolved.length === r.cells.length ? r.cellsResolved : r.cells.map(cellFromJson);
+}
+
+/** The plan as run.json recorded it (its cells are the run's cells: the shard, not the whole plan). */
+export function planFromRunJson(r: RunJson): Plan {
+  return {
+    file: r.matrix.file,
+    name: r.matrix.name,
+    ...(r.matrix.description !== null ? { description: r.matrix.description } : {}),
+    ...(r.matrix.gate !== null ? { gate: r.matrix.gate } : {}),
+    filters: r.matrix.filters ?? {},
+    cells: cellsOfRun(r),
+    warnings: [],
+  };
+}
+
+export function cellDir(runDir: string, cellId: string): string {
+  return path.join(runDir, 'cells', cellId);
+}
+
+/** Creates and returns cells/<id>/attempt-<n>/. */
+export function makeAttemptDir(runDir: string, cellId: string, attempt: number): string {
+  const d = path.join(cellDir(runDir, cellId), `attempt-${attempt}`);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
