@@ -99,7 +99,12 @@ export async function watchCell(vm: VmInstance, channel: GuestChannel, opts: Wat
   // setTimeout holds at most 2^31-1 ms (about 24 days): "until the signal ends it".
   const far = 2 ** 31 - 1;
 
-  const panicked = vm.events.waitFor('panicked', { timeoutMs: far, after, signal: stop }).then((e) => ({ e }) as const);
+  // When the VM's event stream ends without a panic, `gone` below says why; this one just never wins.
+  const never = new Promise<never>(() => undefined);
+  const panicked = vm.events.waitFor('panicked', { timeoutMs: far, after, signal: stop }).then(
+    (e) => ({ e }) as const,
+    (err: unknown) => (stop.aborted ? Promise.reject(err) : never),
+  );
   const gone = Promise.race([
     vm.events.waitFor('exited', { timeoutMs: far, after, signal: stop }),
     vm.events.waitFor('reset', { timeoutMs: far, after, signal: stop }),

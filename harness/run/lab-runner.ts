@@ -35,8 +35,13 @@ export const LAB_TIMEOUTS = {
 export interface LabRunnerOptions {
   /** Workload runs per side for the baseline comparison (default 2). */
   runs?: number;
-  /** Absolute p50 overhead per step (µs) a driver may add before a `regressed` step is a perf-regression. */
-  latencyBudgetUs?: Record<string, number>;
+  /**
+   * What a driver may add to a step's p50 before a `regressed` step fails the cell: both the absolute
+   * overhead (µs) and the relative one must be exceeded. Keyed by step name, `*` for the rest. The
+   * relative part keeps a slow operation (a directory listing of thousands of files) from failing on
+   * noise worth more microseconds than a whole open takes.
+   */
+  latencyBudget?: Record<string, { absUs: number; rel: number }>;
   /** Our module names, for attribution (default the driver build's module name, fgfilter). */
   ourModules?: string[];
 }
@@ -234,8 +239,12 @@ async function runLabAttempt(ctx: AttemptContext, opts: LabRunnerOptions): Promi
             overheadP50Us: p50.overheadUs,
             overheadP99Us: p99.overheadUs,
           };
-          const budget = opts.latencyBudgetUs?.[s.name] ?? opts.latencyBudgetUs?.['*'];
-          if (p50.classification === 'regressed' && (budget === undefined || p50.overheadUs > budget)) regressed.push(`${key} p50 +${p50.overheadUs.toFixed(0)} µs${budget !== undefined ? ` (budget ${budget} µs)` : ''}`);
+          const budget = opts.latencyBudget?.[s.name] ?? opts.latencyBudget?.['*'];
+          const rel = p50.relative ?? Infinity;
+          const over = budget === undefined || (p50.overheadUs > budget.absUs && rel > budget.rel);
+          if (p50.classification === 'regressed' && over) {
+            regressed.push(`${key} p50 +${p50.overheadUs.toFixed(0)} µs (+${(rel * 100).toFixed(0)}%)${budget ? ` over the budget of ${budget.absUs} µs and ${(budget.rel * 100).toFixed(0)}%` : ''}`);
+          }
         }
       }
       await writeFile(join(ctx.attemptDir, 'latency.json'), JSON.stringify(latency, null, 2));
