@@ -45,7 +45,10 @@ export interface Cell {
   driver: string;
   driverBuild: DriverBuild;
   verifier: string;
+  /** Workload names as the matrix wrote them (part of the id). */
   workloads: string[];
+  /** The same, loadable from anywhere: built-in names stay, file paths become absolute. */
+  workloadRefs: string[];
   coexist: string[];
   /** 1-based repeat index. */
   repeat: number;
@@ -240,7 +243,8 @@ export function expandMatrix(src: SourceDoc, raw: RawMatrix, opts: ExpandOptions
   const byId = new Map<string, Cell>();
   const makeCell = (os: CellOs, driver: DriverBuild, verifier: string, workloads: string[], coexist: string[], rep: number, tags: string[]): Cell => {
     const id = cellId({ os, driver: driver.name, upgradeFrom: driver.upgradeFrom?.name ?? null, verifier, workloads, coexist, repeat: rep });
-    return { id, os, driver: driver.name, driverBuild: driver, verifier, workloads, coexist, repeat: rep, tags, faults: [] };
+    const workloadRefs = workloads.map((w) => (/\.ya?ml$/.test(w) ? resolve(baseDir, w) : w));
+    return { id, os, driver: driver.name, driverBuild: driver, verifier, workloads, workloadRefs, coexist, repeat: rep, tags, faults: [] };
   };
 
   let total = 0;

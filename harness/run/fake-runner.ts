@@ -124,6 +124,7 @@ export function fakeCells(n: number, release: string | ((i: number) => string) =
       driverBuild: { name: 'fgfilter', path: '/nonexistent/driver', upgradeFrom: null, params: {} },
       verifier: 'none',
       workloads: ['file-storm'],
+      workloadRefs: ['file-storm'],
       coexist: [],
       repeat: 1,
       tags: [],

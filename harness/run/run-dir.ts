@@ -176,6 +176,7 @@ export function cellFromJson(j: CellJson): Cell {
     driverBuild: { name: j.driver, path: j.driverPath, upgradeFrom: j.upgradeFrom, params: {} },
     verifier: j.verifier,
     workloads: [...j.workloads],
+    workloadRefs: [...j.workloads],
     coexist: [...j.coexist],
     repeat: j.repeat,
     tags: [...j.tags],
