@@ -7,11 +7,11 @@ import { isLabCell, labRunner } from './lab-runner.ts';
 import type { CellRunner } from './types.ts';
 
 /**
- * The lab's latency budget. A regressed step fails its cell when its p50 grew by more than both the
- * absolute and the relative limit. Per-file steps (what a filter's open path costs): 500 µs and half
- * again; under TCG an open costs about 100 µs, so a driver adding 2 ms per open is far over. Bulk
- * steps (a listing of thousands of files, parallel opens contending on one vCPU) swing by a third
- * between runs on a busy 2-core host: 5 ms and double.
+ * The lab's latency budget: what a filter's open path costs, per file. A regressed step fails its
+ * cell when its p50 grew by more than 500 µs and by more than half; under TCG an open costs about
+ * 100 µs, so a driver adding 2 ms per open is far over. Bulk steps (a listing of thousands of files,
+ * parallel opens contending for one vCPU through Node's thread pool) swing by half or more between
+ * runs on a busy 2-core host: they are measured and reported, not judged.
  */
 export const LAB_LATENCY_BUDGET = {
   create: { absUs: 500, rel: 0.5 },
@@ -20,7 +20,6 @@ export const LAB_LATENCY_BUDGET = {
   write: { absUs: 500, rel: 0.5 },
   rename: { absUs: 500, rel: 0.5 },
   delete: { absUs: 500, rel: 0.5 },
-  '*': { absUs: 5_000, rel: 1 },
 };
 
 const lab = labRunner({ runs: 2, latencyBudget: LAB_LATENCY_BUDGET });
