@@ -74,7 +74,10 @@ t.test('Linux CrashReport maps into the same model', async (t) => {
     corrupted: false,
   };
   const ours = bucketLinuxReport(report, { ours: ['fleetgate_lab'] });
-  t.equal(ours.id, 'linux:BUG: kernel NULL pointer dereference in fg_pre_create');
+  t.equal(ours.id, 'linux:fleetgate_lab:BUG: kernel NULL pointer dereference in fg_pre_create');
+  t.ok(ours.alternatives.includes('linux:BUG: kernel NULL pointer dereference in fg_pre_create'));
+  const partner = bucketLinuxReport({ ...report, module: 'partnerflt', frames: [{ function: 'fg_pre_create', module: 'partnerflt' }] }, { ours: ['fleetgate_lab'] });
+  t.not(partner.id, ours.id, 'the same function in the partner build is another bucket');
   t.equal(ours.module, 'fleetgate_lab');
   t.equal(ours.attribution, 'ours');
   t.ok(ours.alternatives.includes('linux:fleetgate_lab'));

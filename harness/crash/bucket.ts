@@ -114,8 +114,10 @@ export function bucketCrash(e: CrashEvidence, cfg: AttributionConfig): CrashBuck
 
   if (e.kind === 'linux-console') {
     const title = e.title ?? 'unknown crash';
-    const id = `linux:${title}`;
-    const alternatives = [id, ...(module ? [`linux:${module}`] : [])];
+    // The module is part of the primary signature: the partner's build of the lab module has the same
+    // function names, and its crash is not ours.
+    const id = module ? `linux:${module}:${title}` : `linux:${title}`;
+    const alternatives = [id, ...(module ? [`linux:${title}`, `linux:${module}`] : [])];
     const { attribution, reason } = attribute(module, ourFrame, cfg, true);
     return { id, alternatives, evidence: e.kind, ...(module ? { module } : {}), ...(e.function ? { function: e.function } : {}), ...(ourFrame ? { ourFrame } : {}), attribution, attributionReason: reason };
   }
@@ -177,7 +179,7 @@ export function evidenceFromEvent(e: BugcheckEventRecord | { code: number; param
   return { kind: 'hypervisor', code: e.code, params: e.params };
 }
 
-/** The lab's Linux CrashReport (harness/crash/linux.ts) in the same bucket model: `linux:<title>`. */
+/** The lab's Linux CrashReport (harness/crash/linux.ts) in the same bucket model: `linux:<module>:<title>`. */
 export function evidenceFromLinux(r: CrashReport): CrashEvidence {
   return {
     kind: 'linux-console',

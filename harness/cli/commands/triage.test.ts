@@ -63,7 +63,7 @@ t.test('a Linux console log', async (t) => {
   t.equal(j.bugcheck, undefined);
   t.equal(j.title, 'BUG: kernel NULL pointer dereference in fg_pre_create');
   t.equal(j.module, 'fleetgate_lab');
-  t.equal(j.bucket, `linux:${j.title}`);
+  t.equal(j.bucket, `linux:fleetgate_lab:${j.title}`);
   t.equal(j.attribution, 'ours');
 });
 
