@@ -24,5 +24,5 @@ export const LAB_APPEND = [
 
 export const LAB_MACHINE = { type: 'pc', memoryMiB: 512, cpus: 1, crash: 'pvpanic' } as const;
 
-/** Size of the writable data disk (ext4 on /dev/vda, mounted at /data). */
+/** Size of the writable data partition (ext4 on /dev/vda1, mounted at /data); the base disk also holds the tools partition. */
 export const LAB_DISK_MIB = 256;

@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MANIFEST_FILE } from '../manifest.ts';
-import { buildLabImage, defaultCacheDir, hashInputs, labImageStatus, readLabManifest, type LabInputs } from './build.ts';
-import { listInitramfs } from './initramfs.ts';
-import { READY_LINE } from './guest-files.ts';
+import { buildLabImage, defaultCacheDir, hashInputs, LAB_LAYOUT, labImageStatus, readLabManifest, type LabInputs } from './build.ts';
+import { isGzip, listInitramfs } from './initramfs.ts';
+import { GUEST_NODE, READY_LINE } from './guest-files.ts';
 
 const shared = defaultCacheDir();
 const cacheDir = mkdtempSync(path.join(tmpdir(), 'fg-lab-'));
@@ -25,9 +25,27 @@ function sha256(file: string): string {
 }
 
 function fromInitrd(initrd: string, member: string): string {
-  return execFileSync('sh', ['-c', 'gzip -dc "$1" | cpio -i --quiet --to-stdout "$2"', 'sh', initrd, member], {
+  return execFileSync('sh', ['-c', '{ gzip -dc "$1" 2>/dev/null || cat "$1"; } | cpio -i --quiet --to-stdout "$2"', 'sh', initrd, member], {
     encoding: 'utf8',
   });
+}
+
+/** The base disk as raw bytes (qemu-img), for reading its partition table and file systems. */
+function rawDisk(qcow2: string): string {
+  const raw = path.join(cacheDir, `disk-${process.pid}.raw`);
+  execFileSync('qemu-img', ['convert', '-O', 'raw', qcow2, raw]);
+  return raw;
+}
+
+/** MBR entries as [start sector, sectors, type]. */
+function partitions(raw: string): Array<[number, number, number]> {
+  const b = readFileSync(raw).subarray(0, 512);
+  const out: Array<[number, number, number]> = [];
+  for (let i = 0; i < 4; i++) {
+    const e = 446 + 16 * i;
+    if (b[e + 4]) out.push([b.readUInt32LE(e + 8), b.readUInt32LE(e + 12), b[e + 4] as number]);
+  }
+  return out;
 }
 
 const lines: string[] = [];
@@ -67,6 +85,7 @@ t.test('inputs hash: order-independent, changes with any input', async (t) => {
     append: 'console=ttyS0',
     machine: { type: 'pc', memoryMiB: 512, cpus: 1, crash: 'pvpanic' },
     diskMiB: 256,
+    layout: LAB_LAYOUT,
   };
   const h = hashInputs(base);
   t.match(h, /^[0-9a-f]{64}$/);
@@ -76,6 +95,7 @@ t.test('inputs hash: order-independent, changes with any input', async (t) => {
   t.not(hashInputs({ ...base, node: { ...base.node, sha256: 'm' } }), h, 'node binary');
   t.not(hashInputs({ ...base, libs: { '/lib/libc.so.6': 'd' } }), h, 'host library');
   t.not(hashInputs({ ...base, append: 'console=ttyS1' }), h, 'kernel command line');
+  t.not(hashInputs({ ...base, layout: { ...LAB_LAYOUT, node: '/usr/local/bin/node' } as unknown as typeof LAB_LAYOUT }), h, 'layout');
   t.equal(path.basename(dir), manifest.inputsHash, 'cache folder named by the inputs hash');
 });
 
@@ -85,10 +105,16 @@ t.test('manifest: contract fields, fingerprint, files with recorded sizes and ha
     name: 'lab',
     os: { family: 'linux', release: 'lab', build: /^\d+\.\d+\.\d+-\d+-cloud-amd64$/ },
     boot: { kind: 'kernel', kernel: 'vmlinuz', initrd: 'initrd.img' },
-    disk: { path: 'disk.qcow2', format: 'qcow2', virtualBytes: 256 * 1024 * 1024 },
+    disk: { path: 'disk.qcow2', format: 'qcow2' },
     machine: { type: 'pc', cpus: 1, crash: 'pvpanic' },
     ssh: { user: 'root', hostKeyFingerprint: /^SHA256:[A-Za-z0-9+/]{43}$/, clientKey: 'id_ed25519' },
-    guest: { readyLine: READY_LINE, dataMount: '/data', node: { version: process.version } },
+    guest: {
+      readyLine: READY_LINE,
+      dataMount: '/data',
+      dataDevice: '/dev/vda1',
+      opt: { device: '/dev/vda2', mount: '/opt/fleetgate', readOnly: true },
+      node: { path: '/opt/fleetgate/bin/node', links: ['/usr/local/bin/node', '/usr/bin/node'], version: process.version },
+    },
   });
   t.equal(manifest.os.packages?.[`linux-image-${manifest.os.build}`] !== undefined, true, 'kernel package version recorded');
   for (const p of ['busybox-static', 'openssh-server', 'openssh-sftp-server']) t.ok(manifest.os.packages?.[p], p);
@@ -111,15 +137,18 @@ t.test('manifest: contract fields, fingerprint, files with recorded sizes and ha
   t.equal(info['virtual-size'], manifest.disk.virtualBytes);
 });
 
-t.test('initramfs holds init, busybox, sshd, sftp-server, node, libraries, modules and the keys', async (t) => {
+t.test('initramfs holds init, busybox, sshd, sftp-server, node links, libraries, modules and the keys', async (t) => {
   const initrd = path.join(dir, 'initrd.img');
+  t.equal(await isGzip(initrd), false, 'initramfs is an uncompressed cpio');
   const members = new Set(await listInitramfs(initrd));
   const rel = manifest.os.build;
   for (const m of [
     'init', 'bin/busybox', 'bin/sh', 'sbin/insmod', 'usr/sbin/sshd', 'usr/lib/openssh/sftp-server',
-    'usr/local/bin/node', 'lib64/ld-linux-x86-64.so.2', 'etc/ssh/sshd_config', 'etc/ssh/ssh_host_ed25519_key',
-    'etc/ssh/authorized_keys', 'etc/passwd', 'etc/inittab', `lib/modules/${rel}/modules.dep`,
+    'usr/local/bin/node', 'usr/bin/node', 'opt/fleetgate', 'lib64/ld-linux-x86-64.so.2', 'etc/ssh/sshd_config',
+    'etc/ssh/ssh_host_ed25519_key', 'etc/ssh/authorized_keys', 'etc/passwd', 'etc/inittab', `lib/modules/${rel}/modules.dep`,
   ]) t.ok(members.has(m), m);
+  t.notOk(members.has('opt/fleetgate/bin/node'), 'the node binary is not in the initramfs');
+  t.ok(statSync(initrd).size < 40 * 1024 * 1024, `initramfs is small (${statSync(initrd).size} bytes)`);
   for (const mod of manifest.guest.bootModules) t.ok(members.has(`lib/modules/${rel}/${mod}`), mod);
   for (const name of ['virtio_net.ko', 'virtio_blk.ko', 'virtio_pci.ko', 'pvpanic-mmio.ko']) {
     t.ok(manifest.guest.bootModules.some((m) => m.endsWith(`/${name}`)), `boot loads ${name}`);
@@ -135,8 +164,32 @@ t.test('initramfs holds init, busybox, sshd, sftp-server, node, libraries, modul
   t.match(init, /unknown_nmi_panic/);
   t.match(init, /panic_on_oops/);
   t.match(init, /ip addr add 10\.0\.2\.15\/24 dev eth0/);
-  t.match(init, /mount -t ext4 .*\/dev\/vda \/data/);
+  t.match(init, /mount -t ext4 -o noatime \/dev\/vda1 \/data/);
+  t.match(init, /mount -t ext4 -o ro,noatime \/dev\/vda2 \/opt\/fleetgate/);
+  t.ok(init.indexOf('/opt/fleetgate\n') < init.indexOf('/usr/sbin/sshd -E'), 'both mounts happen before sshd answers');
   t.match(fromInitrd(initrd, 'etc/ssh/sshd_config'), /Subsystem sftp \/usr\/lib\/openssh\/sftp-server/);
+});
+
+t.test('base disk: MBR with the data partition and the read-only tools partition holding node', async (t) => {
+  const raw = rawDisk(path.join(dir, 'disk.qcow2'));
+  t.teardown(() => rmSync(raw, { force: true }));
+  t.equal(readFileSync(raw).readUInt16LE(510), 0xaa55, 'MBR signature');
+  const parts = partitions(raw);
+  t.equal(parts.length, 2, 'two partitions');
+  const [data, opt] = parts as [[number, number, number], [number, number, number]];
+  t.same(data, [2048, 256 * 2048, 0x83], 'vda1: 256 MiB at 1 MiB, Linux');
+  t.equal(opt[0], data[0] + data[1], 'vda2 follows vda1');
+  t.equal((opt[0] + opt[1]) * 512, manifest.disk.virtualBytes, 'the disk ends with vda2');
+  const fs = (p: [number, number, number]): string => `${raw}?offset=${p[0] * 512}`;
+  const info = (p: [number, number, number]): string => execFileSync('dumpe2fs', ['-h', fs(p)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  t.match(info(data), /Filesystem volume name:\s+fgdata/);
+  t.match(info(data), /Filesystem features:.*has_journal/);
+  t.match(info(opt), /Filesystem volume name:\s+fgopt/);
+  const rel = GUEST_NODE.replace('/opt/fleetgate', '');
+  const stat = execFileSync('debugfs', ['-R', `stat ${rel}`, fs(opt)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  t.match(stat, /Size: \d{7,}/, 'node binary on the tools partition');
+  const libs = execFileSync('debugfs', ['-R', 'ls -p /lib', fs(opt)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  t.match(libs, /libstdc\+\+\.so\.6/, 'node-only library on the tools partition');
 });
 
 t.test('force rebuilds into the same folder with fresh keys', async (t) => {

@@ -1,5 +1,6 @@
-// The Linux lab guest builder: Debian's cloud kernel + a busybox/sshd/node initramfs + an ext4 data
-// disk, cached by a hash of its inputs under <cacheDir>/lab/<inputsHash>/ with a manifest.json.
+// The Linux lab guest builder: Debian's cloud kernel + a busybox/sshd initramfs + a base disk holding
+// an ext4 data partition and a read-only ext4 partition with Node.js (see disk.ts), cached by a hash
+// of its inputs under <cacheDir>/lab/<inputsHash>/ with a manifest.json.
 //
 //   node --import tsx images/lab/build.ts [--force]     (or: fleetgate lab build)
 //
@@ -15,8 +16,21 @@ import { fileURLToPath } from 'node:url';
 import { FleetgateError, InfraFailure } from '../../lib/errors.ts';
 import { MANIFEST_FILE, MANIFEST_SCHEMA, type ImageFile, type ImageManifest } from '../manifest.ts';
 import { LAB_APPEND, LAB_DISK_MIB, LAB_MACHINE } from './boot-args.ts';
-import { DATA_MOUNT, GUEST_ADDRESS, GUEST_NODE, GUEST_SFTP, GUEST_SSHD_LOG, READY_LINE, renderInit } from './guest-files.ts';
-import { assembleRoot, libraryClosure, moduleLoadOrder, packInitramfs } from './initramfs.ts';
+import { makeLabDisk } from './disk.ts';
+import {
+  DATA_DEVICE,
+  DATA_MOUNT,
+  GUEST_ADDRESS,
+  GUEST_NODE,
+  GUEST_NODE_LINKS,
+  GUEST_SFTP,
+  GUEST_SSHD_LOG,
+  OPT_DEVICE,
+  OPT_MOUNT,
+  READY_LINE,
+  renderInit,
+} from './guest-files.ts';
+import { assembleRoot, INITRD_COMPRESSION, libraryClosure, moduleLoadOrder, packInitramfs } from './initramfs.ts';
 import { fingerprint, makeEd25519 } from './keys.ts';
 import {
   cachedDeb,
@@ -51,14 +65,21 @@ export interface LabManifest extends ImageManifest {
   guest: {
     /** Serial console line printed once sshd listens. */
     readyLine: string;
-    /** Writable ext4 disk /dev/vda mounted here; survives a guest reboot within one VM. */
+    /** Writable ext4 partition (dataDevice) mounted here; survives a guest reboot within one VM. */
     dataMount: string;
+    /** `/dev/vda1`: the data partition of the cell's disk (it was the whole `/dev/vda` before). */
+    dataDevice: string;
+    /** Read-only ext4 partition of the base disk with the tools (Node.js); clean in every cell. */
+    opt: { device: string; mount: string; readOnly: true };
     address: { ip: string; prefix: number; gateway: string };
     sshPort: number;
     sshdLog: string;
     sftpServer: string;
-    /** The in-guest agent's Node.js: the build host's binary (+ its ldd libraries). */
-    node: { path: string; version: string; source: 'host'; hostPath: string; sha256: string };
+    /**
+     * The in-guest agent's Node.js: the build host's binary (+ its ldd libraries) on the `opt`
+     * partition; `path` is the binary there, `links` are symlinks to it on sshd's PATH (`node` works).
+     */
+    node: { path: string; links: string[]; version: string; source: 'host'; hostPath: string; sha256: string };
     /** Modules /init loads, in order, relative to /lib/modules/<release>/. */
     bootModules: string[];
   };
@@ -90,7 +111,17 @@ export interface LabInputs {
   append: string;
   machine: typeof LAB_MACHINE;
   diskMiB: number;
+  /** Where things go (which partition holds node, how the initramfs is packed): a new layout, a new hash. */
+  layout: typeof LAB_LAYOUT;
 }
+
+/** The image's layout, hashed into the inputs. */
+export const LAB_LAYOUT = {
+  initrdCompression: INITRD_COMPRESSION,
+  disk: { data: DATA_DEVICE, opt: OPT_DEVICE },
+  optMount: OPT_MOUNT,
+  node: GUEST_NODE,
+} as const;
 
 export function defaultCacheDir(): string {
   return process.env.FLEETGATE_CACHE ?? path.join(REPO, '.cache');
@@ -132,6 +163,8 @@ interface Prepared {
   scratch: string;
   trees: { busybox: string; sshd: string; sftp: string };
   debs: Map<string, string>;
+  /** Libraries only node needs (they go to the opt partition); inputs.libs holds every library. */
+  nodeLibs: string[];
 }
 
 function pkgList(r: ResolvedLabPackages): ResolvedPackage[] {
@@ -165,11 +198,9 @@ async function prepare(cacheDir: string, scratch: string, download: boolean, log
   await unpackDeb(debs.get('openssh-server') as string, trees.sshd);
   await unpackDeb(debs.get('openssh-sftp-server') as string, trees.sftp);
 
-  const libs = await libraryClosure([
-    path.join(trees.sshd, 'usr/sbin/sshd'),
-    path.join(trees.sftp, GUEST_SFTP),
-    nodePath,
-  ]);
+  const bootLibs = await libraryClosure([path.join(trees.sshd, 'usr/sbin/sshd'), path.join(trees.sftp, GUEST_SFTP)]);
+  const nodeLibs = (await libraryClosure([nodePath])).filter((l) => !bootLibs.includes(l));
+  const libs = [...bootLibs, ...nodeLibs].sort();
   const libHashes: Record<string, string> = {};
   for (const lib of libs) libHashes[lib] = await sha256File(lib);
   const packages: Record<string, string> = {};
@@ -187,8 +218,9 @@ async function prepare(cacheDir: string, scratch: string, download: boolean, log
     append: LAB_APPEND,
     machine: LAB_MACHINE,
     diskMiB: LAB_DISK_MIB,
+    layout: LAB_LAYOUT,
   };
-  return { resolved, inputs, hash: hashInputs(inputs), scratch, trees, debs };
+  return { resolved, inputs, hash: hashInputs(inputs), scratch, trees, debs, nodeLibs };
 }
 
 export async function readLabManifest(dir: string): Promise<LabManifest | undefined> {
@@ -230,19 +262,6 @@ async function describeFile(dir: string, rel: string): Promise<ImageFile> {
   return { path: rel, bytes: (await stat(p)).size, sha256: await sha256File(p) };
 }
 
-async function makeDisk(work: string, out: string): Promise<number> {
-  const raw = path.join(work, 'disk.raw');
-  const bytes = LAB_DISK_MIB * 1024 * 1024;
-  await writeFile(raw, '');
-  await sh`truncate -s ${bytes} ${raw}`;
-  // Initialise inode tables and journal now: otherwise ext4lazyinit writes them in the guest, using
-  // TCG time and growing every cell's overlay.
-  await sh`mkfs.ext4 -F -q -L fgdata -m 0 -E lazy_itable_init=0,lazy_journal_init=0 ${raw}`;
-  await sh`qemu-img convert -O qcow2 ${raw} ${out}`;
-  await rm(raw);
-  return bytes;
-}
-
 async function buildInto(work: string, prep: Prepared, log: (l: string) => void): Promise<LabManifest> {
   const { resolved, scratch } = prep;
   const rel = resolved.kernelRelease;
@@ -264,10 +283,12 @@ async function buildInto(work: string, prep: Prepared, log: (l: string) => void)
   const [keyType, keyB64] = host.publicKey.trim().split(/\s+/);
   await writeFile(path.join(work, LAB_FILES.knownHosts), `${LAB_HOST_ALIAS} ${keyType} ${keyB64}\n`);
 
-  log('assembling initramfs');
+  log('assembling initramfs and tools tree');
   const root = path.join(scratch, 'root');
+  const optRoot = path.join(scratch, 'opt');
   await assembleRoot({
     root,
+    optRoot,
     kernelTree,
     kernelRelease: rel,
     modules,
@@ -275,7 +296,8 @@ async function buildInto(work: string, prep: Prepared, log: (l: string) => void)
     sshdTree: prep.trees.sshd,
     sftpTree: prep.trees.sftp,
     nodeBinary: prep.inputs.node.path,
-    libs: Object.keys(prep.inputs.libs),
+    libs: Object.keys(prep.inputs.libs).filter((l) => !prep.nodeLibs.includes(l)),
+    nodeLibs: prep.nodeLibs,
     initScript,
     hostKey: host.privateKey,
     hostKeyPub: host.publicKey,
@@ -284,8 +306,9 @@ async function buildInto(work: string, prep: Prepared, log: (l: string) => void)
   await packInitramfs(root, path.join(work, LAB_FILES.initrd));
   await rename(path.join(kernelTree, 'boot', `vmlinuz-${rel}`), path.join(work, LAB_FILES.kernel));
 
-  log(`making ${LAB_DISK_MIB} MiB ext4 data disk`);
-  const virtualBytes = await makeDisk(scratch, path.join(work, LAB_FILES.disk));
+  log(`making the base disk: ${LAB_DISK_MIB} MiB ext4 data partition, read-only tools partition`);
+  const layout = await makeLabDisk(scratch, path.join(work, LAB_FILES.disk), LAB_DISK_MIB, optRoot);
+  const virtualBytes = layout.totalBytes;
 
   const packages: Record<string, string> = {
     ...(await owningPackages([...Object.keys(prep.inputs.libs), prep.inputs.node.path])),
@@ -308,12 +331,15 @@ async function buildInto(work: string, prep: Prepared, log: (l: string) => void)
     guest: {
       readyLine: READY_LINE,
       dataMount: DATA_MOUNT,
+      dataDevice: DATA_DEVICE,
+      opt: { device: OPT_DEVICE, mount: OPT_MOUNT, readOnly: true },
       address: { ...GUEST_ADDRESS },
       sshPort: 22,
       sshdLog: GUEST_SSHD_LOG,
       sftpServer: GUEST_SFTP,
       node: {
         path: GUEST_NODE,
+        links: [...GUEST_NODE_LINKS],
         version: prep.inputs.node.version,
         source: 'host',
         hostPath: prep.inputs.node.path,

@@ -6,9 +6,23 @@
 export const READY_LINE = 'fleetgate-lab: ready';
 /** Every line /init prints starts with this; errors with `fleetgate-lab: error:`. */
 export const CONSOLE_PREFIX = 'fleetgate-lab:';
-/** Where the writable disk (/dev/vda, ext4) is mounted; it survives a guest reboot, the rest does not. */
+/** Where the writable disk partition (ext4) is mounted; it survives a guest reboot, the rest does not. */
 export const DATA_MOUNT = '/data';
-export const GUEST_NODE = '/usr/local/bin/node';
+/** The base disk's partitions: 1 is the writable data file system, 2 the read-only tools tree. */
+export const DATA_DEVICE = '/dev/vda1';
+export const OPT_DEVICE = '/dev/vda2';
+/**
+ * The read-only tools tree (Node.js and the libraries only it needs), mounted from OPT_DEVICE. It
+ * lives on the disk rather than in the initramfs because the kernel unpacks every initramfs byte
+ * before /init runs (~4 s for Node's 86 MB under TCG) while a disk is only read when a file is used.
+ * Each cell's overlay sits over the base disk, so every cell sees it pristine.
+ */
+export const OPT_MOUNT = '/opt/fleetgate';
+export const GUEST_NODE = `${OPT_MOUNT}/bin/node`;
+/** Links in the initramfs to GUEST_NODE, so plain `node` works on sshd's PATH. */
+export const GUEST_NODE_LINKS = ['/usr/local/bin/node', '/usr/bin/node'] as const;
+/** Node's own shared libraries (not sshd's) go to the tree under this folder, linked from their ldd paths. */
+export const OPT_LIB = `${OPT_MOUNT}/lib`;
 export const GUEST_SFTP = '/usr/lib/openssh/sftp-server';
 export const GUEST_SSHD = '/usr/sbin/sshd';
 export const GUEST_SSHD_LOG = '/run/sshd.log';
@@ -71,14 +85,21 @@ else
   say "error: eth0 setup failed"
 fi
 
-mkdir -p ${DATA_MOUNT}
-n=0; while [ ! -b /dev/vda ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n+1)); done
-if [ ! -b /dev/vda ]; then
-  say "warning: no /dev/vda: ${DATA_MOUNT} is in RAM and will not survive a reboot"
-elif mount -t ext4 -o noatime /dev/vda ${DATA_MOUNT}; then
-  say "data: /dev/vda mounted on ${DATA_MOUNT}"
+mkdir -p ${DATA_MOUNT} ${OPT_MOUNT}
+# virtio_blk reads the partition table as it probes the disk: wait for both partition nodes.
+n=0; while { [ ! -b ${DATA_DEVICE} ] || [ ! -b ${OPT_DEVICE} ]; } && [ $n -lt 100 ]; do sleep 0.05; n=$((n+1)); done
+if [ ! -b ${DATA_DEVICE} ]; then
+  say "warning: no ${DATA_DEVICE}: ${DATA_MOUNT} is in RAM and will not survive a reboot"
+elif mount -t ext4 -o noatime ${DATA_DEVICE} ${DATA_MOUNT}; then
+  say "data: ${DATA_DEVICE} mounted on ${DATA_MOUNT}"
 else
-  say "error: mounting /dev/vda on ${DATA_MOUNT} failed"
+  say "error: mounting ${DATA_DEVICE} on ${DATA_MOUNT} failed"
+fi
+# The tools tree is part of the image: read-only, so no cell can change what the next one runs.
+if mount -t ext4 -o ro,noatime ${OPT_DEVICE} ${OPT_MOUNT}; then
+  say "opt: ${OPT_DEVICE} mounted read-only on ${OPT_MOUNT}"
+else
+  say "error: mounting ${OPT_DEVICE} on ${OPT_MOUNT} failed: node will not run"
 fi
 
 mkdir -p /run/sshd && chmod 0755 /run/sshd

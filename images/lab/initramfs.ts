@@ -1,16 +1,21 @@
-// Assembles the lab guest's root tree (busybox, sshd, sftp-server, node, kernel modules, config) and
-// packs it as a gzip -1 cpio (newc) initramfs.
-import { chmod, copyFile, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+// Assembles the lab guest's two trees and packs the initramfs: the boot tree (busybox, sshd,
+// sftp-server, kernel modules, config) becomes a cpio (newc) initramfs; the tools tree (Node.js and the
+// libraries only it needs) goes read-only onto the base disk (see disk.ts), because every initramfs
+// byte is unpacked before /init runs and Node alone is 86 MB.
+import { chmod, copyFile, mkdir, open, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InfraFailure } from '../../lib/errors.ts';
 import {
   GROUP,
   GUEST_NODE,
+  GUEST_NODE_LINKS,
   GUEST_SFTP,
   GUEST_SSHD,
   HOSTS,
   INITTAB,
   NSSWITCH,
+  OPT_LIB,
+  OPT_MOUNT,
   PASSWD,
   SHADOW,
   SHUTDOWN_SCRIPT,
@@ -69,7 +74,10 @@ export async function moduleLoadOrder(kernelTree: string, rel: string, roots: re
 }
 
 export interface RootTreeInputs {
+  /** The initramfs tree. */
   root: string;
+  /** The tools tree, as it appears under OPT_MOUNT in the guest. */
+  optRoot: string;
   kernelTree: string;
   kernelRelease: string;
   modules: string[];
@@ -77,7 +85,10 @@ export interface RootTreeInputs {
   sshdTree: string;
   sftpTree: string;
   nodeBinary: string;
+  /** Libraries sshd or sftp-server need: in the initramfs at their ldd paths. */
   libs: string[];
+  /** Libraries only node needs: in the tools tree's lib folder, linked from their ldd paths. */
+  nodeLibs: string[];
   initScript: string;
   hostKey: string;
   hostKeyPub: string;
@@ -103,7 +114,7 @@ export async function assembleRoot(i: RootTreeInputs): Promise<void> {
   for (const [dir, mode] of [
     ['proc', 0o555], ['sys', 0o555], ['dev', 0o755], ['run', 0o755], ['tmp', 0o1777], ['root', 0o700],
     ['data', 0o755], ['etc', 0o755], ['bin', 0o755], ['sbin', 0o755], ['usr/bin', 0o755],
-    ['usr/sbin', 0o755], ['usr/local/bin', 0o755], ['var/log', 0o755],
+    ['usr/sbin', 0o755], ['usr/local/bin', 0o755], ['var/log', 0o755], [OPT_MOUNT.slice(1), 0o755],
   ] as const) {
     await mkdir(path.join(root, dir), { recursive: true });
     await chmod(path.join(root, dir), mode);
@@ -121,17 +132,36 @@ export async function assembleRoot(i: RootTreeInputs): Promise<void> {
     await symlink(path.relative(path.dirname(dest), path.join(root, 'bin/busybox')), dest);
   }
 
-  // OpenSSH from the downloaded packages, node from the host; their libraries at the paths ldd gave.
+  // OpenSSH from the downloaded packages, with its libraries at the paths ldd gave.
   await copyInto(root, GUEST_SSHD, path.join(i.sshdTree, GUEST_SSHD), 0o755);
   await copyInto(root, GUEST_SFTP, path.join(i.sftpTree, GUEST_SFTP), 0o755);
-  // Stripped copy: the host binary carries ~12 MB of symbols and debug info the guest never reads,
-  // and every MB of initramfs costs boot time (gunzip under TCG). Plain copy when binutils is absent.
-  await mkdir(path.dirname(path.join(root, GUEST_NODE)), { recursive: true });
-  const stripped = await sh({ nothrow: true })`strip --strip-all -o ${path.join(root, GUEST_NODE)} ${i.nodeBinary}`;
-  if (stripped.exitCode !== 0) await copyInto(root, GUEST_NODE, i.nodeBinary);
-  await chmod(path.join(root, GUEST_NODE), 0o755);
-  await symlink('../local/bin/node', path.join(root, 'usr/bin/node'));
   for (const lib of i.libs) await copyInto(root, lib, lib, 0o755);
+
+  // Node from the host into the tools tree. Stripped copy: the host binary carries ~12 MB of symbols
+  // and debug info the guest never reads. Plain copy when binutils is absent.
+  const optPath = (guestPath: string): string => path.join(i.optRoot, path.relative(OPT_MOUNT, guestPath));
+  const nodeDest = optPath(GUEST_NODE);
+  await mkdir(path.dirname(nodeDest), { recursive: true });
+  const stripped = await sh({ nothrow: true })`strip --strip-all -o ${nodeDest} ${i.nodeBinary}`;
+  if (stripped.exitCode !== 0) await copyFile(i.nodeBinary, nodeDest);
+  await chmod(nodeDest, 0o755);
+  for (const link of GUEST_NODE_LINKS) {
+    await mkdir(path.dirname(path.join(root, link)), { recursive: true });
+    await symlink(GUEST_NODE, path.join(root, link));
+  }
+  // Node's own libraries: the loader looks them up at their usual paths, where links into the tools
+  // tree wait (dangling until /init mounts it; nothing in the initramfs needs them).
+  const seen = new Set<string>();
+  for (const lib of i.nodeLibs) {
+    const name = path.basename(lib);
+    if (seen.has(name)) throw new InfraFailure(`node needs two libraries named ${name}: ${i.nodeLibs.join(', ')}`);
+    seen.add(name);
+    await mkdir(path.dirname(optPath(`${OPT_LIB}/${name}`)), { recursive: true });
+    await copyFile(lib, optPath(`${OPT_LIB}/${name}`));
+    await chmod(optPath(`${OPT_LIB}/${name}`), 0o755);
+    await mkdir(path.dirname(path.join(root, lib)), { recursive: true });
+    await symlink(`${OPT_LIB}/${name}`, path.join(root, lib));
+  }
 
   // Kernel modules, then depmod inside the tree so `modprobe` works in the guest too.
   const modBase = path.join('lib', 'modules', i.kernelRelease);
@@ -158,13 +188,33 @@ export async function assembleRoot(i: RootTreeInputs): Promise<void> {
   await put(root, 'etc/ssh/authorized_keys', i.clientKeyPub, 0o644);
 }
 
-/** cpio newc, everything owned by root, sorted for a stable order, through gzip -1. */
-export async function packInitramfs(root: string, out: string): Promise<void> {
-  await sh({ cwd: root })`find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1 -n > ${out}`;
+/**
+ * How the initramfs is packed. 'none': with Node on the disk the cpio is ~21 MB, and QEMU copies it
+ * into guest memory from the host at host speed, while inflating it in the guest runs under TCG.
+ */
+export type InitrdCompression = 'none' | 'gzip';
+export const INITRD_COMPRESSION: InitrdCompression = 'none';
+
+/** cpio newc, everything owned by root, sorted for a stable order, compressed as asked. */
+export async function packInitramfs(root: string, out: string, compression: InitrdCompression = INITRD_COMPRESSION): Promise<void> {
+  const filter = compression === 'gzip' ? ['gzip', '-1', '-n'] : ['cat'];
+  await sh({ cwd: root })`find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | ${filter} > ${out}`;
 }
 
-/** Lists an initramfs (gzip'd cpio) the way the tests and the CLI check it. */
+/** Lists an initramfs (plain or gzip'd cpio, told apart by its first bytes) the way the tests and the CLI check it. */
 export async function listInitramfs(initrd: string): Promise<string[]> {
-  const out = await sh`gzip -dc ${initrd} | cpio -t --quiet`;
+  const out = (await isGzip(initrd)) ? await sh`gzip -dc ${initrd} | cpio -t --quiet` : await sh`cpio -t --quiet < ${initrd}`;
   return out.stdout.split('\n').filter(Boolean);
+}
+
+/** gzip's magic 1f 8b; an uncompressed newc cpio starts with "070701". */
+export async function isGzip(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    await fh.read(b, 0, 2, 0);
+    return b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
 }

@@ -4,6 +4,7 @@ import { parseKernelDepends, parsePolicy, debPrefix } from './packages.ts';
 import { parseLdd } from './initramfs.ts';
 import { parseFingerprint } from './keys.ts';
 import { pathWithSbin } from './tools.ts';
+import { diskLayout, mbr, optSizeMiB } from './disk.ts';
 
 t.test('apt-cache show: versioned kernel and headers packages', async (t) => {
   const show = 'Package: linux-image-cloud-amd64\nVersion: 6.1.192-2\nDepends: linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)\n';
@@ -53,4 +54,17 @@ t.test('ssh-keygen -lf output', async (t) => {
 t.test('PATH gains the sbin folders once', async (t) => {
   t.equal(pathWithSbin('/usr/bin:/bin'), '/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin');
   t.equal(pathWithSbin('/usr/sbin:/usr/bin'), '/usr/sbin:/usr/bin:/usr/local/sbin:/sbin');
+});
+
+t.test('MBR: Linux partitions by LBA, boot signature, unaligned refused', async (t) => {
+  const l = diskLayout(256, 100);
+  t.same([l.dataOffset, l.optOffset, l.totalBytes], [1 << 20, 257 << 20, 357 << 20]);
+  const b = mbr([[l.dataOffset, 256 << 20], [l.optOffset, 100 << 20]]);
+  t.equal(b.length, 512);
+  t.same([b[446 + 4], b.readUInt32LE(446 + 8), b.readUInt32LE(446 + 12)], [0x83, 2048, 256 * 2048], 'partition 1');
+  t.same([b[462 + 4], b.readUInt32LE(462 + 8), b.readUInt32LE(462 + 12)], [0x83, 257 * 2048, 100 * 2048], 'partition 2');
+  t.equal(b[478 + 4], 0, 'no partition 3');
+  t.same([b[510], b[511]], [0x55, 0xaa]);
+  t.throws(() => mbr([[1000, 512]]), /sector-aligned/);
+  t.ok(optSizeMiB(86 * 2 ** 20) >= 86 + 8, 'tools partition leaves room');
 });
