@@ -3,6 +3,7 @@
 //    journal (fsync per event), live progress view and summary, over cells whose runner only sleeps
 //    2 s while emitting a lifecycle's worth of step events.
 // 2. Planning and placing 10,000 cells on hosts' queues without running them (target < 2 s).
+import { generatedMatrix } from './generated-matrix.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -54,23 +55,6 @@ async function controllerShare(): Promise<void> {
       `controller CPU ${cpuMs.toFixed(0)} ms (user ${(cpu.user / 1000).toFixed(0)}, sys ${(cpu.system / 1000).toFixed(0)}); ` +
       `per cell ${perCellCpu.toFixed(1)} ms = ${((perCellCpu / CELL_MS) * 100).toFixed(2)}% of the cell's wall time; target < 2%`,
   );
-}
-
-function generatedMatrix(dir: string): string {
-  // The same 10,000-cell shape as bench/matrix-expand.ts (which runs itself on import).
-  const releases = ['win10-22h2', 'win11-23h2', 'win11-24h2', 'server-2019', 'server-2022', 'server-2025', 'win11-25h2', 'win11-22h2'];
-  const text = `name: bench-10k
-axes:
-  os:
-${releases.map((r) => `    - { release: ${r}, patch: latest-9 }`).join('\n')}
-  driver:
-${[1, 2, 3, 4, 5].map((i) => `    - { name: build-${i}, path: . }`).join('\n')}
-  verifier: [none, standard, filter, lowres, ddi]
-  workloads: [file-storm, process-churn, build-like, archive, [file-storm, build-like]]
-`;
-  const file = path.join(dir, 'bench-10k.yaml');
-  writeFileSync(file, text);
-  return file;
 }
 
 function planAndPlace(): void {
