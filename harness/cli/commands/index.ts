@@ -7,7 +7,11 @@ import { registerMerge } from './merge.ts';
 import { registerPlan } from './plan.ts';
 import { registerRun } from './run.ts';
 import { registerTriage } from './triage.ts';
+import { registerReport } from './report.ts';
+import { registerGate } from './gate.ts';
+import { registerHistory } from './history.ts';
+import { registerSignoff } from './signoff.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerRun, registerMerge, registerCatalog, registerLab, registerTriage];
+export const commands: RegisterCommand[] = [registerPlan, registerRun, registerMerge, registerCatalog, registerLab, registerTriage, registerReport, registerGate, registerHistory, registerSignoff];

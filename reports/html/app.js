@@ -1,0 +1,290 @@
+// fleetgate dashboard (runs in the browser, inlined into index.html by reports/html/index.ts).
+// Every string from the run folder is data: it goes into the page through textContent and
+// createTextNode only, never innerHTML, so guest text such as a crash title cannot become markup.
+// Routes are hash based (#/, #/cell/<id>, #/group/<row>/<col>) so the page works from file://.
+(function () {
+  'use strict';
+  var DATA = JSON.parse(document.getElementById('fleetgate-data').textContent);
+  var cells = DATA.cells;
+  var byId = {};
+  cells.forEach(function (c, i) { byId[c.id] = i; });
+
+  var ORDER = ['product-crash', 'product-hang', 'boot-failure', 'verifier-violation', 'perf-regression', 'test-error', 'infra-error', 'unfinished', 'skipped', 'pass'];
+  function sev(v) { var i = ORDER.indexOf(v); return i === -1 ? ORDER.length : i; }
+  function vclass(v) { return 'v-' + String(v).replace(/[^a-z-]/g, ''); }
+
+  var filters = { verdict: '', release: '', driver: '', text: '' };
+  var LIST_PAGE = 200;
+  var listLimit = LIST_PAGE;
+
+  // h('div', {class: 'x', onclick: fn}, 'text', child): children strings become text nodes.
+  function h(tag, props) {
+    var el = document.createElement(tag);
+    if (props) {
+      for (var k in props) {
+        if (!Object.prototype.hasOwnProperty.call(props, k) || props[k] === undefined || props[k] === null) continue;
+        if (k === 'class') el.className = props[k];
+        else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), props[k]);
+        else if (k === 'text') el.textContent = props[k];
+        else el.setAttribute(k, String(props[k]));
+      }
+    }
+    for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
+    return el;
+  }
+  function append(el, child) {
+    if (child === undefined || child === null || child === false) return;
+    if (Array.isArray(child)) { child.forEach(function (c) { append(el, c); }); return; }
+    el.appendChild(typeof child === 'object' ? child : document.createTextNode(String(child)));
+  }
+  var SVG = 'http://www.w3.org/2000/svg';
+  function s(tag, attrs, text) {
+    var el = document.createElementNS(SVG, tag);
+    for (var k in attrs) if (Object.prototype.hasOwnProperty.call(attrs, k)) el.setAttribute(k, String(attrs[k]));
+    if (text !== undefined) el.textContent = String(text);
+    return el;
+  }
+  function link(href, text) { return h('a', { href: href }, text); }
+  function cellHref(id) { return '#/cell/' + encodeURIComponent(id); }
+  function badge(v) { return h('span', { class: 'badge ' + vclass(v) }, v); }
+  function fmtUs(us) { return us === null || us === undefined ? '–' : Math.round(us).toLocaleString('en-US') + ' µs'; }
+  function fmtSigned(us) { return us === null || us === undefined ? '–' : (us >= 0 ? '+' : '−') + Math.round(Math.abs(us)).toLocaleString('en-US') + ' µs'; }
+  function fmtMs(ms) { return ms === null || ms === undefined ? '–' : ms >= 10000 ? (ms / 1000).toFixed(1) + ' s' : Math.round(ms) + ' ms'; }
+  function rowKey(c) { return c.patch ? c.release + ' ' + c.patch : c.release; }
+  function colKey(c) { return c.driver + ' / ' + c.verifier; }
+  function uniq(list) { var seen = {}; var out = []; list.forEach(function (x) { if (!seen['$' + x]) { seen['$' + x] = 1; out.push(x); } }); return out; }
+
+  function matches(c) {
+    if (filters.verdict && c.verdict !== filters.verdict) return false;
+    if (filters.release && c.release !== filters.release) return false;
+    if (filters.driver && c.driver !== filters.driver) return false;
+    if (filters.text) {
+      var t = filters.text.toLowerCase();
+      var hay = (c.id + ' ' + c.title + ' ' + (c.reason || '') + ' ' + (c.crash ? c.crash.title + ' ' + c.crash.bucket : '')).toLowerCase();
+      if (hay.indexOf(t) === -1) return false;
+    }
+    return true;
+  }
+
+  // ---- overview -------------------------------------------------------------------------------
+  function counts(list) {
+    var m = {};
+    list.forEach(function (c) { m[c.verdict] = (m[c.verdict] || 0) + 1; });
+    return Object.keys(m).sort(function (a, b) { return sev(a) - sev(b); }).map(function (v) { return [v, m[v]]; });
+  }
+
+  function filterBar() {
+    function select(name, label, values) {
+      var sel = h('select', { id: 'filter-' + name, 'aria-label': label, onchange: function (e) { filters[name] = e.target.value; listLimit = LIST_PAGE; render(); } },
+        h('option', { value: '' }, 'all ' + label + 's'),
+        values.map(function (v) { var o = h('option', { value: v }, v); if (filters[name] === v) o.selected = true; return o; }));
+      return h('label', null, label + ' ', sel);
+    }
+    var verdicts = uniq(cells.map(function (c) { return c.verdict; })).sort(function (a, b) { return sev(a) - sev(b); });
+    var releases = uniq(cells.map(function (c) { return c.release; })).sort();
+    var drivers = uniq(cells.map(function (c) { return c.driver; })).sort();
+    var search = h('input', { id: 'filter-text', type: 'search', placeholder: 'id, title, bucket…', value: filters.text, onchange: function (e) { filters.text = e.target.value; listLimit = LIST_PAGE; render(); } });
+    return h('div', { class: 'filters', id: 'filters' }, select('verdict', 'verdict', verdicts), select('release', 'release', releases), select('driver', 'driver', drivers), h('label', null, 'search ', search),
+      h('button', { id: 'filter-clear', onclick: function () { filters = { verdict: '', release: '', driver: '', text: '' }; render(); } }, 'clear'));
+  }
+
+  function heatmap(list) {
+    var rows = uniq(cells.map(rowKey)).sort();
+    var cols = uniq(cells.map(colKey)).sort();
+    var grid = {};
+    list.forEach(function (c) {
+      var k = rowKey(c) + '\u0000' + colKey(c);
+      (grid[k] = grid[k] || []).push(c);
+    });
+    var table = h('table', { class: 'heatmap', id: 'heatmap' });
+    var head = h('tr', null, h('th', { class: 'corner' }, '↓ release · patch   → driver / verifier'));
+    cols.forEach(function (col) { head.appendChild(h('th', { class: 'col' }, col)); });
+    table.appendChild(h('thead', null, head));
+    var body = h('tbody');
+    rows.forEach(function (row) {
+      var tr = h('tr', null, h('th', { class: 'row' }, row));
+      cols.forEach(function (col) {
+        var group = grid[row + '\u0000' + col];
+        if (!group) { tr.appendChild(h('td', { class: 'empty' })); return; }
+        var worst = group.reduce(function (w, c) { return sev(c.verdict) < sev(w) ? c.verdict : w; }, 'pass');
+        var href = group.length === 1 ? cellHref(group[0].id) : '#/group/' + encodeURIComponent(row) + '/' + encodeURIComponent(col);
+        var label = group.length === 1 ? worst : worst + ' (' + group.length + ')';
+        var a = h('a', { class: 'square ' + vclass(worst), href: href, title: row + ' · ' + col + ': ' + label, 'data-verdict': worst, 'data-cells': group.map(function (c) { return c.id; }).join(' ') }, group.length === 1 ? '' : String(group.length));
+        tr.appendChild(h('td', null, a));
+      });
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    return h('div', { class: 'heatmap-wrap' }, table);
+  }
+
+  function cellTable(list, id) {
+    var shown = list.slice(0, listLimit);
+    var table = h('table', { class: 'cells', id: id || 'cell-list' },
+      h('thead', null, h('tr', null, h('th', null, 'verdict'), h('th', null, 'cell'), h('th', null, 'release · patch'), h('th', null, 'driver / verifier'), h('th', null, 'workloads'), h('th', null, 'bucket / reason'))));
+    var body = h('tbody');
+    shown.forEach(function (c) {
+      body.appendChild(h('tr', { class: 'cell-row', 'data-verdict': c.verdict, 'data-id': c.id },
+        h('td', null, badge(c.verdict), c.flaky ? h('span', { class: 'flaky' }, ' flaky') : null),
+        h('td', null, link(cellHref(c.id), c.id)),
+        h('td', null, rowKey(c)),
+        h('td', null, colKey(c)),
+        h('td', null, c.workloads.join(' + ') + (c.coexist.length ? ' with ' + c.coexist.join(' + ') : '')),
+        h('td', { class: 'why' }, c.crash ? c.crash.bucket : (c.reason || ''))));
+    });
+    table.appendChild(body);
+    var more = list.length > shown.length ? h('button', { id: 'show-more', onclick: function () { listLimit += 5000; render(); } }, 'show ' + Math.min(5000, list.length - shown.length) + ' more of ' + (list.length - shown.length)) : null;
+    return [table, more];
+  }
+
+  function bucketTable(list) {
+    var visible = {};
+    list.forEach(function (c) { visible[c.id] = true; });
+    var rows = DATA.buckets.filter(function (b) { return b.cells.some(function (id) { return visible[id]; }); });
+    if (!rows.length) return h('p', { class: 'none' }, 'No crashes.');
+    return h('table', { class: 'buckets', id: 'bucket-table' },
+      h('thead', null, h('tr', null, h('th', null, 'bucket'), h('th', null, 'title'), h('th', null, 'count'), h('th', null, 'attribution'), h('th', null, 'first seen'), h('th', null, 'cells'))),
+      h('tbody', null, rows.map(function (b) {
+        return h('tr', null, h('td', { class: 'mono' }, b.bucket), h('td', { class: 'crash-title' }, b.title), h('td', { class: 'num' }, String(b.count)), h('td', null, b.attribution || 'unknown'), h('td', null, b.firstSeen || '–'),
+          h('td', null, b.cells.slice(0, 20).map(function (id) { return [link(cellHref(id), id), ' ']; }), b.cells.length > 20 ? '…' : null));
+      })));
+  }
+
+  function regressionTable(list) {
+    var visible = {};
+    list.forEach(function (c) { visible[c.id] = true; });
+    var rows = DATA.regressions.filter(function (r) { return visible[cells[r.cell].id]; });
+    if (!rows.length) return h('p', { class: 'none' }, 'No latency regressions.');
+    var more = rows.length > 500 ? h('p', null, (rows.length - 500) + ' more not shown; filter to narrow.') : null;
+    return [h('table', { class: 'regressions', id: 'regression-table' },
+      h('thead', null, h('tr', null, h('th', null, 'cell'), h('th', null, 'operation'), h('th', null, 'p50'), h('th', null, 'baseline p50'), h('th', null, 'overhead p50'), h('th', null, 'p99'), h('th', null, 'baseline p99'), h('th', null, 'overhead p99'))),
+      h('tbody', null, rows.slice(0, 500).map(function (r) {
+        var c = cells[r.cell];
+        return h('tr', null, h('td', null, link(cellHref(c.id), c.title)), h('td', null, r.op), h('td', { class: 'num' }, fmtUs(r.p50)), h('td', { class: 'num' }, fmtUs(r.b50)), h('td', { class: 'num' }, fmtSigned(r.o50)), h('td', { class: 'num' }, fmtUs(r.p99)), h('td', { class: 'num' }, fmtUs(r.b99)), h('td', { class: 'num' }, fmtSigned(r.o99)));
+      }))), more];
+  }
+
+  function overview() {
+    var list = cells.filter(matches);
+    var sorted = list.slice().sort(function (a, b) { return sev(a.verdict) - sev(b.verdict); });
+    return [
+      h('section', { class: 'summary' },
+        h('div', { class: 'outcome ' + vclass(DATA.run.outcome === 'passed' ? 'pass' : DATA.run.outcome === 'failed' ? 'product-crash' : 'infra-error') }, DATA.run.outcome),
+        h('ul', { class: 'counts', id: 'counts' }, counts(cells).map(function (kv) { return h('li', null, badge(kv[0]), ' ' + kv[1]); })),
+        h('dl', { class: 'meta' }, h('dt', null, 'run'), h('dd', null, DATA.run.id), h('dt', null, 'matrix'), h('dd', null, DATA.run.matrix), h('dt', null, 'started'), h('dd', null, DATA.run.started || '–'), h('dt', null, 'ended'), h('dd', null, DATA.run.ended || '–'), h('dt', null, 'cells'), h('dd', null, String(cells.length)))),
+      filterBar(),
+      h('p', { class: 'shown', id: 'shown' }, list.length + ' of ' + cells.length + ' cells match'),
+      h('h2', null, 'Heatmap'),
+      heatmap(list),
+      h('h2', null, 'Crash buckets'),
+      bucketTable(list),
+      h('h2', null, 'Latency regressions'),
+      regressionTable(list),
+      h('h2', null, 'Cells'),
+      cellTable(sorted),
+    ];
+  }
+
+  function groupPage(row, col) {
+    var list = cells.filter(function (c) { return rowKey(c) === row && colKey(c) === col; });
+    list.sort(function (a, b) { return sev(a.verdict) - sev(b.verdict); });
+    return [h('p', null, link('#/', '← overview')), h('h2', null, row + ' · ' + col), cellTable(list, 'group-list')];
+  }
+
+  // ---- cell page ------------------------------------------------------------------------------
+  function timeline(a) {
+    var total = 0;
+    a.steps.forEach(function (st) { total = Math.max(total, st[1] + (st[2] || 0)); });
+    total = total || 1;
+    var rows = a.steps.map(function (st) {
+      var left = (100 * st[1]) / total;
+      var width = Math.max(0.3, (100 * (st[2] || 0)) / total);
+      var bar = h('div', { class: 'bar ' + (st[3] === false ? 'bad' : st[3] === null ? 'open' : 'ok'), title: st[0] + ': ' + fmtMs(st[2]) + (st[4] ? ' — ' + st[4] : '') });
+      bar.style.left = left + '%';
+      bar.style.width = width + '%';
+      return h('div', { class: 'step' }, h('span', { class: 'step-name' }, st[0]), h('div', { class: 'track' }, bar), h('span', { class: 'step-ms' }, fmtMs(st[2])), h('span', { class: 'step-detail' }, st[4] || ''));
+    });
+    return h('div', { class: 'timeline' }, rows.length ? rows : h('p', { class: 'none' }, 'No steps recorded.'));
+  }
+
+  // Latency per operation on a log scale: baseline (hollow) against with-driver (filled), p50 and p99.
+  function latencyPlot(lat) {
+    var ops = Object.keys(lat);
+    if (!ops.length) return h('p', { class: 'none' }, 'No latency measured.');
+    var values = [];
+    ops.forEach(function (op) { lat[op].slice(0, 4).forEach(function (v) { if (typeof v === 'number' && v > 0) values.push(v); }); });
+    var lo = Math.pow(10, Math.floor(Math.log10(Math.min.apply(null, values.length ? values : [1])))), hi = Math.pow(10, Math.ceil(Math.log10(Math.max.apply(null, values.concat([10])))));
+    if (hi <= lo) hi = lo * 10;
+    var W = 720, L = 120, R = 20, rowH = 28, T = 24, H = T + ops.length * rowH + 30;
+    function x(v) { return L + ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (W - L - R); }
+    var svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, class: 'latency-plot', role: 'img', 'aria-label': 'latency percentiles against baseline' });
+    for (var d = lo; d <= hi; d *= 10) {
+      svg.appendChild(s('line', { x1: x(d), x2: x(d), y1: T - 6, y2: H - 24, class: 'grid' }));
+      svg.appendChild(s('text', { x: x(d), y: H - 8, 'text-anchor': 'middle', class: 'axis' }, d >= 1000 ? d / 1000 + ' ms' : d + ' µs'));
+    }
+    ops.forEach(function (op, i) {
+      var y = T + i * rowH + rowH / 2, l = lat[op];
+      svg.appendChild(s('text', { x: L - 8, y: y + 4, 'text-anchor': 'end', class: 'op' + (l[4] === 'regressed' ? ' regressed' : '') }, op));
+      if (l[2] !== null && l[3] !== null) svg.appendChild(s('line', { x1: x(l[2]), x2: x(l[3]), y1: y - 5, y2: y - 5, class: 'base-range' }));
+      svg.appendChild(s('line', { x1: x(l[0]), x2: x(l[1]), y1: y + 5, y2: y + 5, class: 'drv-range' + (l[4] === 'regressed' ? ' regressed' : '') }));
+      if (l[2] !== null) svg.appendChild(s('circle', { cx: x(l[2]), cy: y - 5, r: 4, class: 'base' }, undefined)).appendChild(s('title', {}, 'baseline p50 ' + fmtUs(l[2])));
+      if (l[3] !== null) svg.appendChild(s('rect', { x: x(l[3]) - 3.5, y: y - 8.5, width: 7, height: 7, class: 'base' })).appendChild(s('title', {}, 'baseline p99 ' + fmtUs(l[3])));
+      svg.appendChild(s('circle', { cx: x(l[0]), cy: y + 5, r: 4, class: 'drv' })).appendChild(s('title', {}, op + ' p50 ' + fmtUs(l[0])));
+      svg.appendChild(s('rect', { x: x(l[1]) - 3.5, y: y + 1.5, width: 7, height: 7, class: 'drv' })).appendChild(s('title', {}, op + ' p99 ' + fmtUs(l[1])));
+    });
+    svg.appendChild(s('text', { x: L, y: 14, class: 'legend' }, '○ □ baseline p50 / p99 (no driver)    ● ■ with driver p50 / p99'));
+    var table = h('table', { class: 'latency' },
+      h('thead', null, h('tr', null, h('th', null, 'operation'), h('th', null, 'p50'), h('th', null, 'baseline p50'), h('th', null, 'p99'), h('th', null, 'baseline p99'), h('th', null, 'change'))),
+      h('tbody', null, ops.map(function (op) { var l = lat[op]; return h('tr', { class: l[4] === 'regressed' ? 'regressed' : '' }, h('td', null, op), h('td', { class: 'num' }, fmtUs(l[0])), h('td', { class: 'num' }, fmtUs(l[2])), h('td', { class: 'num' }, fmtUs(l[1])), h('td', { class: 'num' }, fmtUs(l[3])), h('td', null, l[4] || '–')); })));
+    return [svg, table];
+  }
+
+  function cellPage(id) {
+    var i = byId[id];
+    if (i === undefined) return [h('p', null, link('#/', '← overview')), h('p', { class: 'none' }, 'No cell ' + id + ' in this run.')];
+    var c = cells[i];
+    var coords = h('dl', { class: 'meta' },
+      [['id', c.id], ['release', c.release], ['patch level', c.patch || '(image)'], ['KB', c.kb ? 'KB' + c.kb : '–'], ['driver', c.driver], ['verifier', c.verifier], ['workloads', c.workloads.join(', ')], ['coexist', c.coexist.join(', ') || '–'], ['repeat', String(c.repeat)], ['tags', c.tags.join(', ') || '–']]
+        .map(function (kv) { return [h('dt', null, kv[0]), h('dd', null, kv[1])]; }));
+    var crash = c.crash ? h('section', { class: 'crash', id: 'crash' }, h('h3', null, 'Crash'), h('dl', { class: 'meta' },
+      [['title', c.crash.title], ['bucket', c.crash.bucket], ['kind', c.crash.kind], ['bugcheck', c.crash.bugcheck], ['module', c.crash.module], ['attribution', c.crash.attribution], ['dump', c.crash.dump]]
+        .filter(function (kv) { return kv[1]; }).map(function (kv) { return [h('dt', null, kv[0]), h('dd', { class: kv[0] === 'title' ? 'crash-title' : null }, kv[1])]; }))) : null;
+    return [
+      h('p', null, link('#/', '← overview')),
+      h('h2', { id: 'cell-title' }, c.title),
+      h('p', null, badge(c.verdict), c.flaky ? h('span', { class: 'flaky' }, ' flaky') : null, c.reason ? h('span', { class: 'reason', id: 'cell-reason' }, ' ' + c.reason) : null),
+      coords,
+      crash,
+      c.triage ? h('section', null, h('h3', null, 'Triage'), h('pre', { class: 'triage' }, c.triage)) : null,
+      h('h3', null, 'Steps'),
+      c.attempts.map(function (a) {
+        return h('section', { class: 'attempt' }, h('h4', null, 'attempt ' + a.n + ' on ' + a.host + ': ', badge(a.verdict), ' ' + fmtMs(a.ms) + (a.reason ? ' — ' + a.reason : '')), timeline(a),
+          a.notes.length ? h('ul', { class: 'notes' }, a.notes.map(function (n) { return h('li', null, n); })) : null);
+      }),
+      h('h3', null, 'Latency against baseline'),
+      latencyPlot(c.latency),
+      h('h3', null, 'Console log' + (c.console && c.console.truncated ? ' (tail)' : '')),
+      c.console ? h('pre', { class: 'console', id: 'console' }, c.console.text) : h('p', { class: 'none' }, 'No console log.'),
+      h('h3', null, 'Evidence'),
+      h('ul', { class: 'evidence' }, c.evidence.map(function (e) { return h('li', { class: 'mono' }, e); })),
+    ];
+  }
+
+  // ---- routing --------------------------------------------------------------------------------
+  function render() {
+    var app = document.getElementById('app');
+    var hash = location.hash.replace(/^#\/?/, '');
+    var parts = hash.split('/').map(function (p) { try { return decodeURIComponent(p); } catch (e) { return p; } });
+    var view;
+    if (parts[0] === 'cell' && parts[1]) view = cellPage(parts[1]);
+    else if (parts[0] === 'group' && parts.length >= 3) view = groupPage(parts[1], parts[2]);
+    else view = overview();
+    app.textContent = '';
+    append(app, view);
+    app.setAttribute('data-route', parts[0] || 'overview');
+  }
+
+  document.getElementById('run-title').textContent = DATA.run.matrix + ' · ' + DATA.run.id + ' · generated ' + DATA.run.generated;
+  window.addEventListener('hashchange', function () { render(); window.scrollTo(0, 0); });
+  render();
+})();

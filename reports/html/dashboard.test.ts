@@ -1,0 +1,138 @@
+// Browser tests of the dashboard: the real index.html from a run folder, opened from file:// in the
+// system Chromium through playwright-core (no server, no browser download).
+import t, { type Test } from 'tap';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { writeReports } from '../index.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../signoff.ts';
+import { writeSyntheticRun } from '../synthetic.ts';
+
+const FIXTURE = fileURLToPath(new URL('../testdata/demo1', import.meta.url));
+const XSS = '<script>alert(1)</script><img src=x onerror=alert(2)>';
+
+if (!existsSync(CHROMIUM)) {
+  t.test('dashboard in Chromium', { skip: `no Chromium at ${CHROMIUM}` }, () => {});
+} else {
+  const root = mkdtempSync(path.join(tmpdir(), 'fg-dash-'));
+  // The real lab run, copied (reports go into RUN_DIR/reports/).
+  const demo = path.join(root, 'demo1');
+  cpSync(FIXTURE, demo, { recursive: true });
+  writeReports(demo, { formats: ['html'] });
+  // A synthetic run with hostile guest text in every field that reaches the page.
+  const hostile = path.join(root, 'hostile');
+  const ids = writeSyntheticRun(hostile, [
+    { release: 'win11-24h2', ubr: 2000, driver: 'candidate', verifier: 'standard', verdict: 'pass' },
+    {
+      release: 'win11-24h2',
+      ubr: 2000,
+      driver: 'candidate',
+      verifier: 'lowres',
+      verdict: 'product-crash',
+      reason: XSS,
+      crash: { title: XSS, bucket: `win:0x50:${XSS}`, attribution: 'ours' },
+      console: `${XSS}\n</pre><script>alert(3)</script>\n`,
+      files: { 'triage.json': JSON.stringify({ title: XSS }) },
+    },
+    { release: 'server-2022', ubr: 3000, driver: 'previous', verifier: 'standard', verdict: 'infra-error', reason: 'host lost' },
+  ]);
+  writeReports(hostile, { formats: ['html'] });
+
+  let browser: Browser;
+  t.before(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  t.teardown(async () => {
+    await browser?.close();
+  });
+
+  async function open(t: Test, dir: string): Promise<{ page: Page; errors: string[]; dialogs: string[] }> {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    const dialogs: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    // Nothing but the file itself may load: any other request is a bug (CDN, fetch of local files).
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(pathToFileURL(path.join(dir, 'reports', 'index.html')).href);
+    await page.waitForSelector('#heatmap');
+    t.same(requests.filter((u) => !u.endsWith('/reports/index.html')), [], 'the page loads nothing else');
+    return { page, errors, dialogs };
+  }
+
+  t.test('the demo run dashboard loads with no console errors', async (t) => {
+    const { page, errors } = await open(t, demo);
+    t.same(errors, []);
+    t.equal(await page.locator('#cell-list tbody tr').count(), 5);
+    t.match(await page.locator('#counts').innerText(), /product-crash\s*1/);
+    t.equal(await page.locator('#bucket-table tbody tr').count(), 2, 'two crash buckets');
+    t.ok((await page.locator('#regression-table tbody tr').count()) > 0, 'latency regressions listed');
+    await page.close();
+  });
+
+  t.test('filtering by verdict hides the other cells', async (t) => {
+    const { page, errors } = await open(t, demo);
+    await page.selectOption('#filter-verdict', 'product-crash');
+    const rows = page.locator('#cell-list tbody tr');
+    t.equal(await rows.count(), 1);
+    t.equal(await rows.first().getAttribute('data-verdict'), 'product-crash');
+    t.equal(await page.locator('#heatmap a.square').count(), 1, 'the heatmap shows only the matching square');
+    t.match(await page.locator('#shown').innerText(), /^1 of 5/);
+    await page.selectOption('#filter-driver', 'fgfilter');
+    t.equal(await rows.count(), 0, 'verdict and driver filters combine');
+    await page.click('#filter-clear');
+    t.equal(await rows.count(), 5);
+    await page.selectOption('#filter-driver', 'fgfilter');
+    t.equal(await rows.count(), 2, 'the driver filter alone');
+    t.same(errors, []);
+    await page.close();
+  });
+
+  t.test('a heatmap square opens its cell page with timeline, console and latency plot', async (t) => {
+    const { page, errors } = await open(t, demo);
+    await page.click('#heatmap a.square[data-verdict="product-crash"]');
+    await page.waitForSelector('#cell-title');
+    t.match(page.url(), /#\/cell\/597f01bc4528$/);
+    t.match(await page.locator('#crash').innerText(), /fgfilter_fail_oops/);
+    t.ok((await page.locator('.timeline .step').count()) >= 5, 'step timeline drawn');
+    t.ok((await page.locator('.timeline .bar.bad').count()) >= 1, 'the failed step is marked');
+    t.match(await page.locator('#console').innerText(), /Kernel panic/);
+    // A square holding two cells (plain and coexistence) opens the list of both.
+    await page.goto(page.url().replace(/#.*$/, '#/'));
+    await page.click('#heatmap a.square[data-cells*=" "]');
+    await page.waitForSelector('#group-list');
+    t.equal(await page.locator('#group-list tbody tr').count(), 2);
+    await page.locator('#group-list tbody tr a').first().click();
+    await page.waitForSelector('svg.latency-plot');
+    t.ok((await page.locator('svg.latency-plot circle').count()) >= 7, 'latency plot has points per operation');
+    t.same(errors, []);
+    await page.close();
+  });
+
+  t.test('guest text with <script> shows as text and runs nothing', async (t) => {
+    const { page, errors, dialogs } = await open(t, hostile);
+    t.match(await page.locator('#bucket-table').innerText(), XSS, 'the crash title is shown as text');
+    await page.goto(`${page.url().replace(/#.*$/, '')}#/cell/${ids[1]}`);
+    await page.waitForSelector('#crash');
+    t.equal(await page.locator('#crash .crash-title').innerText(), XSS);
+    t.match(await page.locator('#console').innerText(), '</pre><script>alert(3)</script>');
+    t.equal(await page.locator('main script, main img').count(), 0, 'no element was made from guest text');
+    await page.waitForTimeout(100);
+    t.same(dialogs, [], 'no dialog fired');
+    t.same(errors, []);
+    // The JSON block cannot be closed early by guest text.
+    const html = readFileSync(path.join(hostile, 'reports', 'index.html'), 'utf8');
+    t.equal(html.split('</script>').length - 1, 2, 'only the page’s own two script blocks are closed');
+    t.notMatch(html, '<script>alert(1)');
+    await page.close();
+  });
+}
