@@ -11,6 +11,7 @@ import { progressReporter } from '../../run/progress/index.ts';
 import { cellsOfRun, createRunDir, openRunDir, planFromRunJson, SUMMARY_FILE } from '../../run/run-dir.ts';
 import { runnerFor } from '../../run/runners.ts';
 import { runPlan } from '../../run/scheduler.ts';
+import { writeReports } from '../../../reports/index.ts';
 import type { CellRunner } from '../../run/types.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +23,8 @@ interface RunOpts {
   slots?: string;
   resume?: string;
   json?: boolean;
+  /** false with --no-report. */
+  report?: boolean;
 }
 
 /** Each attempt asks the registry for its cell's runner (a missing one is that attempt's infra error). */
@@ -54,6 +57,7 @@ export function registerRun(program: Command): void {
     .option('--slots <n>', 'cells at once on every host (overrides the inventory)')
     .option('--resume <run-dir>', 'carry on a run that was interrupted or killed, from its journal')
     .option('--json', 'print summary.json to stdout at the end')
+    .option('--no-report', 'do not write the reports (dashboard, JUnit, Markdown, Allure results) at the end')
     .action(async (matrixFile: string | undefined, o: RunOpts) => {
       if (!matrixFile && !o.resume) throw new UsageError('run needs a matrix file (or --resume RUN_DIR)');
       if (o.resume && (o.out || o.shard)) throw new UsageError('--resume carries on a run as it was: --out and --shard do not apply');
@@ -111,6 +115,11 @@ export function registerRun(program: Command): void {
           beforeRun: cleanupHook(hosts),
           shard: runDir.runJson.shard,
         });
+        if (o.report !== false && outcome.outcome !== 'interrupted') {
+          // The run folder is the contract: the same reports can be made again later with `fleetgate report`.
+          const written = writeReports(outcome.runDir);
+          process.stderr.write(`reports: ${Object.values(written.files).join(', ')}\n`);
+        }
         if (o.json) process.stdout.write(readFileSync(path.join(outcome.runDir, SUMMARY_FILE), 'utf8'));
         process.exitCode = outcome.exitCode;
       } finally {
