@@ -108,6 +108,24 @@ t.test('shard 3/2 and other bad shards', async (t) => {
   }
 });
 
+t.test('a bad workload file stops the plan (and so the run) before any VM starts', async (t) => {
+  const wl = join(dir, 'bad-workload.yaml');
+  writeFileSync(wl, 'name: bad\noperations:\n  - op: opne\n    count: 10\n');
+  const neg = join(dir, 'neg-workload.yaml');
+  writeFileSync(neg, 'name: neg\noperations:\n  - op: open\n    count: -5\n');
+  const syntax = join(dir, 'syntax-workload.yaml');
+  writeFileSync(syntax, 'name: s\noperations: [\n');
+  for (const [file, msg] of [[wl, /bad-workload\.yaml:3:\d+: .*opne/], [neg, /neg-workload\.yaml:4:\d+: .*count/], [syntax, /syntax-workload\.yaml:\d+:\d+: YAML syntax error/]] as const) {
+    const m = join(dir, `uses-${file.replace(/.*\//, '')}`);
+    writeFileSync(m, `axes:\n  os: [lab]\n  driver: [{ name: d, path: . }]\n  workloads: [${file}]\n`);
+    for (const cmd of ['plan', 'run']) {
+      const r = runFleetgate([cmd, m, ...(cmd === 'run' ? ['--out', join(dir, `run-${Math.random().toString(16).slice(2)}`)] : [])]);
+      t.equal(r.code, 64, `${cmd} exits 64`);
+      t.match(r.stderr, msg, `${cmd}: ${r.stderr.split('\n')[0]}`);
+    }
+  }
+});
+
 t.test('a missing matrix file', async (t) => {
   const r = runFleetgate(['plan', join(dir, 'nope.yaml')]);
   t.equal(r.code, 64);

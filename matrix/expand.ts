@@ -8,6 +8,7 @@ import type { SourcePlace } from '../lib/errors.ts';
 import { errorAt, placeOf, type PathSegment, type SourceDoc } from '../lib/source-doc.ts';
 import { VERIFIER_PROFILE_NAMES } from '../driver/verifier/profiles.ts';
 import { BUILTIN_WORKLOAD_NAMES } from '../workloads/builtin.ts';
+import { loadWorkload } from '../workloads/spec.ts';
 import { LAB_RELEASE, servicingWarning, type Catalog, type PatchLevel } from './catalog/catalog.ts';
 import { cellId } from './cell-id.ts';
 import { parseLatest, PatchSelectionError, selectPatchLevels, type PatchSelector } from './patch.ts';
@@ -203,10 +204,17 @@ export function expandMatrix(src: SourceDoc, raw: RawMatrix, opts: ExpandOptions
     }
     return v;
   };
+  const checkedWorkloads = new Set<string>();
   const checkWorkload = (w: string, path: PathSegment[]): string => {
     if ((BUILTIN_WORKLOAD_NAMES as readonly string[]).includes(w)) return w;
     if (/\.ya?ml$/.test(w)) {
       if (!existsSync(resolve(baseDir, w))) throw errorAt(src, path, `workload file ${w} does not exist (resolved to ${resolve(baseDir, w)})`);
+      // Read and checked now, so a bad workload stops the plan before any VM is started; its own
+      // error names the workload file's line and column.
+      if (!checkedWorkloads.has(w)) {
+        loadWorkload(w, { baseDir });
+        checkedWorkloads.add(w);
+      }
       return w;
     }
     throw errorAt(src, path, `unknown workload "${w}"; expected a built-in workload or a path to a .yaml workload file${suggest(w, BUILTIN_WORKLOAD_NAMES)}`);

@@ -64,5 +64,5 @@ t.test('timeouts: named, overridable, scaled by the TCG slowdown, validated', as
 t.test('registry: providers by name with traits; unknown names are usage errors', async (t) => {
   t.equal(providers.qemu.traits.hostDumps, true);
   t.equal(createProvider('qemu', { stateDir: '/tmp/fg-unused' }).kind, 'qemu');
-  t.throws(() => createProvider('vbox'), /unknown provider 'vbox' \(known: qemu\)/);
+  t.throws(() => createProvider('vbox'), /unknown provider 'vbox' \(known: qemu, hyperv\)/);
 });

@@ -42,6 +42,22 @@ export interface VmSpec {
   readonly waitFor?: 'ssh-banner' | 'hypervisor';
   /** Aborting tears the VM down: during start() (which then rejects) and afterwards. */
   readonly signal?: AbortSignal;
+  /**
+   * How to get a booted VM: `cold` (the default) boots the image; `warm` restores a state saved once
+   * per image and machine options (made on first use) and fails if it cannot; `auto` tries warm and
+   * falls back to a cold boot, saying why in VmInstance.start.fallbackReason. A restored guest's
+   * clock is the saved one: the caller sets it. Providers without saved states boot cold.
+   */
+  readonly start?: 'auto' | 'cold' | 'warm';
+}
+
+/** How a VM was started and how long it took until ready (start() called to start() resolved). */
+export interface VmStartInfo {
+  readonly kind: 'cold' | 'warm';
+  /** Excludes making a warm state on first use (a one-off per image and machine). */
+  readonly ms: number;
+  /** A warm start was asked for (`auto`) but this VM booted cold: why. */
+  readonly fallbackReason?: string;
 }
 
 export type PanicInfo =
@@ -112,8 +128,13 @@ export interface VmInstance extends AsyncDisposable {
   readonly accel: Accel;
   /** Why that acceleration was chosen (probe result, override, missing /dev/kvm). */
   readonly accelReason: string;
-  /** Where the guest's SSH server is reachable from the controller. */
-  readonly ssh: { readonly host: '127.0.0.1'; readonly port: number };
+  /** How the VM was started (cold boot or warm restore) and its time to ready; absent: cold. */
+  readonly start?: VmStartInfo;
+  /**
+   * Where the guest's SSH server is reachable from the controller: QEMU forwards a loopback port
+   * (127.0.0.1); a Hyper-V VM is reached at its own address on the host's virtual switch.
+   */
+  readonly ssh: { readonly host: string; readonly port: number };
   /** The serial console, appended to as the guest writes; kept after dispose (evidence). */
   readonly consolePath: string;
   readonly pid?: number;
@@ -147,7 +168,7 @@ export interface Provider {
 }
 
 /** The providers the registry knows; adding one here makes the registry demand its entry. */
-export type ProviderKind = 'qemu';
+export type ProviderKind = 'qemu' | 'hyperv';
 
 /** What the scheduler may rely on per provider, as data (syzkaller's Overcommit, Preemptible). */
 export interface ProviderTraits {

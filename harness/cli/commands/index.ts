@@ -11,7 +11,8 @@ import { registerReport } from './report.ts';
 import { registerGate } from './gate.ts';
 import { registerHistory } from './history.ts';
 import { registerSignoff } from './signoff.ts';
+import { registerImages } from './images.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerRun, registerMerge, registerCatalog, registerLab, registerTriage, registerReport, registerGate, registerHistory, registerSignoff];
+export const commands: RegisterCommand[] = [registerPlan, registerRun, registerMerge, registerCatalog, registerLab, registerTriage, registerReport, registerGate, registerHistory, registerSignoff, registerImages];

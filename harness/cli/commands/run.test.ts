@@ -1,7 +1,8 @@
 // `fleetgate run` and `fleetgate merge` as a user runs them: exit codes, plain progress in CI, the
-// run folder. Until the lab runner is registered, every cell is an infra error: exit 2.
+// run folder. Windows cells have no runner on this machine (no Windows image, no Windows
+// lifecycle yet): every such cell is an infra error, never a verdict, and the run is inconclusive.
 import t from 'tap';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runFleetgate } from '../run-cli.test-helper.ts';
@@ -11,10 +12,12 @@ const env = { FLEETGATE_STATE: path.join(root, 'state') };
 
 t.test('run: infrastructure keeps every cell from a verdict, exit 2, plain lines in CI', async (t) => {
   const out = path.join(root, 'run');
-  const r = runFleetgate(['run', 'matrix/lab.yaml', '--out', out, '--slots', '1', '--json'], { env });
+  const matrix = path.join(root, 'windows.yaml');
+  writeFileSync(matrix, 'axes:\n  os: [win11-24h2, server-2022]\n  driver: [{ name: d, path: . }]\n');
+  const r = runFleetgate(['run', matrix, '--out', out, '--slots', '1', '--json'], { env });
   t.equal(r.code, 2, r.stderr);
   t.notMatch(r.stderr, /\u001B\[/);
-  t.match(r.stderr, /no runner for lab yet/);
+  t.match(r.stderr, /no runner for win11-24h2 yet/);
   const summary = JSON.parse(r.stdout) as { run: { outcome: string }; cells: Array<{ verdict: string }> };
   t.equal(summary.run.outcome, 'inconclusive');
   const again = runFleetgate(['run', '--resume', out], { env });

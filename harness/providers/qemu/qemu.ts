@@ -3,11 +3,24 @@
 // abort and the next controller after a dead one all leave no process, socket or overlay behind.
 import { createHash } from 'node:crypto';
 import { accessSync, constants, rmSync } from 'node:fs';
-import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InfraFailure, UsageError } from '../../../lib/errors.ts';
+import {
+  listWarmStates,
+  readWarmState,
+  removeWarmState,
+  stageWarmState,
+  otherSaver,
+  warmKey,
+  WARM_FILES,
+  WARM_SCHEMA,
+  type WarmRecord,
+  type WarmState,
+} from '../../../images/warm/store.ts';
 import { CleanupStack } from '../cleanup-stack.ts';
 import { EventLog } from '../event-stream.ts';
 import { waitForSshBanner } from '../ssh-banner.ts';
@@ -23,6 +36,7 @@ import type {
   StopOptions,
   VmInstance,
   VmSpec,
+  VmStartInfo,
   VmStatus,
 } from '../types.ts';
 import { qemuKvmProbe, resolveAccel, type AccelDecision } from './accel.ts';
@@ -33,6 +47,7 @@ import { isSameProcessAlive, killGroup, spawnDetached, tail, waitGone, type Proc
 import { QmpClient, QmpError } from './qmp.ts';
 import { defaultStateDir, readRecords, recordPath, removeRecord, thisController, writeRecord, type VmRecord } from './records.ts';
 import { startSwtpm } from './swtpm.ts';
+import { incomingUri, machineOptions, prepareGuestForSave, qemuVersion, saveState, waitIncoming, warmUnsupported } from './warm.ts';
 
 export const QEMU_TIMEOUTS: ProviderTimeouts = { boot: 120_000, qmp: 10_000, stop: 20_000, dump: 120_000 };
 
@@ -75,6 +90,40 @@ export class VmStartError extends InfraFailure {
   }
 }
 
+/** A warm restore failed; `refused`: QEMU would not load the state (it exited), as opposed to a timeout. */
+export class WarmRestoreFailed extends InfraFailure {
+  readonly refused: boolean;
+  constructor(message: string, refused: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.refused = refused;
+  }
+}
+
+interface StartContext {
+  qemu: string;
+  memoryMiB: number;
+  cpus: number;
+  baseDisk: { path: string; format: 'qcow2' | 'vhdx' };
+  ovmf: boolean;
+  ovmfVarsTemplate: string;
+  accel: AccelDecision;
+  timeouts: ProviderTimeouts;
+}
+
+interface LaunchHow {
+  /** When start() was called: VmStartInfo.ms counts from here. */
+  t0: number;
+  /** Restore this state instead of booting. */
+  warm?: WarmState;
+  /** Why a warm start was asked for but this is a cold one. */
+  fallbackReason?: string;
+  /** Keep the overlay (under this file name in the cell folder) when the VM is disposed: a warm save. */
+  keepOverlayAs?: string;
+}
+
+/** Saves in progress in this process, by image folder and key. */
+const making = new Map<string, Promise<{ state: WarmState; made: boolean; madeMs: number }>>();
+
 export class QemuProvider implements Provider {
   readonly kind = 'qemu' as const;
   private readonly stateDir: string;
@@ -94,11 +143,62 @@ export class QemuProvider implements Provider {
   }
 
   async start(spec: VmSpec): Promise<VmInstance> {
+    const t0 = performance.now();
     validateSpec(spec);
     spec.signal?.throwIfAborted();
+    const ctx = await this.prepare(spec);
+    const mode = spec.start ?? 'cold';
+    if (mode === 'cold') return this.launch(spec, ctx, { t0 });
+
+    const plan = await this.planWarm(spec, ctx, mode);
+    let reason: string;
+    if ('state' in plan) {
+      try {
+        return await this.launch(spec, ctx, { t0: t0 + plan.madeMs, warm: plan.state });
+      } catch (err) {
+        spec.signal?.throwIfAborted();
+        reason = `restoring warm state ${plan.state.record.key.slice(0, 12)} failed: ${(err as Error).message}`;
+        if (err instanceof WarmRestoreFailed && err.refused) {
+          // QEMU would not load it (damaged, or from an incompatible build): the next start makes a new one.
+          await removeWarmState(spec.image.dir, plan.state.record.key).catch(() => undefined);
+          reason += ' (the state was removed)';
+        }
+        if (mode === 'warm') throw new InfraFailure(`VM ${spec.name}: ${reason}`, { cause: err });
+      }
+    } else {
+      reason = plan.reason;
+      if (mode === 'warm') throw new InfraFailure(`VM ${spec.name}: no warm start possible: ${reason}`);
+    }
+    return this.launch(spec, ctx, { t0, fallbackReason: reason });
+  }
+
+  /**
+   * The warm state for an image and machine, made now (a cold boot, then a save) when there is none.
+   * `force` replaces an existing one. Used by `fleetgate warm` and by start() on first use.
+   */
+  async ensureWarmState(
+    spec: Pick<VmSpec, 'image' | 'memoryMiB' | 'cpus' | 'accel' | 'timeouts' | 'signal'> & { cellName?: string },
+    options: { force?: boolean } = {},
+  ): Promise<{ state: WarmState; made: boolean; madeMs: number }> {
+    const full: VmSpec = { ...spec, name: spec.cellName ?? `warm-${process.pid}`, cellDir: os.tmpdir() };
+    validateSpec(full);
+    const ctx = await this.prepare(full);
+    const unsupported = warmUnsupported(spec.image.manifest);
+    if (unsupported) throw new UsageError(unsupported);
+    const key = await this.warmKeyFor(spec.image.manifest, ctx);
+    if (options.force) await removeWarmState(spec.image.dir, key);
+    return this.ensureWarm(full, ctx, key);
+  }
+
+  /** The key a VM of this spec would restore from (for tests and `fleetgate warm --list`). */
+  async warmKey(spec: Pick<VmSpec, 'image' | 'memoryMiB' | 'cpus' | 'accel'>): Promise<string> {
+    const ctx = await this.prepare({ ...spec, name: 'key', cellDir: os.tmpdir() });
+    return this.warmKeyFor(spec.image.manifest, ctx);
+  }
+
+  private async prepare(spec: VmSpec): Promise<StartContext> {
     const qemu = findExecutable(this.qemu, 'qemu-system-x86');
     const { manifest, dir: imageDir } = spec.image;
-    const cellDir = path.resolve(spec.cellDir);
     const memoryMiB = spec.memoryMiB ?? manifest.machine.memoryMiB;
     const cpus = spec.cpus ?? manifest.machine.cpus;
     const baseDisk = { path: path.resolve(imageDir, manifest.disk.path), format: manifest.disk.format };
@@ -118,7 +218,138 @@ export class QemuProvider implements Provider {
     });
     const timeouts = resolveTimeouts(QEMU_TIMEOUTS, spec.timeouts, SLOWDOWN[accel.accel]);
     spec.signal?.throwIfAborted();
+    return { qemu, memoryMiB, cpus, baseDisk, ovmf, ovmfVarsTemplate, accel, timeouts };
+  }
 
+  private async warmKeyFor(manifest: VmSpec['image']['manifest'], ctx: StartContext): Promise<string> {
+    const machine = machineOptions({ manifest, accel: ctx.accel.accel, memoryMiB: ctx.memoryMiB, cpus: ctx.cpus });
+    return warmKey({ inputsHash: manifest.inputsHash, hypervisor: await qemuVersion(ctx.qemu), machine });
+  }
+
+  /** A usable warm state for this start, or why not (start() then boots cold). */
+  private async planWarm(spec: VmSpec, ctx: StartContext, mode: 'auto' | 'warm'): Promise<{ state: WarmState; madeMs: number } | { reason: string }> {
+    const { manifest, dir: imageDir } = spec.image;
+    const unsupported = warmUnsupported(manifest);
+    if (unsupported) return { reason: unsupported };
+    if (spec.waitFor === 'hypervisor') return { reason: 'the caller watches the console from boot (waitFor: hypervisor)' };
+    let key: string;
+    try {
+      key = await this.warmKeyFor(manifest, ctx);
+    } catch (err) {
+      return { reason: (err as Error).message };
+    }
+    const found = await readWarmState(imageDir, key);
+    if ('record' in found) return { state: found, madeMs: 0 };
+    let why = found.missing;
+    if (found.damaged) {
+      await removeWarmState(imageDir, key).catch(() => undefined);
+      why += ' (removed)';
+    }
+    // Made on first use only for the image's own machine: a state per odd memory size would cost a
+    // save each and rarely be reused. Others are made on purpose with `fleetgate warm`.
+    const isDefault = ctx.memoryMiB === manifest.machine.memoryMiB && ctx.cpus === manifest.machine.cpus;
+    if (!isDefault && mode === 'auto') {
+      const others = (await listWarmStates(imageDir)).map((s) => `${s.record.memoryMiB} MiB/${s.record.cpus} cpu/${s.record.accel}`);
+      return {
+        reason:
+          `${why}: no warm state for these machine options (${ctx.memoryMiB} MiB, ${ctx.cpus} cpu, ${ctx.accel.accel}; ` +
+          `the image's are ${manifest.machine.memoryMiB} MiB, ${manifest.machine.cpus} cpu)` +
+          `${others.length ? `; states exist for ${others.join(', ')}` : ''}; make one with \`fleetgate warm --memory ${ctx.memoryMiB} --cpus ${ctx.cpus}\``,
+      };
+    }
+    const saver = await otherSaver(imageDir, key);
+    if (saver !== undefined) return { reason: `${why}: controller pid ${saver} is making it right now` };
+    try {
+      return await this.ensureWarm(spec, ctx, key);
+    } catch (err) {
+      spec.signal?.throwIfAborted();
+      return { reason: `${why}; making it failed: ${(err as Error).message}` };
+    }
+  }
+
+  /** One save per key at a time in this process; the others wait for it. */
+  private ensureWarm(spec: VmSpec, ctx: StartContext, key: string): Promise<{ state: WarmState; made: boolean; madeMs: number }> {
+    const id = `${path.resolve(spec.image.dir)}:${key}`;
+    let p = making.get(id);
+    if (!p) {
+      p = (async () => {
+        const found = await readWarmState(spec.image.dir, key);
+        if ('record' in found) return { state: found, made: false, madeMs: 0 };
+        const t = performance.now();
+        const state = await this.makeWarmState(spec, ctx, key);
+        return { state, made: true, madeMs: performance.now() - t };
+      })().finally(() => making.delete(id));
+      making.set(id, p);
+    }
+    return p;
+  }
+
+  /**
+   * Boots the image cold on an overlay that is kept, waits until the guest is ready (SSH with the
+   * pinned key, Node.js runs, disks synced), stops it and migrates its state to a gzip file, then
+   * moves the lot into place (images/warm/store.ts).
+   */
+  private async makeWarmState(spec: VmSpec, ctx: StartContext, key: string): Promise<WarmState> {
+    const { manifest, dir: imageDir } = spec.image;
+    const staging = await stageWarmState(imageDir, key);
+    try {
+      const statePath = path.join(staging.tmpDir, WARM_FILES.state);
+      const diskPath = path.join(staging.tmpDir, WARM_FILES.disk);
+      const t0 = performance.now();
+      const saveSpec: VmSpec = {
+        name: `warm-save-${key.slice(0, 12)}-${process.pid}`,
+        cellDir: staging.tmpDir,
+        image: spec.image,
+        memoryMiB: ctx.memoryMiB,
+        cpus: ctx.cpus,
+        ...(spec.signal ? { signal: spec.signal } : {}),
+      };
+      const vm = (await this.launch(saveSpec, ctx, { t0, keepOverlayAs: WARM_FILES.disk })) as QemuVm;
+      let bootMs: number;
+      let saveMs: number;
+      try {
+        await prepareGuestForSave(spec.image, vm.ssh, { timeoutMs: ctx.timeouts.boot, ...(spec.signal ? { signal: spec.signal } : {}) });
+        bootMs = performance.now() - t0;
+        const t1 = performance.now();
+        await saveState((c, a) => vm.monitorCommand(c, a), statePath, { timeoutMs: ctx.timeouts.dump });
+        // quit (dispose) closes the overlay cleanly: every cluster the saved RAM expects is on disk.
+        await vm.stop({ graceful: false });
+        saveMs = performance.now() - t1;
+      } finally {
+        await vm[Symbol.asyncDispose]();
+      }
+      // From now on only ever a backing file.
+      await chmod(diskPath, 0o444);
+      const record: WarmRecord = {
+        schema: WARM_SCHEMA,
+        key,
+        image: { name: manifest.name, inputsHash: manifest.inputsHash },
+        hypervisor: await qemuVersion(ctx.qemu),
+        machine: machineOptions({ manifest, accel: ctx.accel.accel, memoryMiB: ctx.memoryMiB, cpus: ctx.cpus }),
+        accel: ctx.accel.accel,
+        memoryMiB: ctx.memoryMiB,
+        cpus: ctx.cpus,
+        files: { state: (await stat(statePath)).size, disk: (await stat(diskPath)).size },
+        savedAt: new Date().toISOString(),
+        bootMs: Math.round(bootMs),
+        saveMs: Math.round(saveMs),
+      };
+      await staging.commit(record);
+    } catch (err) {
+      await staging.abort().catch(() => undefined);
+      throw err;
+    }
+    const state = await readWarmState(imageDir, key);
+    if (!('record' in state)) throw new InfraFailure(`the warm state just made is not usable: ${state.missing}`);
+    return state;
+  }
+
+  /** Starts one QEMU: cold (booting the image) or warm (loading a saved state), until ready. */
+  private async launch(spec: VmSpec, ctx: StartContext, how: LaunchHow): Promise<VmInstance> {
+    const { qemu, memoryMiB, cpus, baseDisk, ovmf, ovmfVarsTemplate, accel, timeouts } = ctx;
+    const { manifest, dir: imageDir } = spec.image;
+    const boot = manifest.boot;
+    const cellDir = path.resolve(spec.cellDir);
     await mkdir(cellDir, { recursive: true });
     await this.evictStaleRecord(spec.name);
 
@@ -126,15 +357,17 @@ export class QemuProvider implements Provider {
     try {
       const consolePath = path.join(cellDir, 'console.log');
       const logPath = path.join(cellDir, 'qemu.log');
-      const overlay = path.join(cellDir, 'overlay.qcow2');
+      const overlay = path.join(cellDir, how.keepOverlayAs ?? 'overlay.qcow2');
       const qmpSocket = socketPath(cellDir, 'qmp.sock');
-      const scratch: string[] = [overlay, qmpSocket];
+      const scratch: string[] = how.keepOverlayAs ? [qmpSocket] : [overlay, qmpSocket];
       const processes: (ProcessIdentity & { role: string })[] = [];
       stack.defer(() => removeRecord(recordPath(this.stateDir, spec.name)));
       stack.defer(() => rm(qmpSocket, { force: true }));
 
-      stack.defer(() => rm(overlay, { force: true }));
-      await createOverlay({ base: baseDisk.path, baseFormat: baseDisk.format, overlay }, this.qemuImg);
+      if (!how.keepOverlayAs) stack.defer(() => rm(overlay, { force: true }));
+      // Warm: the cell writes over the disk the state was saved with (base <- saved overlay <- cell).
+      const backing = how.warm ? { base: how.warm.diskPath, baseFormat: 'qcow2' as const } : { base: baseDisk.path, baseFormat: baseDisk.format };
+      await createOverlay({ ...backing, overlay }, this.qemuImg);
 
       let ovmfVars: string | undefined;
       if (ovmf) {
@@ -174,6 +407,7 @@ export class QemuProvider implements Provider {
           ...(ovmfVars ? { ovmfVars } : {}),
           ...(tpmSocket ? { tpmSocket } : {}),
         });
+        if (how.warm) args.push('-incoming', incomingUri(how.warm.statePath));
         const logStart = await stat(logPath).then((s) => s.size, () => 0);
         let vm: SpawnedChild;
         try {
@@ -221,8 +455,10 @@ export class QemuProvider implements Provider {
           if (exit && stderr.includes(HOSTFWD_TAKEN)) {
             throw new InfraFailure(`QEMU could not forward a loopback port after ${PORT_ATTEMPTS} attempts: ${stderr}`);
           }
-          const how = exit ? `exited (${exit.code ?? exit.signal}) at start` : 'gave no QMP greeting';
-          throw new InfraFailure(`QEMU ${how} for VM ${spec.name}: ${stderr || (err as Error).message}`, { cause: err });
+          const what = exit ? `exited (${exit.code ?? exit.signal}) at start` : 'gave no QMP greeting';
+          const message = `QEMU ${what} for VM ${spec.name}: ${stderr || (err as Error).message}`;
+          if (how.warm) throw new WarmRestoreFailed(message, exit !== undefined, { cause: err });
+          throw new InfraFailure(message, { cause: err });
         }
 
         // From here the VM object owns everything; on failure it tears it all down.
@@ -241,8 +477,30 @@ export class QemuProvider implements Provider {
           scratch,
         });
         try {
+          if (how.warm) {
+            try {
+              await waitIncoming((c, a) => qmp!.execute(c, a), { timeoutMs: timeouts.boot, signal });
+              await qmp.execute('cont');
+            } catch (err) {
+              spec.signal?.throwIfAborted();
+              await sleep(200);
+              const stderr = (await tail(logPath, 1500, logStart)).trim();
+              const exited = exit !== undefined || !isSameProcessAlive(vm.identity);
+              throw new WarmRestoreFailed(
+                `${exited ? `QEMU exited while loading the state` : (err as Error).message}${stderr ? `: ${stderr}` : ''}`,
+                exited,
+                { cause: err },
+              );
+            }
+          }
           if (spec.waitFor !== 'hypervisor') await instance.waitBooted(timeouts.boot, spec.signal);
           spec.signal?.throwIfAborted();
+          instance.start = {
+            kind: how.warm ? 'warm' : 'cold',
+            ms: Math.round(performance.now() - how.t0),
+            ...(how.fallbackReason ? { fallbackReason: how.fallbackReason } : {}),
+          };
+          if (how.warm) instance.warmState = { dir: how.warm.dir, key: how.warm.record.key, stateBytes: how.warm.record.files.state };
           instance.bindLifetime(spec.signal);
           return instance;
         } catch (err) {
@@ -337,6 +595,10 @@ class QemuVm implements VmInstance, MonitorCapable {
   readonly consolePath: string;
   readonly pid: number;
   readonly events: EventLog;
+  /** How this VM was started and how long it took until ready; set once start() resolves. */
+  start: VmStartInfo | undefined;
+  /** The warm state it was restored from (warm starts only). */
+  warmState: { dir: string; key: string; stateBytes: number } | undefined;
   private readonly p: QemuVmParts;
   private exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private disposing: Promise<void> | undefined;

@@ -1,0 +1,98 @@
+// The Hyper-V host's PowerShell scripts (./scripts), composed and encoded the way the guest's are.
+//
+// A sibling of harness/guest/windows/encode.ts rather than an extension of it: that file belongs to
+// the guest room and its script list (WINDOWS_SCRIPTS) names guest scripts only. This reuses its
+// functions (minifyPowerShell, commonFor over the guest's common.ps1, encodeInput, the stdin
+// bootstrap, parseResult), so a host script is composed exactly like a guest script:
+//   prelude + the parts of common.ps1 it uses + try { $FleetgateInput = ...; <script> } catch { ... }
+// and answers with the same one `@@FLEETGATE-JSON@@` line. decodePowerShell() reads both.
+import { readFileSync } from 'node:fs';
+import {
+  commonFor,
+  encodeInput,
+  MAX_COMMAND_CHARS,
+  minifyPowerShell,
+  POWERSHELL_PREFIX,
+  STDIN_BOOTSTRAP_COMMAND,
+  type PreparedPowerShell,
+} from '../../guest/windows/encode.ts';
+
+/** The scripts in ./scripts, named verb_object (STYLE.md). */
+export const HYPERV_SCRIPTS = [
+  'new_cell_vm',
+  'start_vm',
+  'get_vm_state',
+  'get_vm_address',
+  'get_crash_events',
+  'inject_nmi',
+  'stop_vm',
+  'remove_cell_vm',
+  'list_cell_vms',
+  // PowerShell Direct (the guest channel for VMs without network)
+  'invoke_in_vm',
+  'copy_to_vm',
+  'copy_from_vm',
+] as const;
+export type HyperVScriptName = (typeof HYPERV_SCRIPTS)[number];
+
+export const HYPERV_SCRIPTS_DIR = new URL('./scripts/', import.meta.url);
+const cache = new Map<string, string>();
+
+export function isHyperVScriptName(name: string): name is HyperVScriptName {
+  return (HYPERV_SCRIPTS as readonly string[]).includes(name);
+}
+
+/** A host script's text, read once. Throws for a name that is not one of ours. */
+export function hostScriptSource(name: HyperVScriptName): string {
+  if (!isHyperVScriptName(name)) {
+    throw new TypeError(`unknown Hyper-V host script ${JSON.stringify(name)}; known: ${HYPERV_SCRIPTS.join(', ')}`);
+  }
+  let text = cache.get(name);
+  if (text === undefined) {
+    text = readFileSync(new URL(`${name}.ps1`, HYPERV_SCRIPTS_DIR), 'utf8').replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
+    cache.set(name, text);
+  }
+  return text;
+}
+
+/** The whole script the host runs; the same layout as encode.ts composeScript (decodePowerShell reads it). */
+export function composeHostScript(name: HyperVScriptName, data: unknown): string {
+  const body = minifyPowerShell(hostScriptSource(name));
+  return [
+    `# fleetgate ${name}: composed by harness/providers/hyperv/encode-host.ts`,
+    "$ErrorActionPreference = 'Stop'",
+    "$ProgressPreference = 'SilentlyContinue'",
+    '$FleetgateConsoleEncoding = [Console]::OutputEncoding',
+    '[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false',
+    // Script names are ours ([a-z_]), so no quote can occur in them.
+    `$FleetgateScript = '${name}'`,
+    commonFor(body),
+    'try {',
+    `$FleetgateInput = Read-FleetgateInput '${encodeInput(data)}'`,
+    body,
+    '} catch {',
+    'Write-FleetgateError $_',
+    'exit 1',
+    '}',
+    'exit 0',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Windows' CreateProcess limit (32767 characters) less a margin: the local transport starts
+ * powershell.exe directly, with no cmd.exe in between.
+ */
+export const LOCAL_MAX_COMMAND_CHARS = 32_000;
+
+/**
+ * The command (and, when it does not fit `maxChars`, the stdin) that runs host script `name`. Over
+ * SSH the host's cmd.exe limit applies (MAX_COMMAND_CHARS, the default); locally CreateProcess's.
+ */
+export function prepareHostPowerShell(name: HyperVScriptName, data: unknown, maxChars: number = MAX_COMMAND_CHARS): PreparedPowerShell {
+  const script = composeHostScript(name, data);
+  const command = POWERSHELL_PREFIX + Buffer.from(script, 'utf16le').toString('base64');
+  if (command.length <= maxChars) return { mode: 'encoded', command };
+  const lines = Buffer.from(script, 'utf8').toString('base64').match(/.{1,76}/g) ?? [];
+  return { mode: 'stdin', command: STDIN_BOOTSTRAP_COMMAND, stdin: `${lines.join('\r\n')}\r\n` };
+}

@@ -1,0 +1,271 @@
+// How the provider reaches a Hyper-V host: one interface, `run(script, input)` → the script's parsed
+// JSON result, over two transports that carry the same encoded scripts (encode-host.ts):
+//   local  powershell.exe on this (Windows) machine, started with child_process.
+//   ssh    a remote Hyper-V host's OpenSSH server (harness/guest/ssh connectSsh), windows.md section 9.
+// DESIGN.md names node-powershell as the local part. It is not installed here (no npm install was
+// allowed for this change), so LocalPowerShellTransport spawns powershell.exe itself; node-powershell
+// keeps one PowerShell process alive between commands, which saves the start-up cost per poll. To
+// swap it in, the lead installs it and implements PowerShellTransport with it: nothing else changes.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { copyFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InfraFailure } from '../../../lib/errors.ts';
+import type { GuestChannel } from '../../guest/channel.ts';
+import {
+  MAX_COMMAND_CHARS,
+  parseResult,
+  POWERSHELL_PREFIX,
+  readableStderr,
+  WindowsScriptFailed,
+  WindowsScriptNoResult,
+  type PowerShellErrorInfo,
+  type PreparedPowerShell,
+} from '../../guest/windows/encode.ts';
+import { LOCAL_MAX_COMMAND_CHARS, prepareHostPowerShell, type HyperVScriptName } from './encode-host.ts';
+
+export interface HostRunOptions {
+  /** Wall-clock limit of the one script. */
+  readonly timeoutMs?: number;
+}
+
+/** What the provider asks of a Hyper-V host. */
+export interface HyperVHost {
+  /** For messages: `local` or `ssh admin@hv01:22`. */
+  readonly where: string;
+  /** Runs host script `script` with `input` (as JSON) and returns its result; HyperVHostError when it reports one. */
+  run<T = unknown>(script: HyperVScriptName, input: unknown, options?: HostRunOptions): Promise<T>;
+  /** Makes a controller file available on the host at `hostPath` (a copy, or SFTP for SSH). */
+  putFile(localPath: string, hostPath: string): Promise<void>;
+  /** Brings a host file to the controller. */
+  getFile(hostPath: string, localPath: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a transport hands back for one command. */
+export interface TransportResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  timedOut: boolean;
+}
+
+/** A way to run an encoded PowerShell command on the host. */
+export interface PowerShellTransport {
+  readonly where: string;
+  /** The longest command line it takes; longer scripts go through the stdin bootstrap. */
+  readonly maxCommandChars: number;
+  exec(prepared: PreparedPowerShell, timeoutMs: number): Promise<TransportResult>;
+  putFile(localPath: string, hostPath: string): Promise<void>;
+  getFile(hostPath: string, localPath: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A host script reported an error (a Hyper-V cmdlet failed): infrastructure, not the product. */
+export class HyperVHostError extends InfraFailure {
+  readonly script: HyperVScriptName;
+  readonly host: string;
+  /** PowerShell's FullyQualifiedErrorId: not translated, so callers may match it. */
+  readonly errorId: string;
+  readonly error: PowerShellErrorInfo;
+  constructor(script: HyperVScriptName, host: string, error: PowerShellErrorInfo) {
+    super(`Hyper-V host ${host}: ${script} failed: ${error.type}: ${error.message}${error.errorId ? ` [${error.errorId}]` : ''}`);
+    this.script = script;
+    this.host = host;
+    this.errorId = error.errorId;
+    this.error = error;
+  }
+}
+
+export const DEFAULT_HOST_TIMEOUT_MS = 120_000;
+
+/** HyperVHost over any PowerShellTransport: compose, encode, run, read the one result line. */
+export class PowerShellHyperVHost implements HyperVHost {
+  readonly where: string;
+  constructor(private readonly transport: PowerShellTransport) {
+    this.where = transport.where;
+  }
+
+  async run<T = unknown>(script: HyperVScriptName, input: unknown, options: HostRunOptions = {}): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_HOST_TIMEOUT_MS;
+    const prepared = prepareHostPowerShell(script, input, this.transport.maxCommandChars);
+    let r: TransportResult;
+    try {
+      r = await this.transport.exec(prepared, timeoutMs);
+    } catch (err) {
+      throw new InfraFailure(`Hyper-V host ${this.where}: running ${script}: ${(err as Error).message}`, { cause: err });
+    }
+    if (r.timedOut) {
+      throw new InfraFailure(
+        `Hyper-V host ${this.where}: ${script} did not finish within ${timeoutMs / 1000}s` +
+          (r.stderr ? `; stderr ends: ${JSON.stringify(readableStderr(r.stderr).trimEnd().slice(-300))}` : ''),
+      );
+    }
+    try {
+      return parseResult<T>(r.stdout, script, { stderr: r.stderr, exitCode: r.exitCode });
+    } catch (err) {
+      if (err instanceof WindowsScriptFailed) throw new HyperVHostError(script, this.where, err.error);
+      if (err instanceof WindowsScriptNoResult) throw new InfraFailure(`Hyper-V host ${this.where}: ${err.message.replace(/^Windows guest script /, 'script ')}`, { cause: err });
+      throw err;
+    }
+  }
+
+  putFile(localPath: string, hostPath: string): Promise<void> {
+    return this.transport.putFile(localPath, hostPath);
+  }
+
+  getFile(hostPath: string, localPath: string): Promise<void> {
+    return this.transport.getFile(hostPath, localPath);
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// local: powershell.exe on this machine
+
+export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
+/** The argv for powershell.exe from an encoded command: the same flags, no shell in between. */
+export function localPowerShellArgs(command: string): string[] {
+  if (!command.startsWith(POWERSHELL_PREFIX)) throw new TypeError('not a fleetgate PowerShell command');
+  return ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-EncodedCommand', command.slice(POWERSHELL_PREFIX.length)];
+}
+
+export class LocalPowerShellTransport implements PowerShellTransport {
+  readonly where = 'local';
+  readonly maxCommandChars = LOCAL_MAX_COMMAND_CHARS;
+  constructor(
+    private readonly spawnFn: SpawnFn = spawn,
+    /** powershell.exe (Windows PowerShell 5.1: the Hyper-V module is a 5.1 module on every host we know). */
+    private readonly exe: string = 'powershell.exe',
+  ) {}
+
+  exec(prepared: PreparedPowerShell, timeoutMs: number): Promise<TransportResult> {
+    return new Promise((resolve, reject) => {
+      const child = this.spawnFn(this.exe, localPowerShellArgs(prepared.command), { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill();
+      }, timeoutMs);
+      child.stdout?.on('data', (c: Buffer) => out.push(c));
+      child.stderr?.on('data', (c: Buffer) => err.push(c));
+      child.once('error', (e) => {
+        clearTimeout(timer);
+        reject(new InfraFailure(`starting ${this.exe}: ${e.message} (the local Hyper-V transport needs Windows with the Hyper-V PowerShell module)`, { cause: e }));
+      });
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), exitCode: code, timedOut });
+      });
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(prepared.mode === 'stdin' ? prepared.stdin : undefined);
+    });
+  }
+
+  async putFile(localPath: string, hostPath: string): Promise<void> {
+    if (path.resolve(localPath) !== path.resolve(hostPath)) await copyFile(localPath, hostPath);
+  }
+
+  async getFile(hostPath: string, localPath: string): Promise<void> {
+    if (path.resolve(localPath) !== path.resolve(hostPath)) await copyFile(hostPath, localPath);
+  }
+
+  async close(): Promise<void> {
+    // One process per command: nothing stays open.
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// ssh: a remote Hyper-V host
+
+/** Over SSH the host's default shell is cmd.exe (windows.md section 9): its line limit applies. */
+export class SshPowerShellTransport implements PowerShellTransport {
+  readonly maxCommandChars = MAX_COMMAND_CHARS;
+  constructor(
+    private readonly channel: Pick<GuestChannel, 'exec' | 'upload' | 'download' | 'close'>,
+    readonly where: string,
+  ) {}
+
+  async exec(prepared: PreparedPowerShell, timeoutMs: number): Promise<TransportResult> {
+    const r = await this.channel.exec(prepared.command, {
+      timeoutMs,
+      maxBufferBytes: 4 * 1024 * 1024,
+      ...(prepared.mode === 'stdin' ? { stdin: prepared.stdin } : {}),
+    });
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, timedOut: r.timedOut || r.aborted };
+  }
+
+  async putFile(localPath: string, hostPath: string): Promise<void> {
+    await this.channel.upload(localPath, hostPath);
+  }
+
+  async getFile(hostPath: string, localPath: string): Promise<void> {
+    await this.channel.download(hostPath, localPath);
+  }
+
+  close(): Promise<void> {
+    return this.channel.close();
+  }
+}
+
+/** Where FLEETGATE_HYPERV_HOST etc. point: a remote host over SSH, or this machine. */
+export interface HyperVHostEnv {
+  /** `user@host[:port]`; unset means this machine. */
+  readonly FLEETGATE_HYPERV_HOST?: string | undefined;
+  /** Private key file for the SSH login. */
+  readonly FLEETGATE_HYPERV_KEY?: string | undefined;
+  /** The host's pinned key, `SHA256:...`. */
+  readonly FLEETGATE_HYPERV_HOST_KEY?: string | undefined;
+}
+
+/**
+ * A host from the environment, connected on first use (the provider registry's create() is
+ * synchronous; SSH connecting is not).
+ */
+export function hostFromEnv(env: HyperVHostEnv = process.env): HyperVHost {
+  const target = env.FLEETGATE_HYPERV_HOST;
+  if (!target) return new PowerShellHyperVHost(new LocalPowerShellTransport());
+  const m = /^([^@\s]+)@([^:\s]+)(?::(\d+))?$/.exec(target);
+  if (!m) throw new InfraFailure(`FLEETGATE_HYPERV_HOST must be user@host[:port], got ${JSON.stringify(target)}`);
+  const [, username, host, port] = m as unknown as [string, string, string, string | undefined];
+  const key = env.FLEETGATE_HYPERV_KEY;
+  const fingerprint = env.FLEETGATE_HYPERV_HOST_KEY;
+  if (!key || !fingerprint) {
+    throw new InfraFailure('a remote Hyper-V host needs FLEETGATE_HYPERV_KEY (client key file) and FLEETGATE_HYPERV_HOST_KEY (SHA256:... of its host key)');
+  }
+  const where = `ssh ${username}@${host}:${port ?? 22}`;
+  let connecting: Promise<HyperVHost> | undefined;
+  const connect = (): Promise<HyperVHost> =>
+    (connecting ??= (async () => {
+      const [{ connectSsh }, { windowsRemoteSha256, heartbeatCommand }] = await Promise.all([
+        import('../../guest/ssh/client.ts'),
+        import('../../guest/windows/windows-guest.ts'),
+      ]);
+      const channel = await connectSsh({
+        host,
+        port: Number(port ?? 22),
+        username,
+        privateKeyPath: key,
+        hostKeyFingerprint: fingerprint,
+        hostKeySource: 'FLEETGATE_HYPERV_HOST_KEY',
+        remoteSha256: windowsRemoteSha256,
+        heartbeatCommand,
+        retry: { deadlineMs: 30_000 },
+      });
+      return new PowerShellHyperVHost(new SshPowerShellTransport(channel, where));
+    })());
+  return {
+    where,
+    run: async (script, input, options) => (await connect()).run(script, input, options),
+    putFile: async (l, h) => (await connect()).putFile(l, h),
+    getFile: async (h, l) => (await connect()).getFile(h, l),
+    close: async () => {
+      if (connecting) await (await connecting).close();
+    },
+  };
+}
