@@ -162,7 +162,10 @@ export function writeAllureResults(folder: RunFolder, resultsDir: string, opts: 
     const triage = findEvidence(folder, c, 'triage.json');
     if (triage) rt.writeAttachment(uuid, undefined, 'triage.json', readFileSync(triage), { contentType: ContentType.JSON, fileExtension: '.json' });
     if (c.crash) rt.writeAttachment(uuid, undefined, 'crash.json', Buffer.from(JSON.stringify(c.crash, null, 2)), { contentType: ContentType.JSON, fileExtension: '.json' });
-    if (c.latency) rt.writeAttachment(uuid, undefined, 'latency.json', Buffer.from(JSON.stringify(c.latency, null, 2)), { contentType: ContentType.JSON, fileExtension: '.json' });
+    // Latency figures as a file only where someone will look (a failed or regressed cell); a passing
+    // cell's figures are in the dashboard, and a file per passing cell doubled the files written.
+    const regressed = c.latency && Object.values(c.latency).some((l) => l.change === 'regressed');
+    if (c.latency && (c.verdict !== 'pass' || regressed)) rt.writeAttachment(uuid, undefined, 'latency.json', Buffer.from(JSON.stringify(c.latency, null, 2)), { contentType: ContentType.JSON, fileExtension: '.json' });
     for (const rel of c.evidence.filter((e) => /hist/i.test(path.posix.basename(e)))) {
       const abs = evidencePath(folder, rel);
       if (abs) rt.writeAttachment(uuid, undefined, path.posix.basename(rel), abs, { contentType: rel.endsWith('.json') ? ContentType.JSON : ContentType.TEXT });
