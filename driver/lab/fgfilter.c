@@ -32,6 +32,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/timekeeping.h>
 
 #define FG_MAX_DELAY_US 100000u
 
@@ -205,17 +206,30 @@ static noinline void fgfilter_fail_deadlock(void)
 
 /* ---- the hook ---- */
 
+/*
+ * Busy-waits d microseconds of the guest's monotonic clock. Not udelay(): udelay counts TSC cycles
+ * at the rate the kernel calibrated at boot, and under TCG that calibration depends on how busy the
+ * host was then ("Unable to calibrate against PIT"), so udelay(200) took 300+ us of clock time on a
+ * loaded host. The in-guest agent measures with the same monotonic clock, so a delay spun on it is
+ * exactly the delay the harness should measure. The fast accessor is safe in the kprobe handler
+ * (interrupts off) and reads the same clocksource.
+ */
+static void fg_spin_us(unsigned int d)
+{
+	u64 end = ktime_get_mono_fast_ns() + (u64)d * NSEC_PER_USEC;
+
+	while (ktime_get_mono_fast_ns() < end)
+		cpu_relax();
+}
+
 static int fgfilter_pre_open(struct kprobe *p, struct pt_regs *regs)
 {
 	unsigned int d = READ_ONCE(delay_us);
 	int t;
 
 	atomic64_inc(&fg_opens);
-	/* udelay is meant for short waits: whole milliseconds go through mdelay. */
-	if (d >= 1000)
-		mdelay(d / 1000);
-	if (d % 1000)
-		udelay(d % 1000);
+	if (d)
+		fg_spin_us(d);
 	t = atomic_xchg(&fg_armed, FG_TRIGGER_NONE);
 	switch (t) {
 	case FG_TRIGGER_OOPS:
