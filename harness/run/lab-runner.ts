@@ -19,6 +19,7 @@ import type { GuestChannel } from '../guest/channel.ts';
 import { LabGuest, WorkloadError, type LabTrigger } from '../guest/linux/lab-guest.ts';
 import { watchCell, type MonitorOutcome } from '../cell/monitor.ts';
 import { bucketLinuxReport } from '../crash/bucket.ts';
+import { setGuestClock } from '../../images/warm/clock.ts';
 import type { AttemptContext, AttemptResult, CellRunner, CrashSummary, OperationLatency, Step, StepRecord } from './types.ts';
 
 /** Per-step limits under TCG (the slowest case); named, never scattered. */
@@ -54,6 +55,12 @@ class StepFailed extends Error {
   constructor(readonly step: Step, readonly verdict: AttemptResult['verdict'], message: string) {
     super(message);
   }
+}
+
+function parseStartMode(value: string | undefined): 'auto' | 'cold' | 'warm' {
+  if (value === undefined || value === '') return 'auto';
+  if (value === 'auto' || value === 'cold' || value === 'warm') return value;
+  throw new InfraFailure(`FLEETGATE_START must be auto, cold or warm, got '${value}'`);
 }
 
 export function labRunner(opts: LabRunnerOptions = {}): CellRunner {
@@ -100,9 +107,21 @@ async function runLabAttempt(ctx: AttemptContext, opts: LabRunnerOptions): Promi
   try {
     const image = await step('acquire', async (signal) => {
       const img = await buildLabImage();
-      vm = await createProvider('qemu').start({ name: `cell-${cell.id}-a${ctx.attempt}-${process.pid}`, cellDir: ctx.attemptDir, image: img, signal });
-      result.start = { kind: 'cold', ms: 0, accel: vm.accel };
+      // Warm (a saved, booted VM restored on a fresh overlay) when a state exists or can be made;
+      // otherwise a cold boot, with the reason journaled. FLEETGATE_START=cold|warm|auto overrides.
+      const startMode = parseStartMode(process.env.FLEETGATE_START);
+      vm = await createProvider('qemu').start({ name: `cell-${cell.id}-a${ctx.attempt}-${process.pid}`, cellDir: ctx.attemptDir, image: img, signal, start: startMode });
+      const how = vm.start ?? { kind: 'cold' as const, ms: 0 };
+      result.start = { kind: how.kind, ms: 0, accel: vm.accel };
+      if (how.fallbackReason) ctx.emit({ type: 'note', message: `cold boot instead of a warm start: ${how.fallbackReason}` });
       channel = await connectSsh({ ...fromManifest(img.dir, img.manifest, vm.ssh), signal });
+      if (how.kind === 'warm') {
+        // The restored guest's clock is the one it had when the state was saved.
+        const clock = await setGuestClock(channel, { signal });
+        ctx.emit({ type: 'note', message: `warm start in ${how.ms} ms; guest clock was ${(clock.staleMs / 1000).toFixed(1)} s behind, set to within ${Math.round(Math.abs(clock.offsetMs))} ms of the host` });
+      }
+      // Cells whose steps reboot the guest still reboot it (a cold boot inside the same VM): nothing
+      // in the lab's steps does today.
       return img;
     });
     const t = steps.at(-1)!;

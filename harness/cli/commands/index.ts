@@ -12,7 +12,8 @@ import { registerGate } from './gate.ts';
 import { registerHistory } from './history.ts';
 import { registerSignoff } from './signoff.ts';
 import { registerImages } from './images.ts';
+import { registerWarm } from './warm.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerRun, registerMerge, registerCatalog, registerLab, registerTriage, registerReport, registerGate, registerHistory, registerSignoff, registerImages];
+export const commands: RegisterCommand[] = [registerPlan, registerRun, registerMerge, registerCatalog, registerLab, registerTriage, registerReport, registerGate, registerHistory, registerSignoff, registerImages, registerWarm];

@@ -240,10 +240,11 @@ export class QemuProvider implements Provider {
     }
     const found = await readWarmState(imageDir, key);
     if ('record' in found) return { state: found, madeMs: 0 };
-    let why = found.missing;
+    const why = found.missing;
     if (found.damaged) {
+      // This cell boots cold (saving anew would cost it more than a boot); the next start makes a new state.
       await removeWarmState(imageDir, key).catch(() => undefined);
-      why += ' (removed)';
+      return { reason: `${why} (the state was removed)` };
     }
     // Made on first use only for the image's own machine: a state per odd memory size would cost a
     // save each and rarely be reused. Others are made on purpose with `fleetgate warm`.
