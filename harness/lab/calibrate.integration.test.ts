@@ -19,10 +19,10 @@ t.test('p50 open overhead within 15% of a 200 µs delay; D regressed, a repeat o
   t.equal(r.change, 'regressed', 'the D side is a regression');
   t.equal(r.nullChange, 'no-change', 'a repeat at delay 0 is no change');
   t.ok(r.overheadP50Us > D / 2, `the measured overhead (${r.overheadP50Us} µs) is of the delay's size, not noise`);
-  // Known limitation, not met reliably on the shared 2-core machines: the first calibration measured
-  // 218 µs for 200 µs (9%), later ones 274-360 µs (37-60% over, at load 1 as at load 7) with the delay spun on the guest's
-  // own monotonic clock, on a loaded host. Why the overhead grows faster than the delay under TCG is
-  // open (see the closing note); until it is understood the 15% bound is recorded as a todo, not hidden.
+  // Known limitation on these 2-core TCG machines: the first calibration measured 218 µs for 200 µs
+  // (9%); later ones 274-360 µs (37-60% over, at load 1 as at load 7), also with the delay spun on
+  // the guest's own monotonic clock. Why the overhead grows faster than the delay under TCG is open
+  // (see the closing note); until it is understood the 15% bound is recorded as a todo, not hidden.
   t.ok(Math.abs(r.errorPct) <= 15, `overhead ${r.overheadP50Us} µs for ${D} µs: ${r.errorPct.toFixed(1)}% off`, {
     todo: 'p50 open overhead within 15% of D: not met reliably under TCG here (9% once; 37-60% since)',
   });
