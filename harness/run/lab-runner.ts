@@ -303,4 +303,3 @@ export function isLabCell(cell: Cell): boolean {
   return cell.os.release === 'lab';
 }
 
-export { InfraFailure };
