@@ -6,7 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError, UsageError } from '../../lib/errors.ts';
 import { checkLoadedAndAttached, DriverStepError, FltmcError, getCrashControl, installDriver, setCrashControl, startDriver, uninstallDriver, unloadDriver, upgradeDriver } from './lifecycle.ts';
-import { SCRIPT_NAMES, scriptPath, type PowerShellRunner } from './runner.ts';
+import { SCRIPT_NAMES, scriptPath, type PowerShellRunner, type ScriptName } from './runner.ts';
+import { commonParts, composeScript, decodePowerShell, MAX_COMMAND_CHARS, preparePowerShell, scriptFromFile } from '../../harness/guest/windows/encode.ts';
 import { readSample, samplesSkip } from './samples.ts';
 import { applyVerifier, queryVerifier, VerifierCommandError } from '../verifier/run.ts';
 import { verifierPlan } from '../verifier/profiles.ts';
@@ -44,7 +45,6 @@ WdFilter              C:                                        328010     WdFil
 t.test('scripts: one per caller, Stop on errors, input from $FleetgateInput, one result, no $PSScriptRoot', async (t) => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.ps1')).sort();
   t.same(files, [...SCRIPT_NAMES].map((n) => `${n}.ps1`).sort());
-  const helpers = new Set<string>();
   for (const f of files) {
     const text = readFileSync(path.join(dir, f), 'utf8');
     const code = text.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
@@ -54,13 +54,63 @@ t.test('scripts: one per caller, Stop on errors, input from $FleetgateInput, one
     t.notMatch(code, /Write-(Host|Output)\b|\bconvertto-json\b/i, `${f}: output only through the helper`);
     t.notMatch(code, /^\s*function Write-FleetgateResult/m, `${f}: the helper comes from the runner`);
     t.notMatch(code, /&\s*\S+\.exe|Invoke-Expression|\biex\b/i, `${f}: programs only through Invoke-FleetgateNative`);
-    const m = /# --- Invoke-FleetgateNative[\s\S]*?# --- end Invoke-FleetgateNative/.exec(text);
-    if (m) helpers.add(m[0]);
     if (!/\$FleetgateInput\b/.test(code)) t.match(text, /Input: \{\} \(nothing\)/, `${f}: takes no input, says so`);
     t.match(f, /^[a-z]+_[a-z_]+\.ps1$/, `${f}: verb_object`);
   }
-  t.equal(helpers.size, 1, 'every copy of Invoke-FleetgateNative is identical');
   t.ok(scriptPath('install_driver').endsWith(path.join('driver', 'windows', 'install_driver.ps1')) && path.isAbsolute(scriptPath('install_driver')));
+});
+
+/** An input of the shape each script's caller sends (lifecycle.ts, ../verifier/run.ts). */
+const SAMPLE_INPUTS: Record<ScriptName, unknown> = {
+  install_driver: { infPath: 'C:\\fleetgate\\pkg\\fgfilter.inf', method: 'infsection', section: 'DefaultInstall.NTamd64', service: 'fgfilter', sysName: 'fgfilter.sys', timeoutSeconds: 300 },
+  start_driver: { service: 'fgfilter' },
+  check_driver: {},
+  unload_driver: { service: 'fgfilter' },
+  uninstall_driver: { method: 'pnputil', service: 'fgfilter', sysName: 'fgfilter.sys', infPath: 'C:\\fleetgate\\pkg\\fgfilter.inf', section: 'DefaultUninstall.NTamd64', timeoutSeconds: 300 },
+  upgrade_driver: { infPath: 'C:\\fleetgate\\pkg\\fgfilter.inf', service: 'fgfilter', sysName: 'fgfilter.sys', method: 'pnputil', section: 'DefaultInstall.NTamd64', timeoutSeconds: 300 },
+  get_crash_control: {},
+  set_crash_control: { values: { CrashDumpEnabled: 1, AutoReboot: 1, DumpFile: '%SystemRoot%\\MEMORY.DMP' } },
+  apply_verifier: { commands: [['/standard', '/driver', 'fgfilter.sys'], ['/bootmode', 'persistent']] },
+  query_verifier: {},
+};
+
+t.test("scripts take their helpers from common.ps1, composed in by the runner: no copies of their own", async (t) => {
+  const common = commonParts().flatMap((p) => (p.name ? [p.name] : []));
+  t.ok(common.includes('Invoke-FleetgateNative') && common.includes('Write-FleetgateResult'), 'common.ps1 has the helpers');
+  const commonLower = new Set(common.map((n) => n.toLowerCase()));
+  const modes: string[] = [];
+  for (const name of SCRIPT_NAMES) {
+    const text = readFileSync(scriptPath(name), 'utf8');
+    const code = text.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
+    const own = [...code.matchAll(/^\s*function\s+([\w-]+)/gim)].map((m) => m[1]!);
+    t.same(own.filter((f) => commonLower.has(f.toLowerCase())), [], `${name}: defines no function that common.ps1 defines`);
+
+    const script = scriptFromFile(scriptPath(name));
+    t.equal(script.name, name, `${name}: named after its file`);
+    const input = SAMPLE_INPUTS[name];
+    const composed = composeScript(script, input);
+    t.match(composed, /^\$ErrorActionPreference = 'Stop'$/m, `${name}: Stop, from the prelude too`);
+    const uses = /\bInvoke-FleetgateNative\b/.test(code);
+    t.equal((composed.match(/^function Invoke-FleetgateNative \{$/gm) ?? []).length, uses ? 1 : 0, `${name}: Invoke-FleetgateNative defined ${uses ? 'exactly once' : 'not at all (unused)'}`);
+    // Every helper the script calls is defined in what is sent, before the script body.
+    const bodyAt = composed.indexOf('$FleetgateInput = Read-FleetgateInput');
+    for (const m of new Set([...code.matchAll(/\b([A-Z][a-z]+-Fleetgate[A-Za-z]*)\b/g)].map((x) => x[1]!))) {
+      const at = composed.indexOf(`\nfunction ${m} {\n`);
+      t.ok(at >= 0 && at < bodyAt, `${name}: ${m} is defined by the composed script before the body`);
+    }
+
+    const prepared = preparePowerShell(script, input);
+    t.ok(prepared.mode === 'encoded' || prepared.mode === 'stdin', `${name}: ${prepared.mode}`);
+    t.ok(prepared.command.length <= MAX_COMMAND_CHARS, `${name}: the command fits cmd.exe's line`);
+    modes.push(`${name}:${prepared.mode}`);
+    const decoded = decodePowerShell(prepared.command, prepared.mode === 'stdin' ? prepared.stdin : undefined);
+    t.equal(decoded.scriptName, name, `${name}: $FleetgateScript`);
+    t.strictSame(decoded.input, input, `${name}: the input round-trips`);
+    t.equal(decoded.script, composed, `${name}: the script sent is the composed one`);
+  }
+  // Those that run a program are too long for cmd.exe's line even minified (common.ps1's
+  // Invoke-FleetgateNative alone is some 1300 characters): they go through the stdin bootstrap.
+  t.ok(modes.includes('get_crash_control:encoded'), `the smallest stay on -EncodedCommand (${modes.join(', ')})`);
 });
 
 t.test('checkLoadedAndAttached', async (t) => {

@@ -1,6 +1,9 @@
-// The seam between the driver's Windows scripts and the harness: the harness plugs in a runner that sends a
-// .ps1 (as -EncodedCommand, with $FleetgateInput defined from JSON and Write-FleetgateResult from its
-// common prelude; windows.md §9) and returns the parsed `@@FLEETGATE-JSON@@` result. Tests plug in fakes.
+// The seam between the driver's Windows scripts and the harness. The harness's runner is
+// WindowsGuest.powerShellRunner() (harness/guest/windows/windows-guest.ts): it composes the .ps1 with
+// harness/guest/windows/scripts/common.ps1 (harness/guest/windows/encode.ts: the prelude, the helpers the
+// script uses, such as Invoke-FleetgateNative and Write-FleetgateResult, and $FleetgateInput decoded from
+// JSON), sends it as -EncodedCommand (windows.md §9; through stdin when too long) and returns the parsed
+// `@@FLEETGATE-JSON@@` result. So a script here defines none of common.ps1's functions. Tests plug in fakes.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../../lib/errors.ts';

@@ -2,8 +2,10 @@
 # 2 kernel, 3 small, 7 automatic), AutoReboot, DumpFile, MinidumpDir, Overwrite. Only the values given are
 # written. Changes take effect after a reboot: the result says whether anything changed.
 # Input: { values: { CrashDumpEnabled?, AutoReboot?, DumpFile?, MinidumpDir?, Overwrite? } }
-# Input: $FleetgateInput (defined by the runner from JSON). Output: one line through Write-FleetgateResult
-# (the runner's common prelude). Never reads $PSScriptRoot: the runner sends this file's text alone.
+# Input: $FleetgateInput (defined by the runner from JSON). Output: one line through Write-FleetgateResult.
+# The runner (WindowsGuest.powerShellRunner()) sends this file composed with harness/guest/windows/scripts/common.ps1
+# by harness/guest/windows/encode.ts: the helpers (Write-FleetgateResult, Invoke-FleetgateNative...) come from
+# there and are not defined here again. There is no $PSScriptRoot.
 $ErrorActionPreference = 'Stop'
 
 $path = 'HKLM:\SYSTEM\CurrentControlSet\Control\CrashControl'

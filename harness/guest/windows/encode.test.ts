@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
+import { SCRIPT_NAMES as DRIVER_SCRIPTS, scriptPath as driverScriptPath } from '../../../driver/windows/runner.ts';
 import { InfraFailure } from '../../../lib/errors.ts';
 import {
   CMD_EXE_MAX_CHARS,
@@ -23,6 +26,7 @@ import {
   parseResult,
   preparePowerShell,
   readableStderr,
+  scriptFromFile,
   scriptSource,
 } from './encode.ts';
 
@@ -159,6 +163,42 @@ t.test('composition: prelude, the used part of common.ps1, then the script in a 
   t.ok(composeScript('get_identity', {}).includes('function Invoke-FleetgateNative'));
 });
 
+t.test('any .ps1 composes like ours: scriptFromFile and GuestScript', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fleetgate-encode-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'probe_thing.ps1');
+  writeFileSync(file, "\uFEFF# probe: a comment\r\n$ErrorActionPreference = 'Stop'\r\n$r = Invoke-FleetgateNative 'x.exe' @('a b')\r\nWrite-FleetgateResult $r\r\n");
+  const script = scriptFromFile(file);
+  t.equal(script.name, 'probe_thing', 'named after the file, without .ps1');
+  t.equal(script.source, "# probe: a comment\n$ErrorActionPreference = 'Stop'\n$r = Invoke-FleetgateNative 'x.exe' @('a b')\nWrite-FleetgateResult $r\n", 'BOM gone, LF only');
+  t.equal(scriptFromFile(file), script, 'read once');
+  const composed = composeScript(script, { a: 1 });
+  t.match(composed, /^\$FleetgateScript = 'probe_thing'$/m);
+  t.equal(composed.match(/^function Invoke-FleetgateNative \{$/gm)?.length, 1, 'the helper it uses comes from common.ps1');
+  t.notOk(composed.includes('function Get-FleetgateRegistryValue'), 'and nothing it does not use');
+  t.ok(composed.indexOf('function Invoke-FleetgateNative') < composed.indexOf('try {'));
+  const p = preparePowerShell(script, { a: 1 });
+  const d = decodePowerShell(p.command, p.mode === 'stdin' ? p.stdin : undefined);
+  t.strictSame([d.scriptName, d.input, d.script], ['probe_thing', { a: 1 }, composed]);
+  // A name given in place of a file works the same; WINDOWS_SCRIPTS names still read ./scripts.
+  t.equal(composeScript({ name: 'get_file_hash', source: scriptSource('get_file_hash') }, { path: 'p' }), composeScript('get_file_hash', { path: 'p' }));
+  t.throws(() => composeScript({ name: "x'\nexit 0", source: '' }, {}), TypeError, 'a name that would break the prelude');
+  t.throws(() => scriptFromFile('relative.ps1'), { message: /not absolute/ });
+  t.throws(() => scriptFromFile(path.join(dir, 'x.txt')), { message: /\.ps1/ });
+  t.throws(() => encodePowerShell({ name: 'big', source: `$x = '${'y'.repeat(4000)}'\nWrite-FleetgateResult $x` }, {}), { name: 'PowerShellCommandTooLong', message: /script big:/ });
+});
+
+t.test('the driver scripts (driver/windows/*.ps1), composed the same way, are well-formed as far as can be checked here', async (t) => {
+  for (const name of DRIVER_SCRIPTS) {
+    const text = scriptFromFile(driverScriptPath(name)).source;
+    const code = minifyPowerShell(text);
+    t.equal(checkBalance(text), null, `${name}: balanced`);
+    t.equal(checkBalance(code), null, `${name}: balanced after minifying`);
+    t.notMatch(code, /\?\?|\?\.|&&|\|\||-AsHashtable|\bclean\s*\{/, `${name}: 5.1 syntax only`);
+    t.ok(code.split('\n').every((l) => hereStringCloser(l) === null), `${name}: no here-strings`);
+  }
+});
+
 t.test('common.ps1 is cut into whole functions', async (t) => {
   const parts = commonParts();
   const names = parts.flatMap((p) => (p.name ? [p.name] : []));
@@ -271,8 +311,10 @@ const pwshMissing =
     : false;
 
 t.test('PowerShell parses every composed script (when pwsh is installed)', { skip: pwshMissing }, async (t) => {
-  for (const name of WINDOWS_SCRIPTS) {
-    const script = composeScript(name, { path: 'C:\\x' });
+  const scripts = [...WINDOWS_SCRIPTS, ...DRIVER_SCRIPTS.map((n) => scriptFromFile(driverScriptPath(n)))];
+  for (const s of scripts) {
+    const name = typeof s === 'string' ? s : s.name;
+    const script = composeScript(s, { path: 'C:\\x' });
     const check =
       '$errs = $null; $null = [System.Management.Automation.Language.Parser]::ParseInput([Console]::In.ReadToEnd(), [ref]$null, [ref]$errs); ' +
       '$errs | ForEach-Object { $_.ToString() }; exit $errs.Count';

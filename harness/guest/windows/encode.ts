@@ -6,7 +6,9 @@
 // whose alphabet ([A-Za-z0-9+/=] and spaces) means nothing to cmd.exe, and the data travels inside
 // the script as base64 of its UTF-8 JSON, decoded by the script (STYLE.md: data in as JSON).
 //
-// The script that runs is composed here (scripts are .ps1 files, never strings in TypeScript):
+// The script that runs is composed here (scripts are .ps1 files, never strings in TypeScript): one of
+// ./scripts by name (WindowsScriptName), or any other .ps1 read with scriptFromFile() (the driver's
+// driver/windows/*.ps1, run through WindowsGuest.powerShellRunner()):
 //   prelude    $ErrorActionPreference = 'Stop', no progress records, UTF-8 console, $FleetgateScript
 //   common.ps1 inlined: under -EncodedCommand there is no $PSScriptRoot to dot-source it from
 //   try { $FleetgateInput = Read-FleetgateInput '<base64 JSON>'; <name>.ps1 } catch { error result; exit 1 }
@@ -19,6 +21,7 @@
 // composed script from stdin as base64 (ASCII, so the OEM code page PowerShell decodes stdin with
 // cannot damage it). encodePowerShell() alone never switches: it throws PowerShellCommandTooLong.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { FleetgateError, EXIT, InfraFailure } from '../../../lib/errors.ts';
 
 /** Start of the one result line every script writes. */
@@ -55,6 +58,44 @@ export function scriptSource(name: WindowsScriptName | 'common'): string {
     scriptCache.set(name, text);
   }
   return text;
+}
+
+/** A .ps1 from outside ./scripts, composed with common.ps1 like ours. `name` is what $FleetgateScript
+ * holds and what the result line must name (parseResult). */
+export interface GuestScript {
+  readonly name: string;
+  readonly source: string;
+}
+
+/** What composeScript and its callers run: one of ./scripts by name, or a GuestScript. */
+export type GuestScriptRef = WindowsScriptName | GuestScript;
+
+const fileScriptCache = new Map<string, GuestScript>();
+
+/**
+ * The script in the .ps1 file at `absPath` (read once; BOM dropped, CRLF made LF), named after the
+ * file without .ps1. Throws TypeError for a relative path or another extension.
+ */
+export function scriptFromFile(absPath: string): GuestScript {
+  if (!path.isAbsolute(absPath)) throw new TypeError(`PowerShell script path ${JSON.stringify(absPath)} is not absolute`);
+  if (!/\.ps1$/i.test(absPath)) throw new TypeError(`PowerShell script path ${JSON.stringify(absPath)} does not end with .ps1`);
+  let script = fileScriptCache.get(absPath);
+  if (script === undefined) {
+    const source = readFileSync(absPath, 'utf8').replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
+    script = { name: path.basename(absPath).replace(/\.ps1$/i, ''), source };
+    fileScriptCache.set(absPath, script);
+  }
+  return script;
+}
+
+/** The name and text of a script reference. The name goes into the composed script (a comment and
+ * a quoted string): letters, digits, `_`, `-` and `.` only. */
+export function resolveScript(script: GuestScriptRef): GuestScript {
+  if (typeof script === 'string') return { name: script, source: scriptSource(script) };
+  if (!/^[A-Za-z0-9_.-]+$/.test(script.name)) {
+    throw new TypeError(`PowerShell script name ${JSON.stringify(script.name)}: letters, digits, _, - and . only`);
+  }
+  return script;
 }
 
 /** The data cannot be given to Windows PowerShell 5.1 as JSON input. */
@@ -244,8 +285,9 @@ export function commonFor(scriptBody: string): string {
 }
 
 /** The whole script that runs in the guest: prelude + common.ps1 + the script, minified. */
-export function composeScript(scriptName: WindowsScriptName, data: unknown): string {
-  const body = minifyPowerShell(scriptSource(scriptName));
+export function composeScript(script: GuestScriptRef, data: unknown): string {
+  const { name: scriptName, source } = resolveScript(script);
+  const body = minifyPowerShell(source);
   const common = commonFor(body);
   return [
     `# fleetgate ${scriptName}: composed by harness/guest/windows/encode.ts`,
@@ -275,12 +317,13 @@ function encodedCommand(script: string): string {
 }
 
 /**
- * The full command line that runs `scripts/<scriptName>.ps1` with `data` as its input. Throws
- * PowerShellCommandTooLong when it would not fit cmd.exe's limit; preparePowerShell() never does.
+ * The full command line that runs `script` (`scripts/<name>.ps1`, or a GuestScript) with `data` as
+ * its input. Throws PowerShellCommandTooLong when it would not fit cmd.exe's limit;
+ * preparePowerShell() never does.
  */
-export function encodePowerShell(scriptName: WindowsScriptName, data: unknown): string {
-  const command = encodedCommand(composeScript(scriptName, data));
-  if (command.length > MAX_COMMAND_CHARS) throw new PowerShellCommandTooLong(scriptName, command.length);
+export function encodePowerShell(script: GuestScriptRef, data: unknown): string {
+  const command = encodedCommand(composeScript(script, data));
+  if (command.length > MAX_COMMAND_CHARS) throw new PowerShellCommandTooLong(resolveScript(script).name, command.length);
   return command;
 }
 
@@ -308,16 +351,16 @@ export type PreparedPowerShell =
     };
 
 /**
- * The command (and, for large scripts, the stdin) that runs `scriptName` with `data`: the
+ * The command (and, for large scripts, the stdin) that runs `script` with `data`: the
  * -EncodedCommand form when it fits cmd.exe's line, else the stdin bootstrap. The stdin path relies
  * on powershell.exe exposing redirected stdin as $input through Windows OpenSSH (unverified on a
  * real guest; the encoded path is what windows.md section 9 documents).
  */
-export function preparePowerShell(scriptName: WindowsScriptName, data: unknown): PreparedPowerShell {
-  const script = composeScript(scriptName, data);
-  const command = encodedCommand(script);
+export function preparePowerShell(script: GuestScriptRef, data: unknown): PreparedPowerShell {
+  const composed = composeScript(script, data);
+  const command = encodedCommand(composed);
   if (command.length <= MAX_COMMAND_CHARS) return { mode: 'encoded', command };
-  const base64 = Buffer.from(script, 'utf8').toString('base64');
+  const base64 = Buffer.from(composed, 'utf8').toString('base64');
   const lines = base64.match(/.{1,76}/g) ?? [];
   return { mode: 'stdin', command: STDIN_BOOTSTRAP_COMMAND, stdin: lines.join('\r\n') + '\r\n' };
 }

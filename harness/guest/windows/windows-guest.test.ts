@@ -1,4 +1,6 @@
 import t from 'tap';
+import { getCrashControl, startDriver } from '../../../driver/windows/lifecycle.ts';
+import { scriptPath } from '../../../driver/windows/runner.ts';
 import { InfraFailure } from '../../../lib/errors.ts';
 import type { ExecOptions, ExecResult, GuestChannel } from '../channel.ts';
 import { RESULT_MARKER, WindowsScriptFailed, decodePowerShell } from './encode.ts';
@@ -187,4 +189,56 @@ t.test('heartbeatCommand is test_alive.ps1 on the command line (a heartbeat has 
   t.equal(d.mode, 'encoded');
   t.equal(d.scriptName, 'test_alive');
   t.ok(heartbeatCommand.length <= 8191);
+});
+
+// ---------------------------------------------------------------------------------------------------
+// the PowerShellRunner the driver's scripts run through
+
+/** A script's error result, as Write-FleetgateError in common.ps1 writes it. */
+const errorLine = (script: string, message: string) =>
+  `${RESULT_MARKER}${JSON.stringify({ ok: false, script, error: { message, type: 'System.Management.Automation.RuntimeException', errorId: message, category: 'OperationStopped', position: 'At line:1 char:1' } })}\r\n`;
+
+t.test('powerShellRunner(): a driver .ps1 composed with common.ps1, sent, and its result parsed', async (t) => {
+  const channel = new FakeWindowsChannel((script, input) =>
+    script === 'start_driver' && JSON.stringify(input) === '{"service":"fgfilter"}'
+      ? { stdout: `Active code page: 437\r\n${line('start_driver', { exitCode: 0, stdout: '', stderr: null })}` }
+      : { exitCode: 1, stdout: errorLine(script ?? '?', `unexpected script ${script} with ${JSON.stringify(input)}`) },
+  );
+  const runner = new WindowsGuest(channel).powerShellRunner();
+  t.strictSame(await runner.run(scriptPath('start_driver'), { service: 'fgfilter' }, { timeoutMs: 7_000 }), { exitCode: 0, stdout: '', stderr: null });
+  const call = channel.calls[0]!;
+  t.equal(call.options.timeoutMs, 7_000, 'the caller\'s timeout reaches the channel');
+  const sent = decodePowerShell(call.command, typeof call.options.stdin === 'string' ? call.options.stdin : undefined);
+  t.equal(sent.scriptName, 'start_driver', 'named after the file');
+  t.strictSame(sent.input, { service: 'fgfilter' });
+  t.match(sent.script, /fltmc\.exe/, 'the body of start_driver.ps1');
+  t.equal(sent.script.match(/^function Invoke-FleetgateNative \{$/gm)?.length, 1, 'Invoke-FleetgateNative from common.ps1, once');
+  t.match(sent.script, /^function Write-FleetgateResult \{$/m);
+
+  // Through the driver's own caller: lifecycle.ts -> runner -> channel -> typed result.
+  t.strictSame(await startDriver(runner, { service: 'fgfilter' }), { loaded: true, alreadyLoaded: false, output: '' });
+  t.equal(channel.calls[1]!.options.timeoutMs, 180_000, "startDriver's default timeout");
+  const cc = { CrashDumpEnabled: 7, AutoReboot: 1, DumpFile: '%SystemRoot%\\MEMORY.DMP', MinidumpDir: '%SystemRoot%\\Minidump', Overwrite: 1 };
+  const small = new FakeWindowsChannel((script) => ({ stdout: line(script!, cc) }));
+  t.strictSame(await getCrashControl(new WindowsGuest(small).powerShellRunner()), cc);
+  t.equal(small.calls[0]!.options.stdin, undefined, 'get_crash_control fits the command line');
+  t.notOk(decodePowerShell(small.calls[0]!.command).script.includes('function Invoke-FleetgateNative'), 'a script that runs no program gets no Invoke-FleetgateNative');
+});
+
+t.test('powerShellRunner(): an error result is WindowsScriptFailed, a missing one WindowsScriptNoResult', async (t) => {
+  const failing = new FakeWindowsChannel((script) => ({ exitCode: 1, stdout: errorLine(script!, 'INF not found on the guest: C:\\p\\x.inf') }));
+  const runner = new WindowsGuest(failing).powerShellRunner();
+  await t.rejects(runner.run(scriptPath('install_driver'), { infPath: 'C:\\p\\x.inf' }), {
+    name: 'WindowsScriptFailed',
+    script: 'install_driver',
+    message: /install_driver failed: .*INF not found on the guest/,
+  });
+  await t.rejects(runner.run(scriptPath('install_driver'), {}), WindowsScriptFailed);
+  const silent = new FakeWindowsChannel(() => ({ exitCode: 1, stdout: '', stderr: 'powershell died' }));
+  await t.rejects(new WindowsGuest(silent).powerShellRunner().run(scriptPath('query_verifier'), {}), { name: 'WindowsScriptNoResult', message: /query_verifier.*powershell died/ });
+  const other = new FakeWindowsChannel(() => ({ stdout: line('start_driver', {}) }));
+  await t.rejects(new WindowsGuest(other).powerShellRunner().run(scriptPath('unload_driver'), {}), { message: /from script "start_driver", not unload_driver/ });
+  const slow = new FakeWindowsChannel(() => ({ exitCode: null, timedOut: true }));
+  await t.rejects(new WindowsGuest(slow).powerShellRunner().run(scriptPath('check_driver'), {}, { timeoutMs: 2_000 }), { message: /check_driver did not finish within 2s/ });
+  await t.rejects(new WindowsGuest(silent).powerShellRunner().run('relative/check_driver.ps1', {}), TypeError);
 });

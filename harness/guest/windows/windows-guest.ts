@@ -2,10 +2,13 @@
 // Each operation runs one script of ./scripts through encode.ts (PowerShell as -EncodedCommand, data
 // as JSON, windows.md section 9) and checks the JSON it answers with: guest output is untrusted, so
 // every field is validated before it becomes a typed value.
+// It also runs the driver's scripts (driver/windows/*.ps1): powerShellRunner() is the harness's
+// PowerShellRunner, which composes such a file with common.ps1 the same way.
+import type { PowerShellRunner } from '../../../driver/windows/runner.ts';
 import { InfraFailure } from '../../../lib/errors.ts';
 import type { ExecResult, GuestChannel } from '../channel.ts';
 import { REMOTE_SHA256_TIMEOUT_MS, type RemoteSha256 } from '../ssh/remote-sha256.ts';
-import { encodePowerShell, parseResult, preparePowerShell, readableStderr, type WindowsScriptName } from './encode.ts';
+import { encodePowerShell, parseResult, preparePowerShell, readableStderr, resolveScript, scriptFromFile, type GuestScriptRef } from './encode.ts';
 
 /** Commands of ours that take longer are a guest problem. The first CIM query after boot starts WMI,
  * which can take tens of seconds on a loaded guest. */
@@ -263,10 +266,12 @@ export interface RunScriptOptions {
 export class WindowsGuest {
   constructor(private readonly channel: Pick<GuestChannel, 'exec'>) {}
 
-  /** Runs one script with `data` as its input and returns its (unchecked) result. */
-  async runScript<T = unknown>(scriptName: WindowsScriptName, data: unknown, options: RunScriptOptions = {}): Promise<T> {
+  /** Runs one script (of ./scripts by name, or a GuestScript) with `data` as its input and returns
+   * its (unchecked) result. */
+  async runScript<T = unknown>(script: GuestScriptRef, data: unknown, options: RunScriptOptions = {}): Promise<T> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const prepared = preparePowerShell(scriptName, data);
+    const scriptName = resolveScript(script).name;
+    const prepared = preparePowerShell(script, data);
     const r: ExecResult = await this.channel.exec(prepared.command, {
       timeoutMs,
       maxBufferBytes: options.maxBufferBytes ?? 1024 * 1024,
@@ -280,6 +285,19 @@ export class WindowsGuest {
       );
     }
     return parseResult<T>(r.stdout, scriptName, { stderr: r.stderr, exitCode: r.exitCode });
+  }
+
+  /**
+   * The PowerShellRunner the driver's lifecycle and verifier steps take (driver/windows/runner.ts):
+   * runs the .ps1 at `scriptFile` composed with common.ps1, so its helpers (Invoke-FleetgateNative,
+   * Write-FleetgateResult...) come from there. Resolves to the script's result; an error result
+   * rejects with WindowsScriptFailed, a missing one with WindowsScriptNoResult.
+   */
+  powerShellRunner(): PowerShellRunner {
+    return {
+      run: async (scriptFile, input, opts = {}) =>
+        this.runScript(scriptFromFile(scriptFile), input, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+    };
   }
 
   /** Build, patch level, edition, Secure Boot, test signing, HVCI and crash dump settings. */

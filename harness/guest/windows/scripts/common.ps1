@@ -1,4 +1,6 @@
 # common.ps1: helpers every fleetgate guest script uses (STYLE.md: AutoHCK's dot-sourced common helpers).
+# Also composed with the driver's scripts (driver/windows/*.ps1, through WindowsGuest.powerShellRunner())
+# and the Hyper-V host's (harness/providers/hyperv/encode-host.ts): a helper they share lives here only.
 #
 # How it is "dot-sourced": every script runs as `powershell -EncodedCommand` (windows.md section 9),
 # where there is no $PSScriptRoot and no file beside the script, so harness/guest/windows/encode.ts
@@ -76,28 +78,47 @@ function Get-FleetgateRegistryValue {
     return $key.GetValue($Name, $null)
 }
 
-# Runs a console program and returns its exit code and output lines.
-# Windows PowerShell 5.1 turns each stderr line of a redirected native command into an error record,
-# which 'Stop' makes terminating: run it under 'Continue' (local to this function) and sort the lines.
-# Native output is decoded with [Console]::OutputEncoding, which the prelude set to UTF-8, while
-# console programs write the OEM code page: the original encoding is restored for the call.
+# Runs a console program with exact arguments and returns its exit code and its whole stdout and
+# stderr (strings; split them into lines where needed). Used by the guest scripts and the driver's
+# (driver/windows/*.ps1), which the runner composes with this file, so there is one copy.
+# Not `& exe @args 2>&1`: Windows PowerShell 5.1 turns each stderr line of a redirected native command
+# into an error record, which 'Stop' makes terminating; it also drops empty arguments and quotes
+# differently from PowerShell 7. A process of its own, with CommandLineToArgvW quoting, avoids all that.
+# Console programs write redirected output in the OEM code page (unverified for fltmc, verifier,
+# pnputil, bcdedit), which is how it is decoded. Some take the code page from the console, which the
+# prelude switched to UTF-8: the original console encoding is restored while the program runs.
 function Invoke-FleetgateNative {
-    param([Parameter(Mandatory = $true)][string]$FilePath, [string[]]$ArgumentList = @())
-    $null = Get-Command -Name $FilePath -CommandType Application -ErrorAction Stop
-    $ErrorActionPreference = 'Continue'
-    $out = New-Object System.Collections.Generic.List[string]
-    $err = New-Object System.Collections.Generic.List[string]
+    param([Parameter(Mandatory = $true)][string]$FilePath, [string[]]$ArgumentList = @(), [int]$TimeoutSeconds = 300)
+    # CommandLineToArgvW quoting, so "" and spaces arrive as sent.
+    $quoted = foreach ($a in $ArgumentList) {
+        if ($a -eq '' -or $a -match '[\s"]') { '"' + (($a -replace '(\\*)"', '$1$1\"') -replace '(\\+)$', '$1$1') + '"' } else { $a }
+    }
+    $psi = New-Object System.Diagnostics.ProcessStartInfo
+    $psi.FileName = $FilePath
+    $psi.Arguments = (@($quoted) -join ' ')
+    $psi.UseShellExecute = $false
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $psi.CreateNoWindow = $true
+    $oem = [Text.Encoding]::GetEncoding([Globalization.CultureInfo]::CurrentCulture.TextInfo.OEMCodePage)
+    $psi.StandardOutputEncoding = $oem
+    $psi.StandardErrorEncoding = $oem
     $utf8 = [Console]::OutputEncoding
-    [Console]::OutputEncoding = $FleetgateConsoleEncoding
+    if ($null -ne $FleetgateConsoleEncoding) { [Console]::OutputEncoding = $FleetgateConsoleEncoding }
     try {
-        & $FilePath @ArgumentList 2>&1 | ForEach-Object {
-            if ($_ -is [System.Management.Automation.ErrorRecord]) { $err.Add([string]$_) } else { $out.Add([string]$_) }
+        $p = [System.Diagnostics.Process]::Start($psi)
+        $out = $p.StandardOutput.ReadToEndAsync()
+        $err = $p.StandardError.ReadToEndAsync()
+        if (-not $p.WaitForExit($TimeoutSeconds * 1000)) {
+            try { $p.Kill() } catch { }
+            throw "$FilePath $($psi.Arguments) did not finish within $TimeoutSeconds s"
         }
-        $code = $LASTEXITCODE
+        # Without a timeout: returns once the output has been read to its end.
+        $p.WaitForExit()
     } finally {
         [Console]::OutputEncoding = $utf8
     }
-    return [pscustomobject]@{ exitCode = $code; stdout = $out.ToArray(); stderr = $err.ToArray() }
+    return [pscustomobject]@{ exitCode = $p.ExitCode; stdout = $out.Result; stderr = $err.Result }
 }
 
 # ISO 8601 UTC text for a DateTime (or $null), since ConvertTo-Json 5.1 has no usable date format.

@@ -48,14 +48,17 @@ if ($null -ne $startOptions) {
 # so without an English "identifier" line the answer is null rather than a guess.
 $testSigningConfigured = $null
 try {
-    $bcd = Invoke-FleetgateNative -FilePath 'bcdedit.exe' -ArgumentList @('/enum', '{current}')
+    $bcd = Invoke-FleetgateNative -FilePath 'bcdedit.exe' -ArgumentList @('/enum', '{current}') -TimeoutSeconds 60
+    # stdout and stderr come as whole strings.
+    $bcdLines = @([string]$bcd.stdout -split "\r?\n")
     if ($bcd.exitCode -ne 0) {
-        $reasons['testSigningConfigured'] = "bcdedit exited with $($bcd.exitCode): $(($bcd.stdout + $bcd.stderr) -join ' ')"
+        $bcdText = ([string]$bcd.stdout + ' ' + [string]$bcd.stderr).Trim() -replace '\s*\r?\n\s*', ' '
+        $reasons['testSigningConfigured'] = "bcdedit exited with $($bcd.exitCode): $bcdText"
     } else {
-        $line = @($bcd.stdout | Where-Object { $_ -match '^\s*testsigning\s+(Yes|No)\s*$' }) | Select-Object -First 1
+        $line = @($bcdLines | Where-Object { $_ -match '^\s*testsigning\s+(Yes|No)\s*$' }) | Select-Object -First 1
         if ($null -ne $line) {
             $testSigningConfigured = [bool]($line -match '\sYes\s*$')
-        } elseif (@($bcd.stdout | Where-Object { $_ -match '^\s*identifier\s+\{' }).Count -gt 0) {
+        } elseif (@($bcdLines | Where-Object { $_ -match '^\s*identifier\s+\{' }).Count -gt 0) {
             $testSigningConfigured = $false
         } else {
             $reasons['testSigningConfigured'] = 'bcdedit output has no English labels (non-English Windows?)'
