@@ -96,6 +96,7 @@ function fakeResult(steps: Array<[string, Histogram | null]>): AgentResult {
   });
   return {
     schema: 'fleetgate-agent-result/1', workload: 'file-storm', workdir: '/tmp/x', startedAt: '', finishedAt: '', durationMs: 1, ok: true,
+    priority: { requested: 'high', applied: -20, note: null },
     host: { node: 'v20', platform: 'linux', arch: 'x64', release: '6.1', hostname: 'g', cpus: { count: 1, model: 'x' }, totalMemBytes: 1 },
     steps: steps.map(([n, h]) => step(n, h)),
   };

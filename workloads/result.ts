@@ -18,6 +18,12 @@ const resultSchema = {
     workload: str,
     host,
     ok: { type: 'boolean' },
+    // Absent from results written before the agent set its priority.
+    priority: {
+      type: 'object',
+      required: ['requested', 'applied', 'note'],
+      properties: { requested: { enum: ['high', 'normal'] }, applied: { type: ['integer', 'null'] }, note: { type: ['string', 'null'] } },
+    },
     steps: {
       type: 'array',
       items: {

@@ -1,7 +1,7 @@
 // The workload file's schema (JSON Schema, checked by ajv through lib/source-doc.ts) and the raw types
 // it admits. Rules that span fields (count or durationMs, exec needs a command, delete cannot delete
 // more files than the set holds) are checked after the schema in spec.ts, each at its own place.
-import { OPERATIONS, type FileSize, type OperationKind } from './agent/protocol.ts';
+import { OPERATIONS, PRIORITIES, type FileSize, type OperationKind, type PriorityRequest } from './agent/protocol.ts';
 
 /** Every field a step may set; `defaults` may set all of them but op, name and command. */
 export interface RawStepFields {
@@ -27,6 +27,7 @@ export interface RawStep extends RawStepFields {
 export interface RawWorkload {
   name?: string;
   description?: string;
+  priority?: PriorityRequest;
   defaults?: RawStepFields;
   operations: RawStep[];
 }
@@ -59,6 +60,7 @@ export const workloadSchema = {
   properties: {
     name,
     description: { type: 'string' },
+    priority: { type: 'string', enum: [...PRIORITIES], description: 'the measuring process\'s priority: high (default) or normal' },
     defaults: { type: 'object', additionalProperties: false, properties: stepFields },
     operations: {
       type: 'array',

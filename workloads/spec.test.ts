@@ -35,6 +35,8 @@ operations:
     command: [node, -e, "0"]
 `);
   t.equal(spec.name, 'w');
+  t.equal(spec.priority, 'high', 'the measuring process runs at high priority unless the file says otherwise');
+  t.equal(parseWorkload('n.yaml', 'priority: normal\noperations:\n  - op: spawn\n').priority, 'normal');
   const [create, open1, open2, del, exec] = spec.operations;
   t.match(create, { name: 'create', op: 'create', count: 10, durationMs: null, dir: 'd', files: 10, fileSize: { min: 1, max: 9 }, concurrency: 1, warmup: 0, errorLimit: 100, fsync: false, command: null });
   t.match(open1, { name: 'open', count: null, durationMs: 50 });
@@ -64,6 +66,7 @@ const bad: Array<{ name: string; text: string; line: number; column: number; mes
   { name: 'command not argv', text: 'operations:\n  - op: exec\n    command: "node -e 0"\n', line: 3, column: 14, message: /command is "node -e 0"; expected array/ },
   { name: 'delete more than the set', text: 'operations:\n  - op: delete\n    files: 10\n    count: 11\n', line: 4, column: 12, message: /delete of warmup 0 \+ count 11 files is more than the 10 files in the set/ },
   { name: 'duplicate name', text: 'operations:\n  - op: open\n    name: a\n  - op: read\n    name: a\n', line: 5, column: 11, message: /step name "a" is used twice/ },
+  { name: 'unknown priority', text: 'priority: realtime\noperations:\n  - op: open\n', line: 1, column: 11, message: /priority is "realtime"; expected one of: high, normal/ },
   { name: 'zero concurrency', text: 'defaults:\n  concurrency: 0\noperations:\n  - op: open\n', line: 2, column: 16, message: /defaults\.concurrency must be >= 1/ },
 ];
 

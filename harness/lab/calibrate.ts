@@ -8,7 +8,10 @@
 // - rounds interleave delay 0, delay D and a repeat at delay 0, so drift over time (other work on a
 //   shared host) hits every side alike; the repeat against the first delay-0 side must be no-change;
 // - only the steps the open measurement needs run (create, open, delete): the rest of file-storm
-//   would multiply the time under TCG without adding to the figure.
+//   would multiply the time under TCG without adding to the figure;
+// - the agent measures at high priority (the workload default, workloads/agent/priority.ts): at normal
+//   priority the guest's RCU and softirq threads preempt the measuring thread inside its intervals, in
+//   proportion to how long each open takes, which inflated a 200 µs delay to 250-330 µs under TCG.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +20,7 @@ import { buildLabDriver } from '../../driver/lab/build.ts';
 import { bundleAgent } from '../../workloads/agent/bundle.ts';
 import { loadWorkload } from '../../workloads/spec.ts';
 import { compareResults, type StepComparison, type WorkloadComparison } from '../../workloads/compare.ts';
-import type { AgentResult } from '../../workloads/agent/protocol.ts';
+import type { AgentResult, PriorityOutcome, PriorityRequest } from '../../workloads/agent/protocol.ts';
 import { createProvider } from '../providers/index.ts';
 import { connectSsh, fromManifest } from '../guest/ssh/client.ts';
 import { LabGuest } from '../guest/linux/lab-guest.ts';
@@ -29,6 +32,8 @@ export interface CalibrateOptions {
   /** The step whose p50 is reported (default `open`: one open+close per iteration). */
   step?: string;
   workload?: string;
+  /** Overrides the workload's priority (bench/lab-calibrate compares both). */
+  priority?: PriorityRequest;
   cellDir?: string;
   log?: (line: string) => void;
   signal?: AbortSignal;
@@ -52,6 +57,8 @@ export interface CalibrateResult {
   /** p50 of the open step with no module loaded (one run): what the hook itself costs. */
   noModuleP50Us: number | null;
   accel: string;
+  /** What the agent asked for and got (from the first recorded run). */
+  priority: PriorityOutcome | null;
   comparison: StepComparison;
 }
 
@@ -61,7 +68,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult
   const stepName = opts.step ?? 'open';
   const full = loadWorkload(opts.workload ?? 'file-storm');
   const needed = new Set(['create', stepName, 'delete']);
-  const spec = { ...full, operations: full.operations.filter((o) => needed.has(o.name)) };
+  const spec = { ...full, ...(opts.priority ? { priority: opts.priority } : {}), operations: full.operations.filter((o) => needed.has(o.name)) };
   if (!spec.operations.some((o) => o.name === stepName)) throw new Error(`step ${stepName} not in ${full.name}`);
   const cellDir = opts.cellDir ?? (await mkdtemp(join(tmpdir(), 'fleetgate-calibrate-')));
   const image = await buildLabImage({ log });
@@ -112,6 +119,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult
       nullChange: nullStep?.classification ?? 'no-change',
       noModuleP50Us: noModule,
       accel: vm.accel,
+      priority: zero[0]?.priority ?? null,
       comparison: step,
     };
   } finally {

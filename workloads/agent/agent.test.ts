@@ -3,7 +3,7 @@
 // and errors are counted then stop the step at its limit.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
@@ -84,6 +84,9 @@ operations:
   const res = (out as { result: AgentResult }).result;
   t.match(res, { schema: 'fleetgate-agent-result/1', workload: 'tiny', ok: true, host: { node: process.version, platform: process.platform, arch: String, release: String, hostname: String, cpus: { count: Number, model: String } } });
   t.equal(res.steps.length, r.spec.operations.length);
+  // Raised to nice -20 where that is allowed (root on Linux, as in the lab guest); otherwise said why not.
+  if (process.platform === 'linux' && process.getuid?.() === 0) t.same(res.priority, { requested: 'high', applied: -20, note: null });
+  else t.match(res.priority, { requested: 'high' });
   const expected: Record<string, number> = { create: 40, open: 200, 'open-parallel': 100, read: 40, write: 20, rename: 60, enumerate: 10, extract: 30, delete: 40, spawn: 4, exec: 2 };
   for (const s of res.steps) {
     t.equal(s.status, 'ok', `${s.name}: ${s.stopReason ?? ''} ${JSON.stringify(s.errorSamples)}`);
@@ -100,6 +103,27 @@ operations:
   const timed = res.steps.find((s) => s.name === 'timed')!;
   t.ok(timed.elapsedMs >= 100 && timed.elapsedMs < 1000, `durationMs bounds the step (${timed.elapsedMs} ms)`);
   t.notOk(existsSync(res.workdir), 'the work directory is removed');
+});
+
+t.test('priority: normal leaves the process as started; a refused raise is reported, not fatal', async (t) => {
+  const { path: agent } = await bundleAgent({ cacheDir });
+  const normal = runAgent(agent, 'priority: normal\noperations:\n  - op: spawn\n    count: 1\n');
+  t.equal(normal.status, 0, normal.stderr);
+  t.same((JSON.parse(normal.stdout) as AgentResult).priority, { requested: 'normal', applied: 0, note: null });
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return t.comment('SKIP refused-raise check: needs root on Linux to run the agent as another user');
+  // As an unprivileged user, nice -20 is refused (EACCES): the workload still runs and the result says so.
+  const open = mkdtempSync(join(tmpdir(), 'fg-agent-nobody-'));
+  t.teardown(() => rmSync(open, { recursive: true, force: true }));
+  chmodSync(open, 0o777);
+  const agentCopy = join(open, 'agent.js');
+  copyFileSync(agent, agentCopy);
+  const spec = parseWorkload('p.yaml', 'operations:\n  - op: spawn\n    count: 1\n');
+  const r = spawnSync(process.execPath, [agentCopy, '--workdir', open], { encoding: 'utf8', input: JSON.stringify(spec), timeout: 60_000, uid: 65534, gid: 65534, cwd: open, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  t.equal(r.status, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as AgentResult;
+  t.equal(res.ok, true);
+  t.match(res.priority, { requested: 'high', applied: 0, note: /setPriority\(-20\) refused \(EACCES\); measured at priority 0/ });
+  t.match(r.stderr, /priority: setPriority\(-20\) refused/);
 });
 
 t.test('errors are counted, then stop the step at its limit; later steps still run', async (t) => {

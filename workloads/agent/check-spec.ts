@@ -1,7 +1,7 @@
 // The agent's own check of the spec it is handed. The controller has already validated the workload
 // file against its schema (workloads/spec.ts) and filled every default; this catches a hand-written or
 // truncated spec.json in the guest with a message naming the field, instead of a TypeError mid-run.
-import { OPERATIONS, type StepSpec, type WorkloadSpec } from './protocol.ts';
+import { OPERATIONS, PRIORITIES, type StepSpec, type WorkloadSpec } from './protocol.ts';
 
 export class SpecError extends Error {}
 
@@ -15,6 +15,7 @@ function int(v: unknown, at: string, min: number, nullable = false): void {
 export function checkSpec(value: unknown): WorkloadSpec {
   if (!isObj(value)) throw new SpecError('spec: expected a JSON object');
   if (typeof value.name !== 'string') throw new SpecError('spec.name: expected a string');
+  if (!(PRIORITIES as readonly unknown[]).includes(value.priority)) throw new SpecError(`spec.priority is ${JSON.stringify(value.priority)}; expected one of: ${PRIORITIES.join(', ')}`);
   if (!Array.isArray(value.operations) || value.operations.length === 0) throw new SpecError('spec.operations: expected a non-empty list');
   const names = new Set<string>();
   value.operations.forEach((s: unknown, i: number) => {

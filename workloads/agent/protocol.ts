@@ -44,9 +44,23 @@ export interface StepSpec {
   errorLimit: number;
 }
 
+/** The measuring process's priority (workloads/agent/priority.ts): `high` keeps guest housekeeping
+ * out of the measured intervals; `normal` leaves it as started. */
+export const PRIORITIES = ['high', 'normal'] as const;
+export type PriorityRequest = (typeof PRIORITIES)[number];
+
+/** What the agent asked for and got: `applied` is os.getPriority() afterwards (Linux nice value;
+ * on Windows Node's mapping of the priority class), `note` says why a request was not met. */
+export interface PriorityOutcome {
+  requested: PriorityRequest;
+  applied: number | null;
+  note: string | null;
+}
+
 export interface WorkloadSpec {
   name: string;
   description: string;
+  priority: PriorityRequest;
   /** The file it was read from (for messages); the agent ignores it. */
   source: string;
   operations: StepSpec[];
@@ -122,6 +136,7 @@ export interface AgentResult {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
+  priority: PriorityOutcome;
   /** True when every step's status is ok and no step had errors. */
   ok: boolean;
   steps: StepResult[];
