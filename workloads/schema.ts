@@ -60,7 +60,7 @@ export const workloadSchema = {
   properties: {
     name,
     description: { type: 'string' },
-    priority: { type: 'string', enum: [...PRIORITIES], description: 'the measuring process\'s priority: high (default) or normal' },
+    priority: { type: 'string', enum: [...PRIORITIES], description: 'the measuring process\'s priority: normal (default) or high' },
     defaults: { type: 'object', additionalProperties: false, properties: stepFields },
     operations: {
       type: 'array',

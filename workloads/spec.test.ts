@@ -35,8 +35,8 @@ operations:
     command: [node, -e, "0"]
 `);
   t.equal(spec.name, 'w');
-  t.equal(spec.priority, 'high', 'the measuring process runs at high priority unless the file says otherwise');
-  t.equal(parseWorkload('n.yaml', 'priority: normal\noperations:\n  - op: spawn\n').priority, 'normal');
+  t.equal(spec.priority, 'normal', 'the measuring process keeps its priority unless the file says otherwise');
+  t.equal(parseWorkload('n.yaml', 'priority: high\noperations:\n  - op: spawn\n').priority, 'high');
   const [create, open1, open2, del, exec] = spec.operations;
   t.match(create, { name: 'create', op: 'create', count: 10, durationMs: null, dir: 'd', files: 10, fileSize: { min: 1, max: 9 }, concurrency: 1, warmup: 0, errorLimit: 100, fsync: false, command: null });
   t.match(open1, { name: 'open', count: null, durationMs: 50 });

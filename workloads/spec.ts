@@ -83,7 +83,7 @@ function workloadFromSource(src: SourceDoc): WorkloadSpec {
   return {
     name: raw.name ?? basename(src.file, extname(src.file)),
     description: raw.description ?? '',
-    priority: raw.priority ?? 'high',
+    priority: raw.priority ?? 'normal',
     source: src.file,
     operations,
   };

@@ -46,6 +46,7 @@ t.test('runs a tiny workload on this host and reports every field', async (t) =>
   const { path: agent } = await bundleAgent({ cacheDir });
   const r = runAgent(agent, `
 name: tiny
+priority: high
 defaults: { dir: files, files: 40, subdirs: 4, fileSize: { min: 100, max: 3000 } }
 operations:
   - op: create
@@ -105,9 +106,9 @@ operations:
   t.notOk(existsSync(res.workdir), 'the work directory is removed');
 });
 
-t.test('priority: normal leaves the process as started; a refused raise is reported, not fatal', async (t) => {
+t.test('priority: normal (the default) leaves the process as started; a refused raise is reported, not fatal', async (t) => {
   const { path: agent } = await bundleAgent({ cacheDir });
-  const normal = runAgent(agent, 'priority: normal\noperations:\n  - op: spawn\n    count: 1\n');
+  const normal = runAgent(agent, 'operations:\n  - op: spawn\n    count: 1\n');
   t.equal(normal.status, 0, normal.stderr);
   t.same((JSON.parse(normal.stdout) as AgentResult).priority, { requested: 'normal', applied: 0, note: null });
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return t.comment('SKIP refused-raise check: needs root on Linux to run the agent as another user');
@@ -117,7 +118,7 @@ t.test('priority: normal leaves the process as started; a refused raise is repor
   chmodSync(open, 0o777);
   const agentCopy = join(open, 'agent.js');
   copyFileSync(agent, agentCopy);
-  const spec = parseWorkload('p.yaml', 'operations:\n  - op: spawn\n    count: 1\n');
+  const spec = parseWorkload('p.yaml', 'priority: high\noperations:\n  - op: spawn\n    count: 1\n');
   const r = spawnSync(process.execPath, [agentCopy, '--workdir', open], { encoding: 'utf8', input: JSON.stringify(spec), timeout: 60_000, uid: 65534, gid: 65534, cwd: open, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
   t.equal(r.status, 0, r.stderr);
   const res = JSON.parse(r.stdout) as AgentResult;

@@ -1,12 +1,14 @@
 // The measuring process's scheduling priority. A filter's cost is paid in the thread that opens the
 // file (a minifilter's pre-create callback, the lab module's kprobe), so raising that thread's priority
-// does not hide it; what it keeps out of the figures is unrelated guest housekeeping preempting the
-// measurement between its two clock reads (on the lab guest under TCG: the RCU grace-period thread and
-// softirq work, whose share grows with how long each operation takes, so at normal priority a 200 µs
-// filter delay measured 250-330 µs; at high priority 200-215 µs, see bench/lab-calibrate).
+// does not hide it; what it can keep out of the figures is unrelated guest housekeeping preempting the
+// measurement between its two clock reads. On the lab guest under TCG that preemption is real (the RCU
+// grace-period thread and softirqs: hundreds of involuntary switches per 2,000 opens at normal
+// priority, a few dozen at nice -20), but measuring at nice -20 did not make the calibration reliably
+// closer (bench/lab-calibrate: 29% vs 37% over a 200 µs delay in one interleaved run, -2% vs 43% in
+// another, and one run whose delay-0 side doubled while starved writeback competed), so:
+//   normal the default: leave it as started
 //   high   Linux: nice -20 (PRIORITY_HIGHEST); Windows: HIGH_PRIORITY_CLASS (PRIORITY_HIGH, not
 //          REALTIME, which could starve the guest's own I/O threads)
-//   normal leave it as started
 // Raising priority needs root on Linux (the agent runs as root in the lab guest) and is allowed for
 // HIGH on Windows; when refused, the step still runs and the result says what was applied and why.
 import * as os from 'node:os';
