@@ -14,16 +14,17 @@ if (skip) t.comment(`SKIP calibration test: ${skip}`);
 
 t.test('p50 open overhead within 15% of a 200 µs delay; D regressed, a repeat of 0 no-change', { skip }, async (t) => {
   const D = 200;
-  const r = await calibrate({ delayUs: D, runs: 3, log: (l) => t.comment(l) });
+  const r = await calibrate({ delayUs: D, runs: 5, log: (l) => t.comment(l) });
   t.comment(JSON.stringify({ ...r, comparison: undefined }));
   t.equal(r.change, 'regressed', 'the D side is a regression');
   t.equal(r.nullChange, 'no-change', 'a repeat at delay 0 is no change');
   t.ok(r.overheadP50Us > D / 2, `the measured overhead (${r.overheadP50Us} µs) is of the delay's size, not noise`);
-  // Known limitation on these 2-core TCG machines: the first calibration measured 218 µs for 200 µs
-  // (9%); later ones 274-360 µs (37-60% over, at load 1 as at load 7), also with the delay spun on
-  // the guest's own monotonic clock. Why the overhead grows faster than the delay under TCG is open
-  // (see the closing note); until it is understood the 15% bound is recorded as a todo, not hidden.
+  // Known limitation on these 2-core TCG machines: the agent (Node) measures a 200 µs delay as
+  // 250-300 µs (rounds of 5: 37% at normal priority, 29% at nice -20, at load 1), while a C program
+  // timing open(2) in the same guest measures 200-230 µs for it, and the module's own delay is exact:
+  // the extra is in the Node path under TCG (roughly 1.1-1.3x D for D from 200 to 1000 µs), not in the
+  // filter. Until that is understood the 15% bound is recorded as a todo, not hidden.
   t.ok(Math.abs(r.errorPct) <= 15, `overhead ${r.overheadP50Us} µs for ${D} µs: ${r.errorPct.toFixed(1)}% off`, {
-    todo: 'p50 open overhead within 15% of D: not met reliably under TCG here (9% once; 37-60% since)',
+    todo: 'p50 open overhead within 15% of D: not met under TCG here (Node measures ~1.3x D; a C probe ~1.05x D)',
   });
 });

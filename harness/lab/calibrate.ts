@@ -7,11 +7,15 @@
 //   error of the measurement; the no-module figure is reported beside it;
 // - rounds interleave delay 0, delay D and a repeat at delay 0, so drift over time (other work on a
 //   shared host) hits every side alike; the repeat against the first delay-0 side must be no-change;
+//   the overhead is the median over rounds of each D run against the two delay-0 runs around it
+//   (on this shared TCG host a run's p50 moves by up to 2x between runs minutes apart, in phases
+//   that every process in the guest sees, so only neighbours are compared);
 // - only the steps the open measurement needs run (create, open, delete): the rest of file-storm
 //   would multiply the time under TCG without adding to the figure;
-// - the agent measures at high priority (the workload default, workloads/agent/priority.ts): at normal
-//   priority the guest's RCU and softirq threads preempt the measuring thread inside its intervals, in
-//   proportion to how long each open takes, which inflated a 200 µs delay to 250-330 µs under TCG.
+// - the files are created with fsync, so no writeback of them competes with the open step (without
+//   it the delay-0 side's p50 moved between 85 and 350 µs from run to run);
+// - the agent runs at the workload's priority (normal) unless `priority` says otherwise
+//   (bench/lab-calibrate BENCH_PRIORITY=both compares; workloads/agent/priority.ts has the figures).
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +31,7 @@ import { LabGuest } from '../guest/linux/lab-guest.ts';
 
 export interface CalibrateOptions {
   delayUs: number;
-  /** Runs per side (default 3). */
+  /** Rounds, each a delay-0, a delay-D and a delay-0 run (default 5). */
   runs?: number;
   /** The step whose p50 is reported (default `open`: one open+close per iteration). */
   step?: string;
@@ -46,8 +50,10 @@ export interface CalibrateResult {
   /** Median over the runs of each run's p50 (µs). */
   baselineP50Us: number;
   driverP50Us: number;
-  /** driverP50Us − baselineP50Us. */
+  /** Median over the rounds of roundOverheadsUs. */
   overheadP50Us: number;
+  /** Per round: p50 of the delay-D run − the mean p50 of the delay-0 runs before and after it. */
+  roundOverheadsUs: number[];
   /** (measured overhead − D) / D × 100. */
   errorPct: number;
   change: 'regressed' | 'improved' | 'no-change';
@@ -62,13 +68,23 @@ export interface CalibrateResult {
   comparison: StepComparison;
 }
 
+function median(xs: number[]): number {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
 export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult> {
   const log = opts.log ?? (() => undefined);
-  const runs = opts.runs ?? 3;
+  const runs = opts.runs ?? 5;
   const stepName = opts.step ?? 'open';
   const full = loadWorkload(opts.workload ?? 'file-storm');
   const needed = new Set(['create', stepName, 'delete']);
-  const spec = { ...full, ...(opts.priority ? { priority: opts.priority } : {}), operations: full.operations.filter((o) => needed.has(o.name)) };
+  // The files are created with fsync, so no writeback of them is left to compete with the open step.
+  const operations = full.operations.filter((o) => needed.has(o.name)).map((o) => (o.op === 'create' ? { ...o, fsync: true } : o));
+  const spec = { ...full, ...(opts.priority ? { priority: opts.priority } : {}), operations };
   if (!spec.operations.some((o) => o.name === stepName)) throw new Error(`step ${stepName} not in ${full.name}`);
   const cellDir = opts.cellDir ?? (await mkdtemp(join(tmpdir(), 'fleetgate-calibrate-')));
   const image = await buildLabImage({ log });
@@ -85,6 +101,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult
     const p50Of = (r: AgentResult) => r.steps.find((x) => x.name === stepName)?.latencyUs.p50 ?? null;
     log(`run of ${spec.name} (${spec.operations.map((o) => o.name).join(', ')}) with no module`);
     const noModule = p50Of(await guest.runWorkload(agent.path, spec, { timeoutMs }));
+    log(`no module: p50 ${stepName} ${noModule ?? '?'} µs`);
     await guest.installDriver(driver.path, { delay_us: 0 });
     const zero: AgentResult[] = [];
     const delayed: AgentResult[] = [];
@@ -94,26 +111,29 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult
     for (let i = 0; i < runs; i++) {
       for (const [side, delay] of [[zero, 0], [delayed, opts.delayUs], [repeat, 0]] as const) {
         await guest.setParam('fgfilter', 'delay_us', delay);
-        log(`round ${i + 1}/${runs}: delay ${delay} µs`);
-        side.push(await guest.runWorkload(agent.path, spec, { timeoutMs }));
+        const r = await guest.runWorkload(agent.path, spec, { timeoutMs });
+        side.push(r);
+        log(`round ${i + 1}/${runs}: delay ${delay} µs: p50 ${stepName} ${p50Of(r) ?? '?'} µs`);
       }
     }
     const cmp: WorkloadComparison = compareResults(zero, delayed, { percentiles: [50, 99] });
     const step = cmp.steps.find((s) => s.name === stepName)!;
     const p50 = step.percentiles.find((p) => p.percentile === 50)!;
     const nullStep = compareResults(zero, repeat, { percentiles: [50] }).steps.find((s) => s.name === stepName);
-    // Medians of the runs' p50s: one run disturbed by other work on a shared host moves a mean, not a median.
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-    const base = median(p50.baseline.runs);
-    const drv = median(p50.driver.runs);
+    // Each round's overhead is its delay-D run against the mean of the two delay-0 runs around it, so
+    // a slow phase of the shared host that spans a round cancels; the figure is the median over the
+    // rounds, so one disturbed round moves it little.
+    const roundOverheads = delayed.map((d, i) => round2(p50Of(d)! - (p50Of(zero[i]!)! + p50Of(repeat[i]!)!) / 2));
+    const overhead = median(roundOverheads);
     return {
       delayUs: opts.delayUs,
       step: stepName,
       runs,
-      baselineP50Us: base,
-      driverP50Us: drv,
-      overheadP50Us: drv - base,
-      errorPct: opts.delayUs > 0 ? ((drv - base - opts.delayUs) / opts.delayUs) * 100 : 0,
+      baselineP50Us: median(p50.baseline.runs),
+      driverP50Us: median(p50.driver.runs),
+      overheadP50Us: overhead,
+      roundOverheadsUs: roundOverheads,
+      errorPct: opts.delayUs > 0 ? ((overhead - opts.delayUs) / opts.delayUs) * 100 : 0,
       change: p50.classification,
       ci95: { low: p50.ci.low, high: p50.ci.high },
       nullChange: nullStep?.classification ?? 'no-change',

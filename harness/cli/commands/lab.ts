@@ -130,7 +130,7 @@ export function registerLab(program: Command): void {
     .command('calibrate')
     .description('how precise is the harness here: file-storm with the lab module at delay 0 and at D µs per open, compared')
     .requiredOption('--delay-us <n>', 'delay the lab module adds to every open, in µs')
-    .option('--runs <k>', 'runs per side', '3')
+    .option('--runs <k>', 'rounds, each a delay-0, a delay-D and a delay-0 run', '5')
     .option('--json', 'print the result as JSON')
     .option('--cell-dir <dir>', 'where the console log goes (default: a temp folder)')
     .action(async (o: { delayUs: string; runs: string; json?: boolean; cellDir?: string }) => {
@@ -149,9 +149,9 @@ export function registerLab(program: Command): void {
         } else {
           process.stdout.write(
             [
-              `delay        ${r.delayUs} µs per open (${r.runs} runs per side, ${r.accel})`,
+              `delay        ${r.delayUs} µs per open (${r.runs} rounds, ${r.accel})`,
               `p50 ${r.step.padEnd(8)} ${r.baselineP50Us.toFixed(1)} µs at delay 0, ${r.driverP50Us.toFixed(1)} µs at delay ${r.delayUs}${r.noModuleP50Us !== null ? ` (${r.noModuleP50Us} µs with no module)` : ''}`,
-              `overhead     ${r.overheadP50Us.toFixed(1)} µs (95% CI ${r.ci95.low.toFixed(1)}..${r.ci95.high.toFixed(1)}), error ${r.errorPct.toFixed(1)}%`,
+              `overhead     ${r.overheadP50Us.toFixed(1)} µs, median of rounds ${r.roundOverheadsUs.map((x) => x.toFixed(0)).join(', ')} (comparison's 95% CI ${r.ci95.low.toFixed(1)}..${r.ci95.high.toFixed(1)}), error ${r.errorPct.toFixed(1)}%`,
               `change       ${r.change} (a repeat at delay 0: ${r.nullChange})`,
               `priority     ${r.priority ? `${r.priority.requested} (nice ${r.priority.applied ?? '?'})${r.priority.note ? `: ${r.priority.note}` : ''}` : 'unknown'}`,
             ].join('\n') + '\n',
