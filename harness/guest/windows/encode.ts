@@ -356,10 +356,10 @@ export type PreparedPowerShell =
  * on powershell.exe exposing redirected stdin as $input through Windows OpenSSH (unverified on a
  * real guest; the encoded path is what windows.md section 9 documents).
  */
-export function preparePowerShell(script: GuestScriptRef, data: unknown): PreparedPowerShell {
+export function preparePowerShell(script: GuestScriptRef, data: unknown, maxChars: number = MAX_COMMAND_CHARS): PreparedPowerShell {
   const composed = composeScript(script, data);
   const command = encodedCommand(composed);
-  if (command.length <= MAX_COMMAND_CHARS) return { mode: 'encoded', command };
+  if (command.length <= maxChars) return { mode: 'encoded', command };
   const base64 = Buffer.from(composed, 'utf8').toString('base64');
   const lines = base64.match(/.{1,76}/g) ?? [];
   return { mode: 'stdin', command: STDIN_BOOTSTRAP_COMMAND, stdin: lines.join('\r\n') + '\r\n' };

@@ -1,21 +1,13 @@
 // The Hyper-V host's PowerShell scripts (./scripts), composed and encoded the way the guest's are.
 //
 // A sibling of harness/guest/windows/encode.ts rather than an extension of it: that file belongs to
-// the guest room and its script list (WINDOWS_SCRIPTS) names guest scripts only. This reuses its
-// functions (minifyPowerShell, commonFor over the guest's common.ps1, encodeInput, the stdin
-// bootstrap, parseResult), so a host script is composed exactly like a guest script:
+// the guest room and its script list (WINDOWS_SCRIPTS) names guest scripts only. This hands each
+// host script to its composeScript/preparePowerShell (as a GuestScript: name and text), so a host
+// script is composed exactly like a guest script:
 //   prelude + the parts of common.ps1 it uses + try { $FleetgateInput = ...; <script> } catch { ... }
 // and answers with the same one `@@FLEETGATE-JSON@@` line. decodePowerShell() reads both.
 import { readFileSync } from 'node:fs';
-import {
-  commonFor,
-  encodeInput,
-  MAX_COMMAND_CHARS,
-  minifyPowerShell,
-  POWERSHELL_PREFIX,
-  STDIN_BOOTSTRAP_COMMAND,
-  type PreparedPowerShell,
-} from '../../guest/windows/encode.ts';
+import { composeScript, MAX_COMMAND_CHARS, preparePowerShell, type PreparedPowerShell } from '../../guest/windows/encode.ts';
 
 /** The scripts in ./scripts, named verb_object (STYLE.md). */
 export const HYPERV_SCRIPTS = [
@@ -55,28 +47,9 @@ export function hostScriptSource(name: HyperVScriptName): string {
   return text;
 }
 
-/** The whole script the host runs; the same layout as encode.ts composeScript (decodePowerShell reads it). */
+/** The whole script the host runs: composed exactly as a guest script is (encode.ts composeScript). */
 export function composeHostScript(name: HyperVScriptName, data: unknown): string {
-  const body = minifyPowerShell(hostScriptSource(name));
-  return [
-    `# fleetgate ${name}: composed by harness/providers/hyperv/encode-host.ts`,
-    "$ErrorActionPreference = 'Stop'",
-    "$ProgressPreference = 'SilentlyContinue'",
-    '$FleetgateConsoleEncoding = [Console]::OutputEncoding',
-    '[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false',
-    // Script names are ours ([a-z_]), so no quote can occur in them.
-    `$FleetgateScript = '${name}'`,
-    commonFor(body),
-    'try {',
-    `$FleetgateInput = Read-FleetgateInput '${encodeInput(data)}'`,
-    body,
-    '} catch {',
-    'Write-FleetgateError $_',
-    'exit 1',
-    '}',
-    'exit 0',
-    '',
-  ].join('\n');
+  return composeScript({ name, source: hostScriptSource(name) }, data);
 }
 
 /**
@@ -90,9 +63,5 @@ export const LOCAL_MAX_COMMAND_CHARS = 32_000;
  * SSH the host's cmd.exe limit applies (MAX_COMMAND_CHARS, the default); locally CreateProcess's.
  */
 export function prepareHostPowerShell(name: HyperVScriptName, data: unknown, maxChars: number = MAX_COMMAND_CHARS): PreparedPowerShell {
-  const script = composeHostScript(name, data);
-  const command = POWERSHELL_PREFIX + Buffer.from(script, 'utf16le').toString('base64');
-  if (command.length <= maxChars) return { mode: 'encoded', command };
-  const lines = Buffer.from(script, 'utf8').toString('base64').match(/.{1,76}/g) ?? [];
-  return { mode: 'stdin', command: STDIN_BOOTSTRAP_COMMAND, stdin: `${lines.join('\r\n')}\r\n` };
+  return preparePowerShell({ name, source: hostScriptSource(name) }, data, maxChars);
 }
