@@ -12,8 +12,9 @@
 //   that every process in the guest sees, so only neighbours are compared);
 // - only the steps the open measurement needs run (create, open, delete): the rest of file-storm
 //   would multiply the time under TCG without adding to the figure;
-// - the files are created with fsync, so no writeback of them competes with the open step (without
-//   it the delay-0 side's p50 moved between 85 and 350 µs from run to run);
+// - the files are created with fsync, so no writeback of them competes with the open step (measured
+//   at nice -20, where starved writeback showed most: the delay-0 p50 ranged 170-350 µs without it,
+//   90-200 µs with it; at normal priority about 85-190 µs either way);
 // - the agent runs at the workload's priority (normal) unless `priority` says otherwise
 //   (bench/lab-calibrate BENCH_PRIORITY=both compares; workloads/agent/priority.ts has the figures).
 import { mkdtemp } from 'node:fs/promises';
