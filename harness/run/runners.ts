@@ -9,17 +9,16 @@ import type { CellRunner } from './types.ts';
 /**
  * The lab's latency budget: what a filter's open path costs, per file. A regressed step fails its
  * cell when its p50 grew by more than 500 µs and by more than half; under TCG an open costs about
- * 100 µs, so a driver adding 2 ms per open is far over. Bulk steps (a listing of thousands of files,
- * parallel opens contending for one vCPU through Node's thread pool) swing by half or more between
- * runs on a busy 2-core host: they are measured and reported, not judged.
+ * 100 µs, so a driver adding 2 ms per open is far over. Judged: the steps whose cost is the open path
+ * (open, and read, which opens each file). Reported, not judged: steps that also wait on the page
+ * cache and the ext4 journal (create, write, rename, delete), whose p50 moves by half or more
+ * between runs under TCG even on a quiet host (the good build beside the partner filter once
+ * measured create +643 µs, +60%, with nothing else running); and bulk steps (a listing of thousands
+ * of files, parallel opens contending for one vCPU through Node's thread pool).
  */
 export const LAB_LATENCY_BUDGET = {
-  create: { absUs: 500, rel: 0.5 },
   open: { absUs: 500, rel: 0.5 },
   read: { absUs: 500, rel: 0.5 },
-  write: { absUs: 500, rel: 0.5 },
-  rename: { absUs: 500, rel: 0.5 },
-  delete: { absUs: 500, rel: 0.5 },
 };
 
 const lab = labRunner({ runs: 2, latencyBudget: LAB_LATENCY_BUDGET });
