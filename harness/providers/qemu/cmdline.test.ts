@@ -2,19 +2,9 @@ import t from 'tap';
 import type { ImageManifest } from '../../../images/manifest.ts';
 import { buildQemuArgs, cpuModel, OVMF, qemuEscape, type QemuLaunch } from './cmdline.ts';
 import { overlayArgs } from './overlay.ts';
+import { LAB_MANIFEST } from './lab-manifest.test-helper.ts';
 
-const lab: ImageManifest = {
-  schema: 1,
-  name: 'lab',
-  os: { family: 'linux', release: 'lab', build: '6.1.0-56-cloud-amd64' },
-  boot: { kind: 'kernel', kernel: 'vmlinuz', initrd: 'initrd.img', append: 'console=ttyS0,115200 panic=-1 unknown_nmi_panic' },
-  disk: { path: 'disk.qcow2', format: 'qcow2', virtualBytes: 268435456 },
-  machine: { type: 'pc', memoryMiB: 512, cpus: 1, crash: 'pvpanic' },
-  ssh: { user: 'root', hostKeyFingerprint: 'SHA256:x' },
-  files: [],
-  inputsHash: 'h',
-  builtAt: '2025-01-01T00:00:00Z',
-};
+const lab = LAB_MANIFEST;
 
 const win11: ImageManifest = {
   ...lab,

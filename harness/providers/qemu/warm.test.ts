@@ -19,19 +19,9 @@ import {
   type WarmRecord,
 } from '../../../images/warm/store.ts';
 import { incomingUri, machineOptions, shellQuote, warmUnsupported } from './warm.ts';
+import { LAB_MANIFEST } from './lab-manifest.test-helper.ts';
 
-const lab: ImageManifest = {
-  schema: 1,
-  name: 'lab',
-  os: { family: 'linux', release: 'lab', build: '6.1.0-56-cloud-amd64' },
-  boot: { kind: 'kernel', kernel: 'vmlinuz', initrd: 'initrd.img', append: 'console=ttyS0,115200 panic=-1' },
-  disk: { path: 'disk.qcow2', format: 'qcow2', virtualBytes: 268435456 },
-  machine: { type: 'pc', memoryMiB: 512, cpus: 1, crash: 'pvpanic' },
-  ssh: { user: 'root', hostKeyFingerprint: 'SHA256:x' },
-  files: [],
-  inputsHash: 'h',
-  builtAt: '2025-01-01T00:00:00Z',
-};
+const lab = LAB_MANIFEST;
 
 t.test('machine options leave out per-VM paths and ports, keep what the state depends on', async (t) => {
   const m = machineOptions({ manifest: lab, accel: 'tcg', memoryMiB: 512, cpus: 1 });
