@@ -15,12 +15,16 @@
 // - the files are created with fsync, so no writeback of them competes with the open step (measured
 //   at nice -20, where starved writeback showed most: the delay-0 p50 ranged 170-350 µs without it,
 //   90-200 µs with it; at normal priority about 85-190 µs either way);
+// - the guest has two vCPUs and the agent runs pinned to CPU 1, which the lab kernel keeps free of
+//   housekeeping (images/lab/boot-args.ts); with one vCPU the tick and the RCU threads land inside
+//   the measured opens, more often the longer an open takes, and a 200 µs delay read 20-40% high;
 // - the agent runs at the workload's priority (normal) unless `priority` says otherwise
 //   (bench/lab-calibrate BENCH_PRIORITY=both compares; workloads/agent/priority.ts has the figures).
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLabImage } from '../../images/lab/build.ts';
+import { LAB_MEASURE_CPUS } from '../../images/lab/boot-args.ts';
 import { buildLabDriver } from '../../driver/lab/build.ts';
 import { bundleAgent } from '../../workloads/agent/bundle.ts';
 import { loadWorkload } from '../../workloads/spec.ts';
@@ -66,6 +70,8 @@ export interface CalibrateResult {
   accel: string;
   /** What the agent asked for and got (from the first recorded run). */
   priority: PriorityOutcome | null;
+  /** The guest's vCPUs and the CPUs the agent ran on (from the first recorded run). */
+  cpus: { guest: number; agent: string | null };
   comparison: StepComparison;
 }
 
@@ -94,7 +100,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult
   const provider = createProvider('qemu');
   await provider.cleanupLeftovers();
   log('booting the lab guest');
-  await using vm = await provider.start({ name: `calibrate-${process.pid}`, cellDir, image, ...(opts.signal ? { signal: opts.signal } : {}) });
+  await using vm = await provider.start({ name: `calibrate-${process.pid}`, cellDir, image, cpus: LAB_MEASURE_CPUS, ...(opts.signal ? { signal: opts.signal } : {}) });
   const channel = await connectSsh(fromManifest(image.dir, image.manifest, vm.ssh));
   try {
     const guest = new LabGuest(channel);
@@ -141,6 +147,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult
       noModuleP50Us: noModule,
       accel: vm.accel,
       priority: zero[0]?.priority ?? null,
+      cpus: { guest: LAB_MEASURE_CPUS, agent: zero[0]?.host.cpus.allowed ?? null },
       comparison: step,
     };
   } finally {

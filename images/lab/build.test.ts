@@ -120,6 +120,8 @@ t.test('manifest: contract fields, fingerprint, files with recorded sizes and ha
   for (const p of ['busybox-static', 'openssh-server', 'openssh-sftp-server']) t.ok(manifest.os.packages?.[p], p);
   const append = manifest.boot.kind === 'kernel' ? manifest.boot.append : '';
   for (const arg of ['console=ttyS0', 'panic=-1', 'softlockup_panic=1', 'oops=panic']) t.ok(append.split(' ').some((a) => a.startsWith(arg)), arg);
+  // CPU 1 is the measurement CPU of a two-vCPU lab VM, and the lockup watchdog still covers it.
+  for (const arg of ['isolcpus=nohz,domain,managed_irq,1', 'nohz_full=1', 'irqaffinity=0', 'sysctl.kernel.watchdog_cpumask=0-1']) t.ok(append.split(' ').includes(arg), arg);
 
   const onDisk = JSON.parse(readFileSync(path.join(dir, MANIFEST_FILE), 'utf8'));
   t.same(onDisk, manifest, 'manifest.json is what was returned');

@@ -73,7 +73,8 @@ export interface HostFacts {
   /** os.release(): the kernel release (Linux) or the Windows build as "10.0.26100". */
   release: string;
   hostname: string;
-  cpus: { count: number; model: string };
+  /** `allowed` (Linux): the CPUs the agent could run on, e.g. "1" when pinned to the measurement CPU. */
+  cpus: { count: number; model: string; allowed?: string };
   totalMemBytes: number;
 }
 
