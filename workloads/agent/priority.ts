@@ -5,7 +5,8 @@
 // grace-period thread and softirqs: hundreds of involuntary switches per 2,000 opens at normal
 // priority, a few dozen at nice -20), but measuring at nice -20 did not make the calibration reliably
 // closer (bench/lab-calibrate: 29% vs 37% over a 200 µs delay in one interleaved run, -2% vs 43% in
-// another, and one run whose delay-0 side doubled while starved writeback competed), so:
+// another, and one run whose delay-0 side doubled while starved writeback competed). What did work is
+// moving the housekeeping off the measuring CPU instead (images/lab/boot-args.ts, measurement VMs), so:
 //   normal the default: leave it as started
 //   high   Linux: nice -20 (PRIORITY_HIGHEST); Windows: HIGH_PRIORITY_CLASS (PRIORITY_HIGH, not
 //          REALTIME, which could starve the guest's own I/O threads)
