@@ -22,7 +22,7 @@ for (const delayUs of delays) for (const priority of priorities) {
   console.log(
   `lab-calibrate: ${r.accel}, agent on CPU ${r.cpus.agent ?? 'any'} of ${r.cpus.guest}, priority ${priority} (nice ${r.priority?.applied ?? '?'}), ${runs} rounds; p50 open ${f(r.baselineP50Us)} µs at delay 0 (${r.noModuleP50Us ?? '-'} µs without the module), ` +
     `${f(r.driverP50Us)} µs at delay ${delayUs}; overhead ${f(r.overheadP50Us)} µs (rounds ${r.roundOverheadsUs.map((x) => x.toFixed(0)).join(' ')}; comparison's 95% CI ${f(r.ci95.low)}..${f(r.ci95.high)}), ` +
-    `error ${f(r.errorPct)}%; change ${r.change}; repeat at delay 0: ${r.nullChange}`,
+    `error ${f(r.errorPct)}%; noise ${f(r.noiseP50Us)} µs from round to round; change ${r.change}; repeat at delay 0: ${r.nullChange}`,
   );
   const d = cpuTimes().map((v, i) => v - before[i]!);
   const total = d.reduce((a, b) => a + b, 0);

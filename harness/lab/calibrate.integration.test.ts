@@ -24,5 +24,5 @@ t.test('p50 open overhead within 15% of a 1,000 µs delay; D regressed, a repeat
   t.same(r.cpus, { guest: 2, agent: '1' }, 'the agent ran pinned to the isolated CPU of a two-vCPU guest');
   t.equal(r.change, 'regressed', 'the D side is a regression');
   t.equal(r.nullChange, 'no-change', 'a repeat at delay 0 is no change');
-  t.ok(Math.abs(r.errorPct) <= 15, `overhead ${r.overheadP50Us} µs for ${D} µs: ${r.errorPct.toFixed(1)}% off (rounds ${r.roundOverheadsUs.join(', ')})`);
+  t.ok(Math.abs(r.errorPct) <= 15, `overhead ${r.overheadP50Us} µs for ${D} µs: ${r.errorPct.toFixed(1)}% off (rounds ${r.roundOverheadsUs.join(', ')}; noise ${r.noiseP50Us} µs)`);
 });

@@ -61,6 +61,10 @@ export interface CalibrateResult {
   roundOverheadsUs: number[];
   /** (measured overhead − D) / D × 100. */
   errorPct: number;
+  /** How much one round's overhead varies on this host: the median absolute deviation of
+   * roundOverheadsUs from their median. A D whose 15% is not well above this can't be read within 15%
+   * reliably. */
+  noiseP50Us: number;
   change: 'regressed' | 'improved' | 'no-change';
   ci95: { low: number; high: number };
   /** The repeat at delay 0 against the first delay-0 side: must be no-change. */
@@ -82,6 +86,21 @@ function median(xs: number[]): number {
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * The figures of the rounds from each run's p50: each round's overhead is its delay-D run against the
+ * mean of the two delay-0 runs around it, so a slow phase of the shared host that spans a round
+ * cancels; the overhead is the median over the rounds, so one disturbed round moves it little; the
+ * noise is the rounds' median absolute deviation from that median.
+ */
+export function roundFigures(zero: number[], delayed: number[], repeat: number[]): { roundOverheadsUs: number[]; overheadUs: number; noiseUs: number } {
+  if (!zero.length || zero.length !== delayed.length || zero.length !== repeat.length) {
+    throw new Error(`calibration rounds: ${zero.length} delay-0, ${delayed.length} delay-D and ${repeat.length} repeat runs; expected the same number, at least 1`);
+  }
+  const roundOverheadsUs = delayed.map((d, i) => round2(d - (zero[i]! + repeat[i]!) / 2));
+  const overheadUs = median(roundOverheadsUs);
+  return { roundOverheadsUs, overheadUs, noiseUs: round2(median(roundOverheadsUs.map((x) => Math.abs(x - overheadUs)))) };
+}
 
 export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult> {
   const log = opts.log ?? (() => undefined);
@@ -127,11 +146,14 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult
     const step = cmp.steps.find((s) => s.name === stepName)!;
     const p50 = step.percentiles.find((p) => p.percentile === 50)!;
     const nullStep = compareResults(zero, repeat, { percentiles: [50] }).steps.find((s) => s.name === stepName);
-    // Each round's overhead is its delay-D run against the mean of the two delay-0 runs around it, so
-    // a slow phase of the shared host that spans a round cancels; the figure is the median over the
-    // rounds, so one disturbed round moves it little.
-    const roundOverheads = delayed.map((d, i) => round2(p50Of(d)! - (p50Of(zero[i]!)! + p50Of(repeat[i]!)!) / 2));
-    const overhead = median(roundOverheads);
+    const p50s = (side: AgentResult[]) => side.map((r) => {
+      const v = p50Of(r);
+      if (v === null) throw new Error(`calibration: a run has no ${stepName} step`);
+      return v;
+    });
+    const figures = roundFigures(p50s(zero), p50s(delayed), p50s(repeat));
+    const roundOverheads = figures.roundOverheadsUs;
+    const overhead = figures.overheadUs;
     return {
       delayUs: opts.delayUs,
       step: stepName,
@@ -141,6 +163,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult
       overheadP50Us: overhead,
       roundOverheadsUs: roundOverheads,
       errorPct: opts.delayUs > 0 ? ((overhead - opts.delayUs) / opts.delayUs) * 100 : 0,
+      noiseP50Us: figures.noiseUs,
       change: p50.classification,
       ci95: { low: p50.ci.low, high: p50.ci.high },
       nullChange: nullStep?.classification ?? 'no-change',
