@@ -152,17 +152,15 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult
       return v;
     });
     const figures = roundFigures(p50s(zero), p50s(delayed), p50s(repeat));
-    const roundOverheads = figures.roundOverheadsUs;
-    const overhead = figures.overheadUs;
     return {
       delayUs: opts.delayUs,
       step: stepName,
       runs,
       baselineP50Us: median(p50.baseline.runs),
       driverP50Us: median(p50.driver.runs),
-      overheadP50Us: overhead,
-      roundOverheadsUs: roundOverheads,
-      errorPct: opts.delayUs > 0 ? ((overhead - opts.delayUs) / opts.delayUs) * 100 : 0,
+      overheadP50Us: figures.overheadUs,
+      roundOverheadsUs: figures.roundOverheadsUs,
+      errorPct: opts.delayUs > 0 ? ((figures.overheadUs - opts.delayUs) / opts.delayUs) * 100 : 0,
       noiseP50Us: figures.noiseUs,
       change: p50.classification,
       ci95: { low: p50.ci.low, high: p50.ci.high },
