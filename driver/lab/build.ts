@@ -5,13 +5,22 @@
 // Headers: Debian's linux-headers-<release> must be INSTALLED, not just unpacked (its Makefile includes
 // the -common tree by absolute path). This module does not install packages on its own; pass
 // `installHeaders: true` (the CLI's `lab driver --install-headers`) to let it run apt-get as root.
-import { createHash, randomBytes } from 'node:crypto';
+//
+// Which failure is whose: a missing toolchain or missing headers is the host's (InfraFailure); the
+// compiler or modpost rejecting our source for a release's headers is the driver's own
+// (LabDriverRejected: the cell's install-failure, with the compiler's words as evidence).
+//
+// Single-flight (lib/cache-lock.ts): callers in one process share one build of a given .ko; across
+// processes the builder holds <cacheDir>/driver/<name>-<release>-<key>.lock. The .ko is renamed
+// into its folder whole, so a reader never sees half of one, and a cached .ko is never removed.
+import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { $ } from 'zx';
-import { InfraFailure, UsageError } from '../../lib/errors.ts';
+import { singleFlight, sweepDeadTemps, tempName, withCacheLock } from '../../lib/cache-lock.ts';
+import { EXIT, FleetgateError, InfraFailure, UsageError } from '../../lib/errors.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -33,6 +42,28 @@ export interface LabDriverOptions {
   force?: boolean;
   /** Run `apt-get install -y linux-headers-<release>` when the headers are missing (root only). */
   installHeaders?: boolean;
+}
+
+/**
+ * The compiler (or modpost) rejected the module's source for this kernel's headers: the driver's own
+ * failure on that release, not the host's. `output` is the build's own words (its last lines).
+ */
+export class LabDriverRejected extends FleetgateError {
+  constructor(
+    readonly module: string,
+    readonly kernelRelease: string,
+    readonly output: string,
+  ) {
+    super(`${module}.ko does not build for ${kernelRelease}:\n${output}`, EXIT.productFailure);
+  }
+}
+
+/** Lines by which make's output shows that our source, not the build machinery, was refused. */
+const REJECTED_RE = /^(?:[^\s:]*labfilter\.c:\d+(?::\d+)?: (?:fatal )?error:|ERROR: modpost: )/m;
+
+/** Is this failed make's output the compiler rejecting our source (rather than the host failing)? */
+export function sourceRejected(output: string): boolean {
+  return REJECTED_RE.test(output);
 }
 
 export interface LabDriver {
@@ -128,21 +159,38 @@ export async function buildLabDriver(opts: LabDriverOptions): Promise<LabDriver>
   if (!RELEASE_RE.test(rel)) {
     throw new UsageError(`kernel release ${JSON.stringify(rel)}: expected a Debian kernel release such as 6.1.0-56-cloud-amd64`);
   }
-  await requireTools();
-  const headersVersion = await ensureHeaders(rel, opts.installHeaders ?? false, log);
-  const key = await labDriverKey(name, rel, headersVersion);
-  const cacheRoot = path.join(opts.cacheDir ?? defaultCacheDir(), 'driver');
-  const outDir = path.join(cacheRoot, `${name}-${rel}-${key.slice(0, 16)}`);
-  const ko = path.join(outDir, `${name}.ko`);
+  const cacheRoot = path.resolve(opts.cacheDir ?? defaultCacheDir(), 'driver');
+  return singleFlight(`lab-driver\0${cacheRoot}\0${name}\0${rel}\0${opts.force ? 'force' : ''}`, async () => {
+    await requireTools();
+    const headersVersion = await ensureHeaders(rel, opts.installHeaders ?? false, log);
+    const key = await labDriverKey(name, rel, headersVersion);
+    const outName = `${name}-${rel}-${key.slice(0, 16)}`;
+    const outDir = path.join(cacheRoot, outName);
+    const ko = path.join(outDir, `${name}.ko`);
+    const cached = async (): Promise<LabDriver | undefined> => {
+      if (opts.force || !(await exists(ko))) return undefined;
+      log(`${name}.ko for ${rel}: cached (${outDir})`);
+      return { path: ko, name, sha256: sha256(await readFile(ko)) };
+    };
+    const hit = await cached();
+    if (hit) return hit;
+    await mkdir(cacheRoot, { recursive: true });
+    return withCacheLock(path.join(cacheRoot, `${outName}.lock`), `building ${name}.ko for ${rel}`, async () => {
+      // Another process may have built it while we waited for the lock.
+      const built = await cached();
+      if (built) return built;
+      await sweepDeadTemps(cacheRoot, ['build']);
+      return compile(opts, { key, outDir, ko, log });
+    }, { log });
+  });
+}
 
-  if (!opts.force && (await exists(ko))) {
-    log(`${name}.ko for ${rel}: cached (${outDir})`);
-    return { path: ko, name, sha256: sha256(await readFile(ko)) };
-  }
-
-  // Build in a private folder and rename into place: a killed build never leaves a .ko that looks done.
-  await mkdir(cacheRoot, { recursive: true });
-  const work = path.join(cacheRoot, `.build-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+async function compile(opts: LabDriverOptions, o: { key: string; outDir: string; ko: string; log: (l: string) => void }): Promise<LabDriver> {
+  const { name, kernelRelease: rel } = opts;
+  const { key, outDir, ko, log } = o;
+  // Build in a private folder; the .ko is renamed into place whole, so a killed build never leaves a
+  // .ko that looks done, and a .ko another VM is being sent is replaced, never truncated.
+  const work = path.join(path.dirname(outDir), tempName('build', `-${name}`));
   try {
     await mkdir(work);
     await copyFile(path.join(HERE, 'Kbuild'), path.join(work, 'Kbuild'));
@@ -150,25 +198,20 @@ export async function buildLabDriver(opts: LabDriverOptions): Promise<LabDriver>
     log(`building ${name}.ko against ${headersDir(rel)}`);
     const out = await $({ quiet: true, nothrow: true })`make -C ${headersDir(rel)} M=${work} LABMOD=${name} modules`;
     if (out.exitCode !== 0) {
-      // A compile error in our own source is ours to fix, but from the harness's side the build
-      // machinery failed: report it as infrastructure with the compiler's last lines.
-      throw new InfraFailure(
-        `building ${name}.ko for ${rel} failed (make exit ${out.exitCode}):\n${(out.stdout + out.stderr).trim().split('\n').slice(-15).join('\n')}`,
-      );
+      const text = (out.stdout + out.stderr).trim();
+      const lastLines = text.split('\n').slice(-15).join('\n');
+      if (sourceRejected(text)) throw new LabDriverRejected(name, rel, lastLines);
+      throw new InfraFailure(`building ${name}.ko for ${rel} failed (make exit ${out.exitCode}):\n${lastLines}`);
     }
     const built = path.join(work, `${name}.ko`);
     if (!(await exists(built))) throw new InfraFailure(`make succeeded but produced no ${name}.ko in ${work}`);
-    await writeFile(path.join(work, 'key'), `${key}\n`);
-    // Keep only what callers need: the .ko and its key.
-    const staged = `${work}.out`;
-    await mkdir(staged);
-    await rename(built, path.join(staged, `${name}.ko`));
-    await rename(path.join(work, 'key'), path.join(staged, 'key'));
-    await rm(outDir, { recursive: true, force: true });
-    await rename(staged, outDir);
+    await mkdir(outDir, { recursive: true });
+    const keyTmp = path.join(outDir, tempName('key'));
+    await writeFile(keyTmp, `${key}\n`);
+    await rename(keyTmp, path.join(outDir, 'key'));
+    await rename(built, ko);
   } finally {
     await rm(work, { recursive: true, force: true });
-    await rm(`${work}.out`, { recursive: true, force: true });
   }
   const sha = sha256(await readFile(ko));
   log(`${name}.ko built: ${ko} sha256 ${sha}`);

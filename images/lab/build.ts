@@ -8,11 +8,18 @@
 // node binary and every shared library copied from the host. Same inputs: the cached image is returned
 // at once; `force` rebuilds. A build happens in a temp folder renamed into place at the end, so a
 // killed build never leaves a folder that looks complete.
-import { createHash, randomBytes } from 'node:crypto';
+//
+// Single-flight (lib/cache-lock.ts): concurrent callers in one process share one build; across
+// processes the builder holds <cacheDir>/lab/build.lock, so a second `fleetgate run` (or `npm test`
+// beside a run) waits and then takes the finished image from the cache; a dead builder's lock is
+// taken over. Every caller gets a lease on the image folder for the rest of its life: `force` refuses
+// to replace an image another live process uses (its VMs boot from those files and pin its host key).
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dropLease, leaseDir, liveLeases, singleFlight, sweepDeadTemps, tempName, withCacheLock } from '../../lib/cache-lock.ts';
 import { FleetgateError, InfraFailure } from '../../lib/errors.ts';
 import { MANIFEST_FILE, MANIFEST_SCHEMA, type ImageFile, type ImageManifest } from '../manifest.ts';
 import { LAB_APPEND, LAB_DISK_MIB, LAB_MACHINE } from './boot-args.ts';
@@ -238,24 +245,8 @@ export async function readLabManifest(dir: string): Promise<LabManifest | undefi
   }
 }
 
-/** Removes temp folders left by builds that were killed (their pid is gone). */
-async function sweepStale(labDir: string): Promise<void> {
-  for (const e of await readdir(labDir).catch(() => [] as string[])) {
-    const m = /^\.(?:tmp|old)-[0-9a-f]+-(\d+)-/.exec(e);
-    if (!m?.[1]) continue;
-    const pid = Number(m[1]);
-    let alive = pid === process.pid;
-    if (!alive) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch {
-        alive = false;
-      }
-    }
-    if (!alive) await rm(path.join(labDir, e), { recursive: true, force: true });
-  }
-}
+/** Temp folders of the build (`.tmp-…`), of status checks (`.status-…`) and of the swap (`.old-…`). */
+const TEMP_PREFIXES = ['tmp', 'status', 'old'] as const;
 
 async function describeFile(dir: string, rel: string): Promise<ImageFile> {
   const p = path.join(dir, rel);
@@ -351,26 +342,48 @@ async function buildInto(work: string, prep: Prepared, log: (l: string) => void)
 }
 
 export async function buildLabImage(opts: LabBuildOptions = {}): Promise<LabBuildResult> {
+  const cacheDir = path.resolve(opts.cacheDir ?? defaultCacheDir());
+  // Callers in this process share one build; a forced build is its own flight (it waits for the
+  // lock the plain one holds, then replaces the image).
+  const key = `lab-image\0${cacheDir}\0${opts.force ? 'force' : ''}`;
+  const r = await singleFlight(key, () => buildLocked(cacheDir, opts));
+  await leaseDir(r.dir);
+  return r;
+}
+
+async function buildLocked(cacheDir: string, opts: LabBuildOptions): Promise<LabBuildResult> {
   const started = Date.now();
   const log = opts.log ?? (() => {});
-  const cacheDir = path.resolve(opts.cacheDir ?? defaultCacheDir());
   const labDir = path.join(cacheDir, 'lab');
   await requireTools();
   await mkdir(labDir, { recursive: true });
-  await sweepStale(labDir);
+  return withCacheLock(path.join(labDir, 'build.lock'), 'building the lab image', async () => {
+    // Holding the lock, every build folder not ours is a dead builder's.
+    await sweepDeadTemps(labDir, TEMP_PREFIXES);
+    return buildHoldingLock(cacheDir, labDir, opts, started, log);
+  }, { log });
+}
 
-  const scratch = path.join(labDir, `.tmp-0-${process.pid}-${randomBytes(4).toString('hex')}`);
+async function buildHoldingLock(cacheDir: string, labDir: string, opts: LabBuildOptions, started: number, log: (l: string) => void): Promise<LabBuildResult> {
+  const scratch = path.join(labDir, tempName('tmp'));
   await mkdir(scratch);
   try {
     const prep = await prepare(cacheDir, path.join(scratch, 'in'), true, log);
     if (!prep) throw new InfraFailure('lab build: package download left no .deb'); // download=true never returns undefined
     const dir = path.join(labDir, prep.hash);
     log(`inputs hash ${prep.hash.slice(0, 16)} (kernel ${prep.resolved.kernelRelease}, node ${process.version})`);
-    if (!opts.force) {
-      const cached = await readLabManifest(dir);
-      if (cached) {
-        log(`cache hit: ${dir}`);
-        return { dir, manifest: cached, cached: true, seconds: (Date.now() - started) / 1000 };
+    const existing = await readLabManifest(dir);
+    if (existing && !opts.force) {
+      log(`cache hit: ${dir}`);
+      return { dir, manifest: existing, cached: true, seconds: (Date.now() - started) / 1000 };
+    }
+    if (existing) {
+      const users = await liveLeases(dir);
+      if (users.length) {
+        throw new InfraFailure(
+          `lab build --force: ${dir} is in use by ${users.map((u) => `pid ${u.pid}`).join(', ')} ` +
+            '(their VMs boot from its files and pin its SSH host key); stop them or wait, then build again',
+        );
       }
     }
     const work = path.join(scratch, 'image');
@@ -378,8 +391,11 @@ export async function buildLabImage(opts: LabBuildOptions = {}): Promise<LabBuil
     const manifest = await buildInto(work, prep, log);
     await writeFile(path.join(work, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     // Swap into place: move any old folder aside first (force, or an incomplete one), then rename.
-    const old = path.join(labDir, `.old-0-${process.pid}-${randomBytes(4).toString('hex')}`);
-    if (await fileExists(dir)) await rename(dir, old);
+    const old = path.join(labDir, tempName('old'));
+    if (await fileExists(dir)) {
+      dropLease(dir);
+      await rename(dir, old);
+    }
     await rename(work, dir);
     await rm(old, { recursive: true, force: true });
     const seconds = (Date.now() - started) / 1000;
@@ -425,7 +441,7 @@ export async function labImageStatus(opts: { cacheDir?: string } = {}): Promise<
   const labDir = path.join(cacheDir, 'lab');
   const latest = await latestLabImage(cacheDir);
   await mkdir(labDir, { recursive: true });
-  const scratch = path.join(labDir, `.tmp-1-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const scratch = path.join(labDir, tempName('status'));
   try {
     const prep = await prepare(cacheDir, scratch, false, () => {});
     if (!prep) {

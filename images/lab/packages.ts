@@ -3,6 +3,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { sweepDeadTemps, tempName } from '../../lib/cache-lock.ts';
 import { InfraFailure } from '../../lib/errors.ts';
 import { sh, tail } from './tools.ts';
 
@@ -118,8 +119,9 @@ export async function fetchDeb(debDir: string, p: ResolvedPackage, log: (l: stri
   const have = await cachedDeb(debDir, p);
   if (have) return have;
   await mkdir(debDir, { recursive: true });
-  const tmp = path.join(debDir, `.dl-${process.pid}-${p.name}`);
-  await rm(tmp, { recursive: true, force: true });
+  await sweepDeadTemps(debDir, ['dl']);
+  // Unique per download, not per process: two downloads in one process never share a folder.
+  const tmp = path.join(debDir, tempName('dl', `-${p.name}`));
   await mkdir(tmp);
   try {
     log(`downloading ${p.name} ${p.version}`);
@@ -130,6 +132,7 @@ export async function fetchDeb(debDir: string, p: ResolvedPackage, log: (l: stri
     }
     const files = (await readdir(tmp)).filter((f) => f.endsWith('.deb'));
     if (files.length !== 1 || !files[0]) throw new InfraFailure(`apt-get download ${p.name} left ${files.length} .deb files`);
+    // apt-get download writes the whole file before it exits; the rename puts it in place at once.
     const dest = path.join(debDir, files[0]);
     await rename(path.join(tmp, files[0]), dest);
     return dest;

@@ -8,12 +8,16 @@
 //
 // The key is a hash of the image (inputsHash), the hypervisor version and the machine options (the
 // hypervisor's argv minus per-VM paths and ports): whatever changes what the saved state expects
-// changes the key. A state is made in `.tmp-<key16>-<pid>-<rand>/` and renamed into place only once
-// complete, so a killed save never leaves a folder that looks like a state; the folders of dead
-// savers are swept on the next save.
-import { createHash, randomBytes } from 'node:crypto';
+// changes the key. A state is made in `.tmp-<pid>-<start>-<rand>-<key16>/` and renamed into place
+// only once complete, so a killed save never leaves a folder that looks like a state; the folders of
+// dead savers are swept on the next save. The saver holds `warm/<key>.lock` (lib/cache-lock.ts): a
+// second process finds it held and boots its cell cold instead of waiting (a wait costs as much as
+// the boot it would save); a dead saver's lock is taken over.
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { processAlive, readLock, sameProcess, sweepDeadTemps, tempName, thisProcess, tryAcquireLock } from '../../lib/cache-lock.ts';
+import { InfraFailure } from '../../lib/errors.ts';
 
 export const WARM_DIR = 'warm';
 export const WARM_SCHEMA = 1;
@@ -118,40 +122,55 @@ export interface WarmStaging {
   abort(): Promise<void>;
 }
 
+export function warmLockFile(imageDir: string, key: string): string {
+  return path.join(warmRoot(imageDir), `${key}.lock`);
+}
+
+/** Starts making the state for `key`; throws when another live process is making it right now. */
 export async function stageWarmState(imageDir: string, key: string): Promise<WarmStaging> {
   const root = warmRoot(imageDir);
   await mkdir(root, { recursive: true });
-  await sweepStale(root);
-  const tmpDir = path.join(root, `.tmp-${key.slice(0, 16)}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(tmpDir);
-  return {
-    tmpDir,
-    async commit(record) {
-      // The record goes in last: a folder with warm.json and matching sizes is a complete state.
-      await writeFile(path.join(tmpDir, WARM_FILES.record), `${JSON.stringify(record, null, 2)}\n`);
-      try {
-        await rename(tmpDir, warmStateDir(imageDir, key));
-        return 'committed';
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+  const lock = await tryAcquireLock(warmLockFile(imageDir, key), `saving warm state ${key.slice(0, 12)}`);
+  if ('holder' in lock) throw new InfraFailure(`controller pid ${lock.holder.pid} is making warm state ${key.slice(0, 12)} right now`);
+  try {
+    await sweepDeadTemps(root, SWEPT);
+    const tmpDir = path.join(root, tempName('tmp', `-${key.slice(0, 16)}`));
+    await mkdir(tmpDir);
+    return {
+      tmpDir,
+      async commit(record) {
+        try {
+          // The record goes in last: a folder with warm.json and matching sizes is a complete state.
+          await writeFile(path.join(tmpDir, WARM_FILES.record), `${JSON.stringify(record, null, 2)}\n`);
+          try {
+            await rename(tmpDir, warmStateDir(imageDir, key));
+            return 'committed';
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+            await rm(tmpDir, { recursive: true, force: true });
+            return 'exists';
+          }
+        } finally {
+          await lock.release();
+        }
+      },
+      async abort() {
         await rm(tmpDir, { recursive: true, force: true });
-        return 'exists';
-      }
-    },
-    abort: () => rm(tmpDir, { recursive: true, force: true }),
-  };
+        await lock.release();
+      },
+    };
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
 }
 
 /** Another live process is saving this key right now (its pid, else undefined). */
 export async function otherSaver(imageDir: string, key: string): Promise<number | undefined> {
-  for (const e of await readdir(warmRoot(imageDir)).catch(() => [] as string[])) {
-    const m = /^\.tmp-([0-9a-f]{16})-(\d+)-/.exec(e);
-    if (!m || m[1] !== key.slice(0, 16)) continue;
-    const pid = Number(m[2]);
-    if (pid !== process.pid && pidAlive(pid)) return pid;
-  }
-  return undefined;
+  const holder = await readLock(warmLockFile(imageDir, key));
+  if (typeof holder !== 'object' || sameProcess(holder, thisProcess()) || !processAlive(holder)) return undefined;
+  return holder.pid;
 }
 
 /**
@@ -160,7 +179,7 @@ export async function otherSaver(imageDir: string, key: string): Promise<number 
  */
 export async function removeWarmState(imageDir: string, key: string): Promise<void> {
   const dir = warmStateDir(imageDir, key);
-  const old = path.join(warmRoot(imageDir), `.old-${key.slice(0, 16)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const old = path.join(warmRoot(imageDir), tempName('old', `-${key.slice(0, 16)}`));
   try {
     await rename(dir, old);
   } catch {
@@ -169,22 +188,5 @@ export async function removeWarmState(imageDir: string, key: string): Promise<vo
   await rm(old, { recursive: true, force: true });
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Removes temp folders of savers that died (their pid is gone). */
-async function sweepStale(root: string): Promise<void> {
-  for (const e of await readdir(root).catch(() => [] as string[])) {
-    const m = /^\.(?:tmp|old)-[0-9a-f]+-(\d+)-/.exec(e);
-    if (!m?.[1]) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid || pidAlive(pid)) continue;
-    await rm(path.join(root, e), { recursive: true, force: true });
-  }
-}
+/** Temp folders of saves in progress (`.tmp-…`) and of removals (`.old-…`). */
+const SWEPT = ['tmp', 'old'] as const;

@@ -1,7 +1,7 @@
 // Builds the in-guest agent into ONE CommonJS file with esbuild, cached in <repo>/.cache/agent/<key>/
 // where the key hashes the agent's sources, the versions of what gets bundled and the build options,
 // so an unchanged agent is never rebuilt and a changed one never served stale. Runs on the controller.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,7 +86,18 @@ export function agentCacheKey(): string {
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
-export async function bundleAgent(opts: BundleOptions = {}): Promise<AgentBundle> {
+/** Callers in one process share one bundling (the cells of a run all ask at once). */
+let bundling: Promise<AgentBundle> | null = null;
+
+export function bundleAgent(opts: BundleOptions = {}): Promise<AgentBundle> {
+  if (opts.cacheDir !== undefined || opts.force) return bundleAgentNow(opts);
+  bundling ??= bundleAgentNow(opts).finally(() => {
+    bundling = null;
+  });
+  return bundling;
+}
+
+async function bundleAgentNow(opts: BundleOptions): Promise<AgentBundle> {
   const key = agentCacheKey();
   const dir = join(opts.cacheDir ?? join(REPO_ROOT, '.cache', 'agent'), key);
   const path = join(dir, 'agent.js');
@@ -114,8 +125,8 @@ export async function bundleAgent(opts: BundleOptions = {}): Promise<AgentBundle
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), '{ "type": "commonjs" }\n');
-  // Write then rename: a concurrent run never sees half a file.
-  const tmp = `${path}.${process.pid}.tmp`;
+  // Write then rename: a concurrent run never sees half a file (and its temp name is its own).
+  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   writeFileSync(tmp, code);
   renameSync(tmp, path);
   return { path, sha256: sha256(code), key, cached: false };

@@ -4,7 +4,7 @@
 // only if the guest writes to its serial console; otherwise TCG. The answer is cached for the
 // process and, per host boot, in the state folder, so cells do not re-probe.
 import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -110,7 +110,10 @@ async function decideByProbe(o: ResolveAccelOptions): Promise<AccelDecision> {
   if (cacheFile) {
     const c: CacheFile = { bootId: bootId(), qemu: o.qemu, accel: decision.accel, reason: decision.reason, probedAt: new Date().toISOString() };
     await mkdir(path.dirname(cacheFile), { recursive: true });
-    await writeFile(cacheFile, `${JSON.stringify(c, null, 2)}\n`);
+    // Written aside and renamed: a process reading it meanwhile sees the old answer or the new one.
+    const tmp = `${cacheFile}.${process.pid}-${Math.random().toString(16).slice(2)}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(c, null, 2)}\n`);
+    await rename(tmp, cacheFile);
   }
   return decision;
 }

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { ImageManifest } from '../../../images/manifest.ts';
+import { processIdOf } from '../../../lib/cache-lock.ts';
 import {
   listWarmStates,
   otherSaver,
@@ -13,6 +14,7 @@ import {
   removeWarmState,
   stageWarmState,
   warmKey,
+  warmLockFile,
   warmRoot,
   WARM_FILES,
   WARM_SCHEMA,
@@ -96,14 +98,22 @@ t.test('a state is committed atomically, found, checked for size and removed', a
   t.same(readdirSync(warmRoot(image)), []);
 });
 
-t.test("a dead saver's temp folder is swept; a live one's is reported", async (t) => {
+t.test("a dead saver's temp folder and lock are swept; a live saver's lock is reported", async (t) => {
   const image = mkdtempSync(path.join(os.tmpdir(), 'fg-warm-sweep-'));
   t.teardown(() => rmSync(image, { recursive: true, force: true }));
   const key = 'b'.repeat(64);
-  mkdirSync(path.join(warmRoot(image), `.tmp-${key.slice(0, 16)}-999999999-00000000`), { recursive: true });
-  mkdirSync(path.join(warmRoot(image), `.tmp-${key.slice(0, 16)}-1-00000000`), { recursive: true });
+  mkdirSync(path.join(warmRoot(image), `.tmp-999999999-0-00000000-${key.slice(0, 16)}`), { recursive: true });
+  // A live process (pid 1) holds the lock: another saver is at work, this one steps aside.
+  const lock = (holder: object) => writeFileSync(warmLockFile(image, key), JSON.stringify({ ...holder, what: 'saving', at: 'then', nonce: 'n1' }));
+  lock(processIdOf(1)!);
   t.equal(await otherSaver(image, key), 1, 'pid 1 is alive: someone is saving');
+  await t.rejects(stageWarmState(image, key), /controller pid 1 is making warm state/);
+  // Its pid is reused by another process (a different start time): the lock is stale.
+  lock({ ...processIdOf(1)!, start: '1' });
+  t.equal(await otherSaver(image, key), undefined, 'same pid, another start time: not the saver');
   const s = await stageWarmState(image, key);
   t.notOk(readdirSync(warmRoot(image)).some((e) => e.includes('999999999')), 'dead saver swept');
+  t.equal(await otherSaver(image, key), undefined, 'our own lock is not another saver');
   await s.abort();
+  t.same(readdirSync(warmRoot(image)), [], 'abort leaves neither folder nor lock');
 });
