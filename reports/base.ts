@@ -8,6 +8,7 @@ export const VERDICT_ORDER: readonly ReportVerdict[] = [
   'product-crash',
   'product-hang',
   'boot-failure',
+  'install-failure',
   'verifier-violation',
   'perf-regression',
   'test-error',

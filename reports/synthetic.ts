@@ -121,7 +121,7 @@ export function writeSyntheticRun(dir: string, specs: readonly SyntheticCell[], 
   });
   const matrix = { name: opts.matrix ?? 'synthetic', file: 'matrix/synthetic.yaml', totalCells: specs.length, cellsHash: 'synthetic' };
   const ended = iso(t0 + specs.length * 10 + 20_000);
-  const product = cells.some((c) => c.verdict && ['product-crash', 'product-hang', 'verifier-violation', 'boot-failure', 'perf-regression'].includes(c.verdict));
+  const product = cells.some((c) => c.verdict && ['product-crash', 'product-hang', 'verifier-violation', 'boot-failure', 'install-failure', 'perf-regression'].includes(c.verdict));
   const none = cells.some((c) => c.verdict === null || c.verdict === 'infra-error' || c.verdict === 'test-error');
   const outcome = product ? 'failed' : none ? 'inconclusive' : 'passed';
   const exitCode = product ? 1 : none ? 2 : 0;

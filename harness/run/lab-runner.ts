@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { InfraFailure } from '../../lib/errors.ts';
 import type { Cell } from '../../matrix/index.ts';
 import { buildLabImage, type LabManifest } from '../../images/lab/build.ts';
-import { buildLabDriver } from '../../driver/lab/build.ts';
+import { buildLabDriver, LabDriverRejected, type LabDriver } from '../../driver/lab/build.ts';
 import { bundleAgent } from '../../workloads/agent/bundle.ts';
 import { loadWorkload } from '../../workloads/spec.ts';
 import { compareResults } from '../../workloads/compare.ts';
@@ -16,7 +16,7 @@ import { createProvider } from '../providers/index.ts';
 import type { VmInstance } from '../providers/types.ts';
 import { connectSsh, fromManifest } from '../guest/ssh/client.ts';
 import type { GuestChannel } from '../guest/channel.ts';
-import { LabGuest, WorkloadError, type LabTrigger } from '../guest/linux/lab-guest.ts';
+import { DriverLoadRefused, LabGuest, WorkloadError, type LabTrigger, type StagedDriver } from '../guest/linux/lab-guest.ts';
 import { watchCell, type MonitorOutcome } from '../cell/monitor.ts';
 import { bucketLinuxReport } from '../crash/bucket.ts';
 import { setGuestClock } from '../../images/warm/clock.ts';
@@ -77,7 +77,8 @@ async function runLabAttempt(ctx: AttemptContext, opts: LabRunnerOptions): Promi
   let vm: VmInstance | undefined;
   let channel: GuestChannel | undefined;
 
-  const step = async <T>(name: Step, fn: (signal: AbortSignal) => Promise<T>, onFail: AttemptResult['verdict'] = 'infra-error'): Promise<T> => {
+  type OnFail = AttemptResult['verdict'] | ((err: unknown) => AttemptResult['verdict']);
+  const step = async <T>(name: Step, fn: (signal: AbortSignal) => Promise<T>, onFail: OnFail = 'infra-error'): Promise<T> => {
     const startedAt = new Date().toISOString();
     const t0 = performance.now();
     ctx.emit({ type: 'step-begin', step: name });
@@ -100,13 +101,32 @@ async function runLabAttempt(ctx: AttemptContext, opts: LabRunnerOptions): Promi
       steps.push({ step: name, startedAt, ms, ok: false, detail: why });
       ctx.emit({ type: 'step-end', step: name, ms, ok: false, detail: why });
       if (err instanceof StepFailed) throw err;
-      throw new StepFailed(name, err instanceof WorkloadError ? 'test-error' : onFail, `${name}: ${why}`);
+      const verdict = err instanceof WorkloadError ? 'test-error' : typeof onFail === 'function' ? onFail(err) : onFail;
+      throw new StepFailed(name, verdict, `${name}: ${why}`);
     }
   };
 
+  const ourModule = 'fgfilter';
   try {
+    // Host-side work first, outside any step: the image and the modules are built (or, after the
+    // run's preparation, taken from the cache) before a VM exists. A host that cannot build them
+    // fails the attempt as infrastructure; the compiler refusing our source for this release's
+    // headers is this cell's install failure, found without booting anything.
+    const img = await buildLabImage();
+    const modules = await buildModules(cell, img.manifest.os.build, ourModule);
+    if ('rejected' in modules) {
+      const log = join(ctx.attemptDir, 'build.log');
+      await writeFile(log, `${modules.rejected.message}\n`);
+      evidence.push(rel(log));
+      steps.push({ step: 'install', startedAt: new Date().toISOString(), ms: 0, ok: false, detail: modules.rejected.message });
+      ctx.emit({ type: 'step-end', step: 'install', ms: 0, ok: false, detail: modules.rejected.message });
+      result.verdict = modules.rejected.module === ourModule ? 'install-failure' : 'infra-error';
+      result.reason = modules.rejected.module === ourModule
+        ? `install: ${modules.rejected.module}.ko does not build for ${modules.rejected.kernelRelease} (see build.log)`
+        : `coexisting filter ${modules.rejected.module}.ko does not build for ${modules.rejected.kernelRelease}: not our driver`;
+      return result;
+    }
     const image = await step('acquire', async (signal) => {
-      const img = await buildLabImage();
       // Warm (a saved, booted VM restored on a fresh overlay) when a state exists or can be made;
       // otherwise a cold boot, with the reason journaled. FLEETGATE_START=cold|warm|auto overrides.
       const startMode = parseStartMode(process.env.FLEETGATE_START);
@@ -158,17 +178,38 @@ async function runLabAttempt(ctx: AttemptContext, opts: LabRunnerOptions): Promi
     await writeFile(join(ctx.attemptDir, 'baseline.json'), JSON.stringify(Object.fromEntries(baseline)));
     evidence.push(rel(join(ctx.attemptDir, 'baseline.json')));
 
+    // Sending the modules is the host's and the channel's work: never the product's verdict.
+    let staged: { coexist: StagedDriver[]; ours: StagedDriver };
+    try {
+      staged = {
+        coexist: await Promise.all(modules.coexist.map((ko) => guest.uploadDriver(ko.path))),
+        ours: await guest.uploadDriver(modules.ours.path),
+      };
+    } catch (err) {
+      throw new InfraFailure(`sending the modules to the guest: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+
     // Install: coexisting filters first (they are already on the machine when ours arrives), then ours.
-    const ourModule = 'fgfilter';
+    // Only what the guest does with them counts: the kernel refusing ours is an install failure; the
+    // guest lost while ours loads, a boot failure; a partner's filter refused is not ours to answer for.
     const { [TRIGGER_PARAM]: trigger, ...params } = cell.driverBuild.params;
+    let loading: string = ourModule;
     await step('install', async () => {
-      for (const f of cell.coexist) {
-        const ko = await buildLabDriver({ name: f === 'partnerflt' ? 'partnerflt' : f, kernelRelease: manifest.os.build });
-        await guest.installDriver(ko.path);
+      for (const f of staged.coexist) {
+        loading = f.name;
+        await guest.loadDriver(f);
       }
-      const ko = await buildLabDriver({ name: ourModule, kernelRelease: manifest.os.build });
-      await guest.installDriver(ko.path, params);
-    }, 'boot-failure');
+      loading = ourModule;
+      try {
+        await guest.loadDriver(staged.ours, params);
+      } catch (err) {
+        if (err instanceof DriverLoadRefused) {
+          await writeFile(join(ctx.attemptDir, 'install.txt'), `insmod: ${err.insmod}\n\ndmesg:\n${err.dmesg}\n`);
+          evidence.push(rel(join(ctx.attemptDir, 'install.txt')));
+        }
+        throw err;
+      }
+    }, (err) => (loading !== ourModule ? 'infra-error' : err instanceof DriverLoadRefused ? 'install-failure' : 'boot-failure'));
 
     // Lab guests have no Driver Verifier; a profile other than none is recorded, not applied.
     await step('verifier', async () => {
@@ -297,6 +338,23 @@ async function runLabAttempt(ctx: AttemptContext, opts: LabRunnerOptions): Promi
     if (vm) await vm[Symbol.asyncDispose]().catch(() => undefined);
     evidence.push(rel(join(ctx.attemptDir, 'console.log')));
   }
+}
+
+/** The modules a lab cell loads, built for the image's kernel; a rejection by the compiler is returned. */
+async function buildModules(cell: Cell, kernelRelease: string, ours: string): Promise<{ coexist: LabDriver[]; ours: LabDriver } | { rejected: LabDriverRejected }> {
+  try {
+    const coexist: LabDriver[] = [];
+    for (const name of labModulesOf(cell).filter((n) => n !== ours)) coexist.push(await buildLabDriver({ name, kernelRelease }));
+    return { coexist, ours: await buildLabDriver({ name: ours, kernelRelease }) };
+  } catch (err) {
+    if (err instanceof LabDriverRejected) return { rejected: err };
+    throw err;
+  }
+}
+
+/** Lab module names a cell loads: its coexisting filters (in order), then ours. */
+export function labModulesOf(cell: Cell): string[] {
+  return [...cell.coexist, 'fgfilter'];
 }
 
 export function isLabCell(cell: Cell): boolean {

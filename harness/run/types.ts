@@ -10,6 +10,7 @@ export const VERDICTS = [
   'product-hang',
   'verifier-violation',
   'boot-failure',
+  'install-failure',
   'perf-regression',
   'infra-error',
   'test-error',
@@ -17,7 +18,7 @@ export const VERDICTS = [
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
-export const PRODUCT_FAILURES: readonly Verdict[] = ['product-crash', 'product-hang', 'verifier-violation', 'boot-failure', 'perf-regression'];
+export const PRODUCT_FAILURES: readonly Verdict[] = ['product-crash', 'product-hang', 'verifier-violation', 'boot-failure', 'install-failure', 'perf-regression'];
 
 /** The lifecycle's steps, in order (DESIGN.md "A cell's lifecycle"). */
 export const STEPS = [

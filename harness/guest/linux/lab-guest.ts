@@ -28,6 +28,25 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 /** The agent failed to run the workload at all (bad spec, no work directory): the test is broken. */
 export class WorkloadError extends InfraFailure {}
 
+/** A module sent to the guest, not loaded yet. */
+export interface StagedDriver {
+  name: string;
+  remote: string;
+  sha256: string;
+}
+
+/** The guest's kernel refused to load the module: the driver's install failure, with its words. */
+export class DriverLoadRefused extends Error {
+  constructor(
+    readonly module: string,
+    readonly insmod: string,
+    readonly dmesg: string,
+  ) {
+    super(`insmod ${module} refused: ${insmod}`);
+    this.name = 'DriverLoadRefused';
+  }
+}
+
 const AGENT_DIR = '/tmp/fleetgate';
 /** The agent's work root: the cell's writable disk, so workloads hit a real file system. */
 const WORK_ROOT = '/data';
@@ -69,15 +88,35 @@ export class LabGuest {
 
   /** The lab's "driver install": upload the module and load it; checks it is loaded. */
   async installDriver(koPath: string, params: Record<string, string | number> = {}): Promise<{ name: string; sha256: string }> {
+    const staged = await this.uploadDriver(koPath);
+    await this.loadDriver(staged, params);
+    return { name: staged.name, sha256: staged.sha256 };
+  }
+
+  /** Host-side half of an install: the .ko sent to the guest (checksummed). Fails only as infrastructure. */
+  async uploadDriver(koPath: string): Promise<StagedDriver> {
     const file = basename(koPath);
     const name = file.replace(/\.ko$/, '');
     if (!MODULE_NAME.test(name)) throw new InfraFailure(`lab driver file name ${file} is not a module name`);
     const remote = `/tmp/${file}`;
     const sent = await this.channel.upload(koPath, remote);
+    return { name, remote, sha256: sent.sha256 };
+  }
+
+  /**
+   * The guest-side half: insmod, then the module must be in /sys/module. insmod refusing it (bad
+   * symbol, failed init, kprobe registration refused) is DriverLoadRefused with the kernel's words;
+   * a channel that fails meanwhile is whatever the channel threw.
+   */
+  async loadDriver(staged: StagedDriver, params: Record<string, string | number> = {}): Promise<void> {
     const args = Object.entries(params).map(([k, v]) => `${k}=${v}`);
-    await this.check(posixCommand(['insmod', remote, ...args]), `insmod ${name}`);
-    if (!(await this.isLoaded(name))) throw new InfraFailure(`lab guest: ${name} is not in /sys/module after insmod`);
-    return { name, sha256: sent.sha256 };
+    const r = await this.run(posixCommand(['insmod', staged.remote, ...args]));
+    if (typeof r.exitCode === 'number' && r.exitCode !== 0 && !r.timedOut) {
+      const dmesg = await this.run('dmesg | tail -n 20').then((d) => d.stdout.trim(), () => '');
+      throw new DriverLoadRefused(staged.name, `${r.stderr.trim() || r.stdout.trim()}`.slice(-400), dmesg);
+    }
+    if (r.exitCode !== 0) throw new InfraFailure(`lab guest: insmod ${staged.name} did not finish (${r.timedOut ? 'timeout' : (r.signal ?? 'no exit code')})`);
+    if (!(await this.isLoaded(staged.name))) throw new DriverLoadRefused(staged.name, `insmod exited 0 but ${staged.name} is not in /sys/module`, '');
   }
 
   async isLoaded(name: string): Promise<boolean> {

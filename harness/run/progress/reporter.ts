@@ -76,6 +76,7 @@ export const VERDICT_GLYPH: Record<Verdict, string> = {
   'product-hang': 'H',
   'verifier-violation': 'V',
   'boot-failure': 'B',
+  'install-failure': 'X',
   'perf-regression': 'P',
   'infra-error': 'I',
   'test-error': 'T',
