@@ -23,6 +23,11 @@ export const LAB_LATENCY_BUDGET = {
 
 const lab = labRunner({ runs: 2, latencyBudget: LAB_LATENCY_BUDGET });
 
+/** Is there a runner for this cell's OS? (Checked at plan time: harness/run/prepare.ts.) */
+export function hasRunner(cell: Cell): boolean {
+  return isLabCell(cell);
+}
+
 export function runnerFor(cell: Cell): CellRunner {
   if (isLabCell(cell)) return lab;
   throw new InfraFailure(`no runner for ${cell.os.release} yet: Windows cells need the Windows lifecycle and an image for ${cell.os.release} ${cell.os.patchLevel ?? ''}`.trimEnd());

@@ -270,3 +270,19 @@ t.test('resume after a crash at every event boundary and mid-line: one verdict p
   }
   t.ok(abandoned > 0, 'some cuts fell inside attempts');
 });
+
+t.test('cells that cannot run here end skipped with their reason, never attempted; the rest run', async (t) => {
+  const cells = fakeCells(3);
+  const skip = new Map([['fake-001', 'no runner for win11-24h2 cells yet']]);
+  const { runner, outcome, dir, evs } = await run(cells, [host('a')], {}, { skip });
+  t.equal(outcome.exitCode, EXIT.ok, 'skipped cells are not failures');
+  t.same(runner.calls.map((c) => c.cell).sort(), ['fake-000', 'fake-002']);
+  t.notOk(ofType(evs, 'attempt-begin').some((e) => e.cell === 'fake-001'));
+  const s = summary(dir);
+  t.match(s.cells.find((c) => c.id === 'fake-001'), { verdict: 'skipped', attempts: 0, reason: 'no runner for win11-24h2 cells yet' });
+  checkJournal(t, evs, cells);
+  // Resumed, the skipped cell stays as it was and nothing runs again.
+  const again = await run(cells, [host('a')], {}, { runDir: dir, resume: true, skip });
+  t.equal(again.runner.calls.length, 0);
+  t.equal(ofType(again.evs, 'cell-end').filter((e) => e.cell === 'fake-001').length, 1, 'one cell-end for the skipped cell');
+});

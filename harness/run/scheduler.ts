@@ -45,6 +45,8 @@ export interface RunPlanOptions {
   /** Removes leftovers of dead controllers (Provider.cleanupLeftovers); what it returns is journaled. */
   beforeRun?: () => Promise<string[]>;
   shard?: string | null;
+  /** Cells that cannot run here (cell id → why): they end `skipped` with that reason, never attempted. */
+  skip?: ReadonlyMap<string, string>;
   /** summary.json is rewritten after a cell ends at most this often (and always at the end). @default 1000 */
   summaryIntervalMs?: number;
   tools?: ToolVersions;
@@ -183,13 +185,16 @@ export async function runPlan(o: RunPlanOptions): Promise<RunOutcome> {
       freeSlots: Array.from({ length: spec.slots }, (_, i) => i + 1),
       infraInRow: 0,
     }));
-    const todo = o.cells.filter((c) => !state.cells.get(c.id)?.end);
+    const unfinished = o.cells.filter((c) => !state.cells.get(c.id)?.end);
+    const skipped = unfinished.filter((c) => o.skip?.has(c.id) && !state.cells.get(c.id)?.maxAttempt);
+    const skippedIds = new Set(skipped.map((c) => c.id));
+    const todo = unfinished.filter((c) => !skippedIds.has(c.id));
     const failedBefore = o.cells.filter((c) => {
       const v = state.cells.get(c.id)?.end?.verdict;
       return v !== undefined && PRODUCT_FAILURES.includes(v);
     }).length;
     reporter.onRunBegin({
-      runId: rd.runId, runDir: rd.dir, matrix: rd.runJson.matrix.name, total, alreadyDone: total - todo.length,
+      runId: rd.runId, runDir: rd.dir, matrix: rd.runJson.matrix.name, total, alreadyDone: total - unfinished.length,
       alreadyFailed: failedBefore, resumed: alreadyBegun, hosts: o.hosts,
     });
 
@@ -383,6 +388,8 @@ export async function runPlan(o: RunPlanOptions): Promise<RunOutcome> {
         const avoid = retryOf.get(cell.id);
         if (avoid && !stopping) pending.add({ cell, seq, avoid });
       });
+
+    for (const cell of skipped) endCell(cell, { verdict: 'skipped', decidedBy: null, reason: o.skip!.get(cell.id)! });
 
     const onSigint = (): void => stop('sigint');
     if (signal.aborted) stop('sigint');

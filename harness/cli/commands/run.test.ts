@@ -1,6 +1,7 @@
 // `fleetgate run` and `fleetgate merge` as a user runs them: exit codes, plain progress in CI, the
-// run folder. Windows cells have no runner on this machine (no Windows image, no Windows
-// lifecycle yet): every such cell is an infra error, never a verdict, and the run is inconclusive.
+// run folder. Windows cells have no runner on this machine (no Windows image, no Windows lifecycle
+// yet): a run of them exits 64 before anything starts (harness/run/prepare.test.ts), and with
+// --skip-unavailable every one ends skipped with the reason, never as a verdict about the product.
 import t from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,20 +9,22 @@ import path from 'node:path';
 import { runFleetgate } from '../run-cli.test-helper.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'fg-run-cli-'));
-const env = { FLEETGATE_STATE: path.join(root, 'state') };
+const env = { FLEETGATE_STATE: path.join(root, 'state'), FLEETGATE_IMAGES: path.join(root, 'no-images') };
 
-t.test('run: infrastructure keeps every cell from a verdict, exit 2, plain lines in CI', async (t) => {
+t.test('run --skip-unavailable: cells that cannot run here end skipped, plain lines in CI; resume carries on', async (t) => {
   const out = path.join(root, 'run');
   const matrix = path.join(root, 'windows.yaml');
   writeFileSync(matrix, 'axes:\n  os: [win11-24h2, server-2022]\n  driver: [{ name: d, path: . }]\n');
-  const r = runFleetgate(['run', matrix, '--out', out, '--slots', '1', '--json'], { env });
-  t.equal(r.code, 2, r.stderr);
+  t.equal(runFleetgate(['run', matrix, '--out', out, '--slots', '1'], { env }).code, 64, 'without the flag: exit 64, nothing started');
+  const r = runFleetgate(['run', matrix, '--out', out, '--slots', '1', '--json', '--skip-unavailable'], { env });
+  t.equal(r.code, 0, r.stderr);
   t.notMatch(r.stderr, /\u001B\[/);
-  t.match(r.stderr, /no runner for win11-24h2 yet/);
+  t.match(r.stderr, /skipped [0-9a-f]{12} win11-24h2.*no runner for win11-24h2 cells yet/);
   const summary = JSON.parse(r.stdout) as { run: { outcome: string }; cells: Array<{ verdict: string }> };
-  t.equal(summary.run.outcome, 'inconclusive');
+  t.equal(summary.run.outcome, 'passed');
+  t.same([...new Set(summary.cells.map((c) => c.verdict))], ['skipped']);
   const again = runFleetgate(['run', '--resume', out], { env });
-  t.equal(again.code, 2);
+  t.equal(again.code, 0, again.stderr);
   t.match(again.stderr, /resumed/);
   t.equal(JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).resumes.length, 1);
 });

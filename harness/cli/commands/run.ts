@@ -1,5 +1,7 @@
-// `fleetgate run [MATRIX] [--out DIR] [--shard i/n] [--hosts hosts.yaml] [--slots N] [--resume RUN_DIR] [--json]`:
-// runs a matrix's cells to verdicts on the hosts, into a run folder. Progress goes to stderr (live on
+// `fleetgate run [MATRIX] [--out DIR] [--shard i/n] [--hosts hosts.yaml] [--slots N] [--resume RUN_DIR]
+// [--skip-unavailable] [--json]`: runs a matrix's cells to verdicts on the hosts, into a run folder.
+// Before the first VM: cells no host can run are an error (exit 64, or `skipped` with
+// --skip-unavailable), and the host-side builds are done once (a host that cannot is exit 2). Progress goes to stderr (live on
 // a terminal, lines in CI); --json prints the summary to stdout. The exit code is the run's
 // (0 pass, 1 product failure, 2 inconclusive, 130 interrupted), set through process.exitCode.
 import type { Command } from 'commander';
@@ -11,6 +13,8 @@ import { progressReporter } from '../../run/progress/index.ts';
 import { cellsOfRun, createRunDir, openRunDir, planFromRunJson, SUMMARY_FILE } from '../../run/run-dir.ts';
 import { runnerFor } from '../../run/runners.ts';
 import { runPlan } from '../../run/scheduler.ts';
+import { prepareHost, unavailableCells, unavailableError } from '../../run/prepare.ts';
+import { applyEvent, emptyState, readJournal } from '../../run/journal.ts';
 import { writeReports } from '../../../reports/index.ts';
 import type { CellRunner } from '../../run/types.ts';
 import { readFileSync } from 'node:fs';
@@ -23,6 +27,7 @@ interface RunOpts {
   slots?: string;
   resume?: string;
   json?: boolean;
+  skipUnavailable?: boolean;
   /** false with --no-report. */
   report?: boolean;
 }
@@ -57,6 +62,7 @@ export function registerRun(program: Command): void {
     .option('--slots <n>', 'cells at once on every host (overrides the inventory)')
     .option('--resume <run-dir>', 'carry on a run that was interrupted or killed, from its journal')
     .option('--json', 'print summary.json to stdout at the end')
+    .option('--skip-unavailable', 'cells no host here can run (no runner, no image) end skipped instead of stopping the run')
     .option('--no-report', 'do not write the reports (dashboard, JUnit, Markdown, Allure results) at the end')
     .action(async (matrixFile: string | undefined, o: RunOpts) => {
       if (!matrixFile && !o.resume) throw new UsageError('run needs a matrix file (or --resume RUN_DIR)');
@@ -67,6 +73,15 @@ export function registerRun(program: Command): void {
       let plan: Plan;
       let cells: Cell[];
       let runDir;
+      // What can run here, decided before anything starts (and again on resume: hosts may differ).
+      const settle = (all: readonly Cell[], ended: ReadonlySet<string>, matrixName: string): { skip: Map<string, string>; runnable: Cell[] } => {
+        const unavailable = unavailableCells(all.filter((c) => !ended.has(c.id)), hosts);
+        if (unavailable.length && !o.skipUnavailable) throw unavailableError(unavailable, all.length, matrixName);
+        const skip = new Map(unavailable.map((u) => [u.cell.id, u.reason]));
+        return { skip, runnable: all.filter((c) => !ended.has(c.id) && !skip.has(c.id)) };
+      };
+      const prepare = (runnable: readonly Cell[]) => prepareHost(runnable, (l) => process.stderr.write(`prepare: ${l}\n`));
+      let skip: Map<string, string>;
       if (o.resume) {
         runDir = openRunDir(o.resume);
         plan = planFromRunJson(runDir.runJson);
@@ -80,11 +95,24 @@ export function registerRun(program: Command): void {
             throw new UsageError(`${matrixFile} no longer gives the cells of ${runDir.dir}; start a new run instead of resuming`);
           }
         }
+        const state = emptyState();
+        try {
+          for (const e of readJournal(runDir.journalFile).events) applyEvent(state, e);
+        } catch {
+          // No journal yet (killed before its first event): every cell is unfinished.
+        }
+        const ended = new Set([...state.cells].filter(([, c]) => c.end).map(([id]) => id));
+        const settled = settle(cells, ended, matrixFile ?? runDir.runJson.matrix.file ?? runDir.dir);
+        skip = settled.skip;
+        await prepare(settled.runnable);
       } else {
         const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
         plan = planMatrix(matrixFile!);
         for (const w of plan.warnings) process.stderr.write(`warning: ${formatPlace(w.place)}: ${w.message}\n`);
         cells = shard ? selectShard(plan.cells, shard) : plan.cells;
+        const settled = settle(cells, new Set(), matrixFile!);
+        skip = settled.skip;
+        await prepare(settled.runnable);
         runDir = createRunDir({ plan, cells, hosts, shard: shard ? `${shard.index}/${shard.total}` : null, ...(o.out ? { out: o.out } : {}) });
       }
 
@@ -113,6 +141,7 @@ export function registerRun(program: Command): void {
           signal: ac.signal,
           reporter: progressReporter(process.stderr),
           beforeRun: cleanupHook(hosts),
+          skip,
           shard: runDir.runJson.shard,
         });
         if (o.report !== false && outcome.outcome !== 'interrupted') {
