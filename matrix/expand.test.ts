@@ -51,6 +51,8 @@ t.test('every example matrix plans', async (t) => {
   t.same(faulty[0]!.coexist, []);
   t.same(lab.cells.find((c) => c.driver === 'fgfilter-slow')!.driverBuild.params, { delay_us: 2000 });
   t.ok(lab.cells.some((c) => c.coexist.includes('partnerflt')), 'a coexistence cell');
+  t.match(lab.gate, /reports\/policies\/lab\.yaml$/, '`fleetgate gate RUN` judges the lab demo by the lab policy');
+  t.same(lab.warnings, [], 'and that policy exists');
 });
 
 t.test('cell ids are stable: same coordinates, same id, whatever the file, order or path', async (t) => {

@@ -61,4 +61,12 @@ t.test('the lab demo matrix end to end', { skip, timeout: 3_600_000 }, async (t)
 
   const coexist = cells.find((c) => c.coords.coexist.includes('partnerflt'));
   t.equal(coexist?.verdict, 'pass', 'our module beside the partner module passes');
+
+  // What CI holds the README's main job to: matrix/lab.expected.json, verdict for verdict.
+  const expected = JSON.parse(readFileSync(join(REPO, 'matrix', 'lab.expected.json'), 'utf8')) as Record<string, string>;
+  t.same(Object.fromEntries(cells.map((c) => [c.id, c.verdict])), expected, 'every verdict as matrix/lab.expected.json says');
+  const check = spawnSync(process.execPath, [CLI, 'expect', out, join(REPO, 'matrix', 'lab.expected.json')], { cwd: REPO, encoding: 'utf8' });
+  t.equal(check.status, 0, `fleetgate expect agrees: ${check.stdout}`);
+  const gate = spawnSync(process.execPath, [CLI, 'gate', out], { cwd: REPO, encoding: 'utf8' });
+  t.equal(gate.status, 0, `fleetgate gate without --policy judges by the matrix's lab policy: ${gate.stdout}${gate.stderr}`);
 });

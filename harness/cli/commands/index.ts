@@ -9,6 +9,7 @@ import { registerRun } from './run.ts';
 import { registerTriage } from './triage.ts';
 import { registerReport } from './report.ts';
 import { registerGate } from './gate.ts';
+import { registerExpect } from './expect.ts';
 import { registerHistory } from './history.ts';
 import { registerSignoff } from './signoff.ts';
 import { registerImages } from './images.ts';
@@ -16,4 +17,4 @@ import { registerWarm } from './warm.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerRun, registerMerge, registerCatalog, registerLab, registerTriage, registerReport, registerGate, registerHistory, registerSignoff, registerImages, registerWarm];
+export const commands: RegisterCommand[] = [registerPlan, registerRun, registerMerge, registerCatalog, registerLab, registerTriage, registerReport, registerGate, registerExpect, registerHistory, registerSignoff, registerImages, registerWarm];
