@@ -279,6 +279,11 @@ export async function acquireLock(lockFile: string, what: string, opts: LockOpti
     await sleep(poll, opts.signal);
     poll = Math.min(poll * 2, 1_000);
   }
+  return holding(lockFile, record);
+}
+
+/** Notes the lock as ours (released at exit) and returns its release, which removes only our record. */
+function holding(lockFile: string, record: LockRecord): () => Promise<void> {
   held.add(lockFile);
   releaseAllAtExit();
   return async () => {
@@ -306,17 +311,7 @@ export async function tryAcquireLock(lockFile: string, what: string, opts: Pick<
   await mkdir(path.dirname(lockFile), { recursive: true });
   const record: LockRecord = { ...thisProcess(), what, at: new Date().toISOString(), nonce: randomBytes(8).toString('hex') };
   for (let i = 0; i < 5; i++) {
-    if (await tryLink(lockFile, record)) {
-      held.add(lockFile);
-      releaseAllAtExit();
-      return {
-        release: async () => {
-          held.delete(lockFile);
-          const now = await readLock(lockFile);
-          if (typeof now === 'object' && now.nonce === record.nonce) await unlink(lockFile).catch(() => undefined);
-        },
-      };
-    }
+    if (await tryLink(lockFile, record)) return { release: holding(lockFile, record) };
     const holder = await readLock(lockFile);
     if (typeof holder === 'object' && processAlive(holder)) return { holder };
     if (typeof holder === 'object') {
