@@ -5,7 +5,7 @@ import path from 'node:path';
 import { InputError } from '../../lib/errors.ts';
 import { listSamples, readSample, samplesSkip, SAMPLES_DIR } from '../windows/samples.ts';
 import { verifierPlan } from './profiles.ts';
-import { checkSettings, parseQuerySettings, parseVerifierExtension, recogniseVerifierOutput } from './querysettings.ts';
+import { checkSettings, parseQuerySettings, parseVerifierExtension, parseVerifierQuery, recogniseVerifierOutput } from './querysettings.ts';
 
 const skip = samplesSkip('verifier');
 const REFERENCE = path.resolve(SAMPLES_DIR, '../reference/windows.md');
@@ -13,7 +13,17 @@ const refSkip = existsSync(REFERENCE) ? false : `windows.md not found at ${REFER
 const WIN11 = { build: 22631, family: 'client' } as const;
 
 t.test('samples: every file is covered below', { skip }, async (t) => {
-  t.same(listSamples('verifier'), ['verifier3_extension_c4_0x62.txt', 'verifier3_extension_ebpf-for-windows1091.txt', 'verifier_querysettings_low_resources.txt']);
+  t.same(listSamples('verifier'), [
+    'safeupload_boot_active_verifier_query_0x1209bb_notloaded.txt',
+    'safeupload_locks_verifier_query_0x13b_loaded.txt',
+    'safeupload_querysettings_none_plus_query_none.txt',
+    'verifier3_extension_c4_0x62.txt',
+    'verifier3_extension_ebpf-for-windows1091.txt',
+    'verifier_querysettings_low_resources.txt',
+  ]);
+  t.equal(recogniseVerifierOutput(readSample('verifier', 'safeupload_boot_active_verifier_query_0x1209bb_notloaded.txt')), 'query');
+  t.equal(recogniseVerifierOutput(readSample('verifier', 'safeupload_locks_verifier_query_0x13b_loaded.txt')), 'query');
+  t.equal(recogniseVerifierOutput(readSample('verifier', 'safeupload_querysettings_none_plus_query_none.txt')), 'querysettings-hex', '/querysettings, then /query\'s one English sentence');
   t.equal(recogniseVerifierOutput(readSample('verifier', 'verifier3_extension_c4_0x62.txt')), 'debugger-extension');
   t.equal(recogniseVerifierOutput(readSample('verifier', 'verifier3_extension_ebpf-for-windows1091.txt')), 'debugger-extension');
   t.equal(recogniseVerifierOutput(readSample('verifier', 'verifier_querysettings_low_resources.txt')), 'querysettings-labels');
@@ -42,6 +52,107 @@ t.test('sample querysettings (older label form, low resources)', { skip }, async
   t.throws(() => parseQuerySettings(readSample('verifier', 'verifier3_extension_c4_0x62.txt')), { message: /parseVerifierExtension/ }, 'debugger output is recognised and refused');
 });
 
+t.test('sample querysettings "None" plus query "none" (real spacing: a blank line between each label and its value)', { skip }, async (t) => {
+  const text = readSample('verifier', 'safeupload_querysettings_none_plus_query_none.txt');
+  const q = parseQuerySettings(text);
+  t.equal(q.format, 'hex');
+  t.equal(q.verifierFlags, 0);
+  t.equal(q.enabledFlags, 0);
+  t.equal(q.flagsSource, 'summary');
+  t.equal(q.flags.length, 22, 'nine standard and thirteen additional flag lines');
+  t.ok(q.flags.every((f) => !f.enabled), 'every flag line is [ ]');
+  t.same([q.bootMode, q.bootModeRaw], ['persistent', 'Persistent'], 'the boot mode two lines under its label');
+  t.same(q.drivers, [], '"None" is not a driver');
+  t.same(q.lowResources, null);
+  t.same(q.warnings, []);
+  t.same(checkSettings(q, verifierPlan('none', WIN11, { driver: 'SafeUpload.sys' })), { ok: true, problems: [], notes: [] }, 'verifier off: what profile "none" asks for');
+  const std = checkSettings(q, verifierPlan('standard', WIN11, { driver: 'SafeUpload.sys', bootMode: 'persistent' }));
+  t.equal(std.ok, false);
+  t.match(std.problems.join('\n'), /0x00000001 \(special pool\) is expected[\s\S]*SafeUpload\.sys is not among the verified drivers \(none listed\)/);
+  t.notMatch(std.problems.join('\n'), /boot mode/, 'the boot mode matches');
+  t.throws(() => parseVerifierQuery(text, 'pre-state.txt'), { message: /^pre-state\.txt:1: not verifier \/query output.*read it with parseQuerySettings/ }, 'the /query part is only "No drivers are currently verified."');
+});
+
+t.test('sample verifier /query, flags 0x13b, SafeUpload.sys loaded, with pool counters', { skip }, async (t) => {
+  const text = readSample('verifier', 'safeupload_locks_verifier_query_0x13b_loaded.txt');
+  const q = parseVerifierQuery(text, 'locks-verifier-query.txt');
+  t.equal(q.verifierFlags, 0x13b);
+  t.equal(q.enabledFlags, 0x13b);
+  t.equal(q.flagsSource, 'summary');
+  t.same(q.flags.filter((f) => f.enabled).map((f) => f.bit), [0x1, 0x2, 0x8, 0x10, 0x20, 0x100], '[X] lines agree with the value');
+  t.equal(q.flags.length, 22);
+  t.same(q.statistics, {
+    'Raise IRQLs': 0,
+    'Acquire Spin Locks': 0,
+    'Synchronize Executions': 0,
+    Trims: 79256,
+    'Pool Allocations Attempted': 2391937,
+    'Pool Allocations Succeeded': 2391937,
+    'Pool Allocations Succeeded SpecialPool': 180,
+    'Pool Allocations With No Tag': 0,
+    'Pool Allocations Not Tracked': 2389589,
+    'Pool Allocations Failed': 0,
+    'Pool Allocations Failed Deliberately': 0,
+  });
+  t.same(q.modules, [
+    {
+      name: 'SafeUpload.sys',
+      loads: 1,
+      unloads: 0,
+      loaded: true,
+      current: { nonPaged: { allocations: 3, bytes: 24880 }, paged: { allocations: 1, bytes: 176 } },
+      peak: { nonPaged: { allocations: 8, bytes: 46032 }, paged: { allocations: 1, bytes: 176 } },
+      contiguousBytes: 0,
+      peakContiguousBytes: 0,
+      line: 54,
+    },
+  ]);
+  t.same(q.warnings, []);
+  t.throws(() => parseQuerySettings(text, 'locks-verifier-query.txt'), { message: /^locks-verifier-query\.txt:1: this is verifier \/query output.*parseVerifierQuery/ }, 'not read as /querysettings (it lists no "Verified Drivers")');
+});
+
+t.test('sample verifier /query, flags 0x1209bb, SafeUpload.sys listed but not loaded', { skip }, async (t) => {
+  const q = parseVerifierQuery(readSample('verifier', 'safeupload_boot_active_verifier_query_0x1209bb_notloaded.txt'));
+  t.equal(q.verifierFlags, 0x1209bb, '/standard plus the internal 0x100000');
+  t.equal(q.enabledFlags, 0x1209bb);
+  t.same(q.flags.filter((f) => f.enabled).map((f) => f.bit), [0x1, 0x2, 0x8, 0x10, 0x20, 0x80, 0x100, 0x800, 0x20000, 0x100000], 'including the Internal Flags block');
+  t.equal(q.flags.length, 23);
+  t.same([q.statistics['Pool Allocations Attempted'], q.statistics['Pool Allocations Succeeded SpecialPool'], q.statistics['Pool Allocations Not Tracked'], q.statistics.Trims], [237363, 237363, 237361, 0]);
+  t.equal(Object.keys(q.statistics).length, 11);
+  t.same(q.modules, [{ name: 'SafeUpload.sys', loads: 0, unloads: 0, loaded: false, current: null, peak: null, contiguousBytes: null, peakContiguousBytes: null, line: 58 }], 'listed, never loaded: no pool block');
+  t.same(q.warnings, []);
+});
+
+t.test('verifier /query read by shape: translated words, hex pool pairs, a cut module', async (t) => {
+  const text = [
+    'Verifier-Flags: 0x00000009',
+    '  Standard-Flags:',
+    '    [X] 0x00000001 Spezieller Pool.',
+    '    [ ] 0x00000002 IRQL-Überprüfung erzwingen.',
+    '    [X] 0x00000008 Poolnachverfolgung.',
+    '  Zusammenfassung',
+    '    IRQL-Erhöhungen:                         5',
+    '    Drehsperren:                             0',
+    '    Poolzuordnungen versucht:               42',
+    '  Treiberliste',
+    '    MODUL: fgfilter.sys (geladen: 2 / entladen: 1)',
+    '      Poolzuordnungsstatistik: ( NonPaged / Paged )',
+    '        Aktuelle Zuordnungen:  ( 0x2 / 0x0 )',
+    '        Aktuelle Bytes:        ( 0x40 / 0x0 )',
+    '    MODUL: other.sys (geladen: 1 / entladen: 1)',
+  ].join('\r\n');
+  t.equal(recogniseVerifierOutput(text), 'query');
+  const q = parseVerifierQuery(text);
+  t.equal(q.enabledFlags, 0x9);
+  t.same(q.statistics, { 'IRQL-Erhöhungen': 5, Drehsperren: 0, 'Poolzuordnungen versucht': 42 });
+  t.same(q.modules.map((m) => [m.name, m.loads, m.unloads, m.loaded, m.current?.nonPaged.bytes ?? null, m.peak]), [
+    ['fgfilter.sys', 2, 1, true, 0x40, null],
+    ['other.sys', 1, 1, false, null, null],
+  ]);
+  t.match(q.warnings.join('\n'), /fgfilter\.sys \(line 11\): expected 4 pool counter pairs.*found 2/);
+  t.throws(() => parseVerifierQuery('nothing useful here'), InputError);
+});
+
 t.test('sample !verifier 3 (docs, 0xC4/0x62 leak)', { skip }, async (t) => {
   const x = parseVerifierExtension(readSample('verifier', 'verifier3_extension_c4_0x62.txt'));
   t.equal(x.command, '!verifier 3 Mydriver.sys');
@@ -61,6 +172,7 @@ t.test('sample !verifier 3 (docs, 0xC4/0x62 leak)', { skip }, async (t) => {
     ['Vfwi', 0x30, 'MyDriver!GetNecessaryObjects'],
   ]);
   t.same(x.outstanding, [{ module: 'MyDriver.sys', allocations: 3, bytes: 0x1058 }]);
+  t.throws(() => parseVerifierQuery(readSample('verifier', 'verifier3_extension_c4_0x62.txt')), { message: /parseVerifierExtension/ }, 'not read as verifier /query');
 });
 
 t.test('sample !verifier 3 (ebpf-for-windows#1091, cut mid-statistics)', { skip }, async (t) => {

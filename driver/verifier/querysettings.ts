@@ -1,9 +1,15 @@
 // Readers for Driver Verifier text (windows.md §2), tested on shared/samples/verifier:
 //   - `verifier /querysettings`, current form: hex values (`Verifier Flags: 0x...`, `[X] 0x... label`), the
-//     boot mode and the verified drivers. Labels are translated on non-English Windows, so only the hex
-//     values, the `[X]` marks, module file names and the order of blocks are relied on;
+//     boot mode and the verified drivers, each block's value either right under its label or after a blank
+//     line (real output indents and spaces its blocks; windows.md §2 shows them packed). Labels are
+//     translated on non-English Windows, so only the hex values, the `[X]` marks, module file names and
+//     the order of blocks are relied on;
 //   - `verifier /querysettings`, older form (the documentation's low-resources sample): `Label: Enabled`
 //     lines without any hex. Only English labels can be read; anything else is reported as unreadable;
+//   - `verifier /query` (parseVerifierQuery): what runs now, not what the next boot gets: the same flag
+//     lines, the statistics summary (decimal counters) and the verified modules, each with its load and
+//     unload counts (`MODULE: x.sys (load: 1 / unload: 0)`) and, when loaded, its pool counters. Read by
+//     shape and order, not by label: a module name followed by two counts, `( n / n )` pairs in order;
 //   - `!verifier 3` from the kernel debugger (parseVerifierExtension): flags and the pool allocation and
 //     leak summary per module.
 import { InputError } from '../../lib/errors.ts';
@@ -39,12 +45,20 @@ export interface QuerySettings {
   warnings: string[];
 }
 
-export type VerifierOutputKind = 'querysettings-hex' | 'querysettings-labels' | 'debugger-extension' | 'unknown';
+export type VerifierOutputKind = 'querysettings-hex' | 'querysettings-labels' | 'query' | 'debugger-extension' | 'unknown';
 
 const FLAG_LINE = /^\s*\[([ xX*])\]\s*\(?\s*(0x[0-9a-fA-F]+)\s*\)?/;
 const SUMMARY = /^[^[\]]*?:\s*(0x[0-9a-fA-F]{1,8})\s*$/;
 const MODULE_LINE = /^\s*([A-Za-z0-9_.$-]+\.(?:sys|exe|dll))\s*$/i;
 const EXTENSION = /^\s*(?:\d+:\s*)?kd>\s*!verifier\b|^Verify Flags Level 0x/im;
+// `verifier /query`: `MODULE: x.sys (load: 1 / unload: 0)`, words translated, the two counts in this order.
+// No two adjacent parts can take the same characters (no \s* beside a class holding spaces): a long
+// line costs linear time, not quadratic.
+const QUERY_MODULE = /^(?:[^:()]*:)?\s*([A-Za-z0-9_.$-]+\.(?:sys|exe|dll))\s*\([^()\d]*(\d+)\s*\/[^()\d]*(\d+)\s*\)\s*$/i;
+// `verifier /query` counters: `Label:   123` (decimal; never printed by /querysettings).
+const COUNTER = /^\s*([^\s:\d][^:]*):\s+(\d+)\s*$/;
+// `( 3 / 1 )` NonPaged / Paged pairs of /query (decimal) and !verifier (hex).
+const POOL_PAIR = /:\s*\(\s*(0x[0-9a-f]+|\d+)\s*\/\s*(0x[0-9a-f]+|\d+)\s*\)\s*$/i;
 
 /** English labels of the older /querysettings form and their flag bits (windows.md §2 flag list). */
 const ENGLISH_LABELS: Readonly<Record<string, number>> = {
@@ -66,7 +80,11 @@ const ENGLISH_LABELS: Readonly<Record<string, number>> = {
 
 export function recogniseVerifierOutput(text: string): VerifierOutputKind {
   if (EXTENSION.test(text)) return 'debugger-extension';
-  if (text.split(/\r?\n/).some((l) => FLAG_LINE.test(l) || SUMMARY.test(l))) return 'querysettings-hex';
+  const lines = text.split(/\r?\n/);
+  // /query prints its module list with load counts, and a statistics summary of decimal counters;
+  // /querysettings prints neither.
+  if (lines.some((l) => QUERY_MODULE.test(l)) || lines.filter((l) => COUNTER.test(l)).length >= 3) return 'query';
+  if (lines.some((l) => FLAG_LINE.test(l) || SUMMARY.test(l))) return 'querysettings-hex';
   if (/^[^:\n]+:\s*(Enabled|Disabled)\s*$/im.test(text)) return 'querysettings-labels';
   return 'unknown';
 }
@@ -80,6 +98,9 @@ export function parseQuerySettings(text: string, file = 'verifier /querysettings
   const kind = recogniseVerifierOutput(text);
   if (kind === 'debugger-extension') {
     throw new InputError({ file, line: 1 }, 'this is kd "!verifier" debugger extension output, not verifier /querysettings: read it with parseVerifierExtension');
+  }
+  if (kind === 'query') {
+    throw new InputError({ file, line: 1 }, 'this is verifier /query output (what runs now, with load counts and counters), not verifier /querysettings: read it with parseVerifierQuery');
   }
   if (kind === 'unknown') throw new InputError({ file, line: 1 }, 'no Driver Verifier settings found: expected "[X] 0x..." flag lines or a "...: 0x..." flags value');
   const lines = text.split(/\r\n|\n|\r/);
@@ -95,9 +116,14 @@ export function parseQuerySettings(text: string, file = 'verifier /querysettings
   let lowResources: LowResourcesSettings | null = null;
   const lrLines: Array<{ text: string; line: number }> = [];
   let lastLabel = -1; // index of the last `Something:` line with nothing after the colon
+  let prevNonBlank = -1;
+  // Lines that are a block's only value (right under a label, blank lines between allowed).
+  const values: Array<{ text: string; line: number }> = [];
 
   lines.forEach((raw, i) => {
     const l = raw.replace(/\s+$/, '');
+    const afterLabel = lastLabel >= 0 && lastLabel === prevNonBlank;
+    if (l.trim().length) prevNonBlank = i;
     const f = FLAG_LINE.exec(l);
     if (f) {
       flags.push({ bit: Number.parseInt(f[2]!.slice(2), 16), enabled: f[1] !== ' ', line: i + 1 });
@@ -131,16 +157,17 @@ export function parseQuerySettings(text: string, file = 'verifier /querysettings
       } else if (v === 'enabled' || v === 'disabled') unknownLabels.push(lab[1]!.trim());
       return;
     }
-    // A value line right after a label line: the boot mode is the only single-value block.
-    if (l.trim().length && lastLabel === i - 1 && bootModeRaw === null && (flags.length || verifierFlags !== null)) {
-      const m = bootModeOf(l);
-      if (m || !/\.(sys|exe|dll)$/i.test(l)) {
-        bootModeRaw = l.trim();
-        bootMode = m;
-        if (!m) warnings.push(`boot mode "${l.trim()}" (line ${i + 1}) is not one of ${BOOT_MODES.join(', ')} in English: left unread (translated output?)`);
-      }
-    }
+    if (l.trim().length && afterLabel && (flags.length || verifierFlags !== null)) values.push({ text: l.trim(), line: i + 1 });
   });
+
+  // The boot mode: the block whose value is a boot mode; when none reads as one (translated output), the
+  // first single-value block after the flags, which is where /querysettings prints it.
+  const bm = values.find((v) => bootModeOf(v.text)) ?? values[0];
+  if (bm) {
+    bootModeRaw = bm.text;
+    bootMode = bootModeOf(bm.text);
+    if (!bootMode) warnings.push(`boot mode "${bm.text}" (line ${bm.line}) is not one of ${BOOT_MODES.join(', ')} in English: left unread (translated output?)`);
+  }
 
   if (lrLines.length) {
     // Order, not words: probability, pool tags, applications, delay (the documentation sample's order).
@@ -156,25 +183,14 @@ export function parseQuerySettings(text: string, file = 'verifier /querysettings
     if (lrLines.length !== 4) warnings.push(`low resources options: expected 4 "- " lines (probability, pool tags, applications, delay), found ${lrLines.length}`);
   }
 
-  let enabledFlags: number | null = null;
-  let flagsSource: QuerySettings['flagsSource'] = null;
-  if (verifierFlags !== null) {
-    // The summary value is the whole set; the [X] lines may list only some flags (windows.md §2's own
-    // example lists three). Disagreements are reported, the summary wins.
-    enabledFlags = verifierFlags;
-    flagsSource = 'summary';
-    const vf: number = verifierFlags;
-    for (const f of flags) {
-      if (f.enabled !== ((vf & f.bit) !== 0)) warnings.push(`line ${f.line}: flag ${hex8(f.bit)} is marked ${f.enabled ? '[X]' : '[ ]'} but the flags value ${hex8(vf)} says the opposite`);
-    }
-  } else if (flags.length) {
-    enabledFlags = flags.filter((f) => f.enabled).reduce((a, f) => (a | f.bit) >>> 0, 0);
-    flagsSource = 'flag-lines';
-  } else if (labelsRead > 0) {
+  const fromHex = enabledFrom(verifierFlags, flags, warnings);
+  let enabledFlags: number | null = fromHex.enabledFlags;
+  let flagsSource: QuerySettings['flagsSource'] = fromHex.flagsSource;
+  if (flagsSource === null && labelsRead > 0) {
     enabledFlags = labelFlags;
     flagsSource = 'english-labels';
     warnings.push('older /querysettings form without hex values: flags read from English labels, which only works on English Windows');
-  } else {
+  } else if (flagsSource === null) {
     warnings.push('no hex flag values and no English labels: flags cannot be read (translated older output?)');
   }
   if (unknownLabels.length) warnings.push(`labels not understood: ${unknownLabels.join(', ')}`);
@@ -190,6 +206,22 @@ export function parseQuerySettings(text: string, file = 'verifier /querysettings
     lowResources,
     warnings,
   };
+}
+
+/**
+ * The enabled set from the summary value, else the `[X]` lines. The summary value is the whole set; the
+ * [X] lines may list only some flags (windows.md §2's own example lists three). Disagreements are
+ * reported in `warnings`, the summary wins.
+ */
+function enabledFrom(summary: number | null, flags: FlagState[], warnings: string[]): { enabledFlags: number | null; flagsSource: 'summary' | 'flag-lines' | null } {
+  if (summary !== null) {
+    for (const f of flags) {
+      if (f.enabled !== ((summary & f.bit) !== 0)) warnings.push(`line ${f.line}: flag ${hex8(f.bit)} is marked ${f.enabled ? '[X]' : '[ ]'} but the flags value ${hex8(summary)} says the opposite`);
+    }
+    return { enabledFlags: summary, flagsSource: 'summary' };
+  }
+  if (flags.length) return { enabledFlags: flags.filter((f) => f.enabled).reduce((a, f) => (a | f.bit) >>> 0, 0), flagsSource: 'flag-lines' };
+  return { enabledFlags: null, flagsSource: null };
 }
 
 export interface SettingsCheck {
@@ -246,6 +278,104 @@ export function checkSettings(parsed: QuerySettings, plan: VerifierPlan, driver:
   }
   if (plan.expectedRuleClasses.length) notes.push(`rule classes ${plan.expectedRuleClasses.join(' ')} cannot be confirmed from /querysettings (its rule class lines are unverified)`);
   return { ok: problems.length === 0, problems, notes };
+}
+
+// ---------------------------------------------------------------- verifier /query (the running system)
+
+export interface QueryModule {
+  name: string;
+  /** The two counts after the name, in the order printed: times loaded and unloaded since boot. */
+  loads: number;
+  unloads: number;
+  /** Loaded more often than unloaded: the driver is in memory now. */
+  loaded: boolean;
+  /** `( NonPaged / Paged )` pool counters, printed only for a loaded module. */
+  current: { nonPaged: PoolCount; paged: PoolCount } | null;
+  peak: { nonPaged: PoolCount; paged: PoolCount } | null;
+  contiguousBytes: number | null;
+  peakContiguousBytes: number | null;
+  line: number;
+}
+
+export interface VerifierQuery {
+  /** The `...: 0x........` flags value the running system uses, when printed. */
+  verifierFlags: number | null;
+  flags: FlagState[];
+  enabledFlags: number | null;
+  flagsSource: 'summary' | 'flag-lines' | null;
+  /** Statistics summary counters by their label as printed (translated on non-English Windows). */
+  statistics: Record<string, number>;
+  modules: QueryModule[];
+  warnings: string[];
+}
+
+/**
+ * Reads `verifier /query`: the flags the running system verifies with, the statistics summary and the
+ * verified modules with their load counts and pool counters. Labels are not relied on: counters are
+ * `label: number` lines, a module is a file name followed by two counts in parentheses, and a module's
+ * pool pairs come in the order /query prints them (current allocations, current bytes, peak
+ * allocations, peak bytes), then its two contiguous memory figures.
+ */
+export function parseVerifierQuery(text: string, file = 'verifier /query'): VerifierQuery {
+  const kind = recogniseVerifierOutput(text);
+  if (kind === 'debugger-extension') throw new InputError({ file, line: 1 }, 'this is kd "!verifier" debugger extension output, not verifier /query: read it with parseVerifierExtension');
+  if (kind !== 'query') {
+    throw new InputError({ file, line: 1 }, `not verifier /query output: expected a module line with load counts ("MODULE: x.sys (load: 1 / unload: 0)") or a statistics summary of "label: number" lines${kind === 'querysettings-hex' || kind === 'querysettings-labels' ? ' (this looks like verifier /querysettings: read it with parseQuerySettings)' : ''}`);
+  }
+  const out: VerifierQuery = { verifierFlags: null, flags: [], enabledFlags: null, flagsSource: null, statistics: {}, modules: [], warnings: [] };
+  let mod: QueryModule | null = null;
+  let pairs: Array<[number, number]> = [];
+  let singles: number[] = [];
+  const num = (s: string): number => (/^0x/i.test(s) ? Number.parseInt(s, 16) : Number(s));
+  const finish = (): void => {
+    if (!mod) return;
+    const [ca, cb, pa, pb] = pairs;
+    if (ca && cb) mod.current = { nonPaged: { allocations: ca[0], bytes: cb[0] }, paged: { allocations: ca[1], bytes: cb[1] } };
+    if (pa && pb) mod.peak = { nonPaged: { allocations: pa[0], bytes: pb[0] }, paged: { allocations: pa[1], bytes: pb[1] } };
+    mod.contiguousBytes = singles[0] ?? null;
+    mod.peakContiguousBytes = singles[1] ?? null;
+    if (pairs.length && pairs.length !== 4) out.warnings.push(`${mod.name} (line ${mod.line}): expected 4 pool counter pairs (current allocations, current bytes, peak allocations, peak bytes), found ${pairs.length}`);
+    if (mod.loaded && !pairs.length) out.warnings.push(`${mod.name} (line ${mod.line}) is loaded but no pool counters were printed (cut output?)`);
+    out.modules.push(mod);
+    mod = null;
+    pairs = [];
+    singles = [];
+  };
+  text.split(/\r\n|\n|\r/).forEach((raw, i) => {
+    const l = raw.replace(/\s+$/, '');
+    const f = FLAG_LINE.exec(l);
+    if (f) {
+      out.flags.push({ bit: Number.parseInt(f[2]!.slice(2), 16), enabled: f[1] !== ' ', line: i + 1 });
+      return;
+    }
+    const s = SUMMARY.exec(l);
+    if (s && out.verifierFlags === null) {
+      out.verifierFlags = Number.parseInt(s[1]!.slice(2), 16);
+      return;
+    }
+    const m = QUERY_MODULE.exec(l);
+    if (m) {
+      finish();
+      const loads = Number(m[2]);
+      const unloads = Number(m[3]);
+      mod = { name: m[1]!, loads, unloads, loaded: loads > unloads, current: null, peak: null, contiguousBytes: null, peakContiguousBytes: null, line: i + 1 };
+      return;
+    }
+    if (mod) {
+      const p = POOL_PAIR.exec(l);
+      if (p) pairs.push([num(p[1]!), num(p[2]!)]);
+      else {
+        const c = COUNTER.exec(l);
+        if (c) singles.push(Number(c[2]));
+      }
+      return;
+    }
+    const c = COUNTER.exec(l);
+    if (c) out.statistics[c[1]!.replace(/\s+/g, ' ').trim()] = Number(c[2]);
+  });
+  finish();
+  Object.assign(out, enabledFrom(out.verifierFlags, out.flags, out.warnings));
+  return out;
 }
 
 // ---------------------------------------------------------------- !verifier 3 (kernel debugger)

@@ -13,6 +13,9 @@ t.test('samples: every file is covered by an assertion below', { skip }, async (
     'fltmc_filters_legacy_example.txt',
     'fltmc_instances_FileInfo_windows-driver-docs-pr709.txt',
     'fltmc_instances_winfsp475.txt',
+    'pjsacchet_minifilter_driver_readme_fltmc.txt',
+    'unrealengine_horde_fltmc_access_denied.txt',
+    'winfsp_issue498_fltmc_filters_containers.txt',
   ]);
 });
 
@@ -66,6 +69,76 @@ t.test('sample winfsp475: rows without a header, spaces in names, an over-wide v
   t.equal(inst[4]!.instance, 'gameflt Instance', 'instance name with a space');
   t.same([inst[11]!.volume, inst[11]!.instance, inst[11]!.complete], ['C:\\Program Files\\Epic Games\\UE_5.0', null, false], 'last row cut mid-row');
   t.same(parseFltmcFilters(readSample('fltmc', 'fltmc_instances_winfsp475.txt')), [], 'instance rows are not filter rows');
+});
+
+t.test('sample pjsacchet Minifilter-Driver: 12 filters, a fractional altitude, the author\'s filter among them', { skip }, async (t) => {
+  const text = readSample('fltmc', 'pjsacchet_minifilter_driver_readme_fltmc.txt');
+  const filters = parseFltmcFilters(text);
+  t.same(filters.map((f) => [f.name, f.instances, f.altitude, f.frame]), [
+    ['bindflt', 1, '409800', '0'],
+    ['UCPD', 4, '385250.5', '0'],
+    ['Minifilter-Driver', 4, '370030', '0'],
+    ['WdFilter', 4, '328010', '0'],
+    ['storqosflt', 0, '244000', '0'],
+    ['wcifs', 0, '189900', '0'],
+    ['CldFlt', 0, '180451', '0'],
+    ['FileCrypt', 0, '141100', '0'],
+    ['luafv', 1, '135000', '0'],
+    ['npsvctrig', 1, '46000', '0'],
+    ['Wof', 2, '40700', '0'],
+    ['FileInfo', 4, '40500', '0'],
+  ], 'twelve filters, UCPD at 385250.5 kept as printed');
+  t.ok(filters.every((f) => !f.legacy), 'no legacy filter');
+  t.same([filters[0]!.line, filters[11]!.line], [4, 15], 'line numbers are the file\'s (provenance line blanked, not removed)');
+  t.same(parseFltmcInstances(text), [], 'no instances table');
+});
+
+t.test('sample unrealengine horde: "Filter listing failed with error: 0x80070005" is a typed access-denied error', { skip }, async (t) => {
+  const text = readSample('fltmc', 'unrealengine_horde_fltmc_access_denied.txt');
+  const e = findFltmcError(text);
+  t.ok(e instanceof FltmcError);
+  t.same([e?.kind, e?.hresult, e?.operation, e?.rawLine], ['access-denied', '0x80070005', 'Filter listing', 'Filter listing failed with error: 0x80070005']);
+  t.match(e?.message, /elevated \(administrator\) session/);
+  t.throws(() => parseFltmcFilters(text), new FltmcError('0x80070005', 'Filter listing', 'Filter listing failed with error: 0x80070005'), 'filters: throws, not an empty list');
+  t.throws(() => parseFltmcInstances(text), { name: 'FltmcError', message: /0x80070005: E_ACCESSDENIED/ }, 'instances: throws too');
+});
+
+t.test('sample winfsp-issue498: container filters after a bare ">fltmc" prompt', { skip }, async (t) => {
+  const text = readSample('fltmc', 'winfsp_issue498_fltmc_filters_containers.txt');
+  const filters = parseFltmcFilters(text);
+  t.same(filters.map((f) => [f.name, f.instances, f.altitude, f.frame]), [
+    ['bindflt', 4, '409800', '0'],
+    ['FsDepends', 14, '407000', '0'],
+    ['WdFilter', 14, '328010', '0'],
+    ['storqosflt', 0, '244000', '0'],
+    ['wcifs', 10, '189900', '0'],
+    ['CldFlt', 0, '180451', '0'],
+    ['FileCrypt', 0, '141100', '0'],
+    ['luafv', 1, '135000', '0'],
+    ['npsvctrig', 4, '46000', '0'],
+    ['Wof', 10, '40700', '0'],
+    ['FileInfo', 14, '40500', '0'],
+  ], 'eleven filters; the prompt line is not a row');
+  t.same(['bindflt', 'wcifs', 'CldFlt'].map((n) => filters.find((f) => f.name === n)?.instances), [4, 10, 0], 'the container filters');
+  t.equal(filters[0]!.line, 6);
+  t.same(parseFltmcInstances(text), [], 'no instances table');
+});
+
+t.test('a bare ">" prompt ends the table above it (a second command pasted right after a listing)', async (t) => {
+  const text = [
+    '>fltmc',
+    'Filter Name                     Num Instances    Altitude    Frame',
+    '------------------------------  -------------  ------------  -----',
+    'bindflt                                 4       409800         0',
+    'FileInfo                               14        40500         0',
+    '>fltmc instances -f bindflt',
+    'Filter                Volume Name                              Altitude        Instance Name       Frame   SprtFtrs  VlStatus',
+    '--------------------  -------------------------------------  ------------  ----------------------  -----   --------  --------',
+    'bindflt               C:                                       409800      bindflt Instance          0     0000000f',
+  ].join('\r\n');
+  t.same(parseFltmcFilters(text).map((f) => [f.name, f.frame]), [['bindflt', '0'], ['FileInfo', '0']], 'the next prompt is not joined to FileInfo\'s row');
+  t.same(parseFltmcInstances(text).map((i) => [i.filter, i.volume, i.instance, i.frame]), [['bindflt', 'C:', 'bindflt Instance', 0]]);
+  t.same(parseFltmcFilters('PS>fltmc\n\nFilter Name  Num Instances  Altitude  Frame\n-----------  -------------  --------  -----\nWdFilter                 4    328010      0\nPS>').map((f) => f.name), ['WdFilter'], '"PS>" without a path');
 });
 
 t.test('error lines are typed errors', async (t) => {

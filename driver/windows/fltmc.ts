@@ -9,7 +9,8 @@
 //   - a listing can arrive without its header (cut excerpts): rows are read by the shape of each value;
 //   - header words are translated on non-English Windows: never used; tables are told apart by their
 //     number of columns (4 for filters, 5 or more for instances);
-//   - pasted listings carry prompts (`PS C:\> fltmc filters`) and markdown back-ticks: tolerated.
+//   - pasted listings carry prompts (`PS C:\> fltmc filters`, `C:\>fltmc`, or a bare `>fltmc` when the
+//     path was cut off) and markdown back-ticks: tolerated; a prompt line ends the table above it.
 import { EXIT, FleetgateError } from '../../lib/errors.ts';
 
 export interface FltmcFilter {
@@ -87,7 +88,9 @@ interface Line {
 }
 
 const DASHES = /^\s*-{2,}(?:\s+-+)*\s*$/;
-const PROMPT = /^(?:PS [^>]*>|[A-Za-z]:\\[^>]*>)/;
+// A command prompt: `PS C:\>`, `PS>`, `C:\Users\x>`, or a bare `>` left when the path was cut off. No row
+// starts with `>` (rows start with the filter name).
+const PROMPT = /^(?:PS(?: [^>]*)?>|[A-Za-z]:\\[^>]*>|\s*>)/;
 const HEX_ERROR = /(?:^|[\s:])(0x8[0-9a-f]{7})\s*\.?\s*$/i;
 const ENGLISH_ERROR = /^\s*(.*?)\s+failed with error:\s*(0x[0-9a-f]{1,8})/i;
 
@@ -262,6 +265,8 @@ function filterFromCells(cells: Array<string | undefined>, line: number): FltmcF
   const [name, count, altitude, frame] = cells;
   if (!name || altitude === undefined || !ALTITUDE.test(altitude)) return null;
   if (count !== undefined && !/^\d+$/.test(count)) return null;
+  // The frame is a number or `<Legacy>` (in whatever language); anything else is not a filter row.
+  if (frame !== undefined && !/^(?:\d+|<[^<>]+>)$/.test(frame)) return null;
   const f = frame ?? '';
   return { name, instances: count === undefined ? null : Number(count), altitude, frame: f, legacy: /^<.*>$/.test(f), line };
 }

@@ -1,6 +1,6 @@
 // Where the real Windows outputs live for tests (shared/samples, beside the repository). Tests skip with
-// this reason when the folder is missing; the `# Source:` provenance line is blanked, not removed, so
-// line numbers still match the file.
+// this reason when the folder is missing; the `# Source:` (or `# source:`) provenance line is blanked, not
+// removed, so line numbers still match the file.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,5 +19,5 @@ export function listSamples(folder: string): string[] {
 }
 
 export function readSample(folder: string, name: string): string {
-  return readFileSync(path.join(SAMPLES_DIR, folder, name), 'utf8').replace(/^# Source:[^\n]*/, '');
+  return readFileSync(path.join(SAMPLES_DIR, folder, name), 'utf8').replace(/^# source:[^\n]*/i, '');
 }
