@@ -15,7 +15,8 @@ import type { HostSpec } from '../harness/run/hosts.ts';
 import { placeCells } from '../harness/run/placement.ts';
 import { LiveReporter } from '../harness/run/progress/live.ts';
 import { runPlan } from '../harness/run/scheduler.ts';
-import { STEPS, type CellRunner } from '../harness/run/types.ts';
+import { STEPS } from '../runfolder/results.ts';
+import type { CellRunner } from '../harness/run/types.ts';
 
 const CELL_MS = Number(process.env.BENCH_CELL_MS ?? 2000);
 const CELLS = Number(process.env.BENCH_CELLS ?? 16);

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { connectSsh, fromManifest } from '../harness/guest/ssh/client.ts';
 import { QemuProvider } from '../harness/providers/qemu/qemu.ts';
 import { findLabImage } from '../harness/providers/qemu/testdata/lab-image.ts';
-import { setGuestClock } from '../images/warm/clock.ts';
+import { setGuestClock } from '../harness/guest/linux/clock.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const runs = Number(values.runs);

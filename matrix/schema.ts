@@ -24,7 +24,7 @@ export type RawDriver = {
 export interface RawFault {
   match: RawRule;
   kind: 'kill-vm';
-  /** The step of the attempt it strikes in (see harness/run/types.ts STEPS). */
+  /** The step of the attempt it strikes in (see runfolder/results.ts STEPS). */
   at: 'acquire' | 'identity' | 'baseline' | 'install' | 'workload';
   /** Which attempts of the matching cells (default [1]: only the first, so the retry passes). */
   attempts?: number[];

@@ -1,22 +1,10 @@
 // Formatting every writer shares (Playwright's reporters/base.ts): cell titles, verdict order and
 // classes, latency regressions. Pure functions of a RunFolder.
-import { PRODUCT_FAILURES } from '../harness/run/types.ts';
+import { VERDICT_TABLE, VERDICTS } from '../runfolder/results.ts';
 import type { ReportCell, ReportCoords, ReportVerdict, RunFolder } from './run-folder.ts';
 
-/** Worst first: what a heatmap square shows when several cells fall in it. */
-export const VERDICT_ORDER: readonly ReportVerdict[] = [
-  'product-crash',
-  'product-hang',
-  'boot-failure',
-  'install-failure',
-  'verifier-violation',
-  'perf-regression',
-  'test-error',
-  'infra-error',
-  'unfinished',
-  'skipped',
-  'pass',
-];
+/** Worst first: what a heatmap square shows when several cells fall in it (the verdict table's order). */
+export const VERDICT_ORDER: readonly ReportVerdict[] = [...VERDICTS.filter((v) => v !== 'skipped' && v !== 'pass'), 'unfinished', 'skipped', 'pass'];
 
 export function severity(v: ReportVerdict): number {
   const i = VERDICT_ORDER.indexOf(v);
@@ -31,12 +19,9 @@ export function worstVerdict(vs: Iterable<ReportVerdict>): ReportVerdict | null 
 
 export type VerdictClass = 'passed' | 'failed' | 'broken' | 'skipped';
 
-/** KernelCI/LAVA: infrastructure trouble is never a test failure. */
+/** KernelCI/LAVA: infrastructure trouble is never a test failure (runfolder/results.ts VERDICT_TABLE). */
 export function verdictClass(v: ReportVerdict): VerdictClass {
-  if (v === 'pass') return 'passed';
-  if (v === 'skipped') return 'skipped';
-  if ((PRODUCT_FAILURES as readonly string[]).includes(v)) return 'failed';
-  return 'broken';
+  return v === 'unfinished' ? 'broken' : VERDICT_TABLE[v].class;
 }
 
 export const isProductFailure = (v: ReportVerdict): boolean => verdictClass(v) === 'failed';

@@ -3,7 +3,7 @@
 // (a cell with another verdict, a cell missing from the run, a cell the file does not know) fails.
 import { InputError } from '../lib/errors.ts';
 import { compileSchema, errorAt, readSource, validateOrThrow } from '../lib/source-doc.ts';
-import { VERDICTS } from '../harness/run/types.ts';
+import { VERDICTS } from '../runfolder/results.ts';
 import { cellTitle } from './base.ts';
 import type { RunFolder } from './run-folder.ts';
 

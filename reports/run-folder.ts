@@ -5,10 +5,10 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, fstatSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, UsageError } from '../lib/errors.ts';
-import { readJournal, replay, type JournalEvent } from '../harness/run/journal.ts';
-import { buildSummary, type SummaryCell, type SummaryJson } from '../harness/run/summary.ts';
-import type { OperationLatency, Step, Verdict } from '../harness/run/types.ts';
-import type { RunJson } from '../harness/run/run-dir.ts';
+import { readJournal, replay, type JournalEvent } from '../runfolder/journal.ts';
+import { buildSummary, type SummaryCell, type SummaryJson } from '../runfolder/summary.ts';
+import type { OperationLatency, Step, Verdict } from '../runfolder/results.ts';
+import type { RunJson } from '../runfolder/run-json.ts';
 
 /** A cell's verdict for reports: a cell the run never finished is `unfinished` (no verdict). */
 export type ReportVerdict = Verdict | 'unfinished';

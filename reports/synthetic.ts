@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { STEPS, type OperationLatency, type Verdict } from '../harness/run/types.ts';
-import type { SummaryJson } from '../harness/run/summary.ts';
+import { STEPS, type OperationLatency, type Verdict } from '../runfolder/results.ts';
+import type { SummaryJson } from '../runfolder/summary.ts';
 
 export interface SyntheticCell {
   id?: string;

@@ -2,7 +2,8 @@
 // crash, infra error, a hang that lasts until the attempt is aborted, a slow pass), so the real
 // scheduler and journal can be driven through retries, quarantine, SIGINT and crashes in milliseconds.
 import type { Cell, Plan } from '../../matrix/index.ts';
-import type { AttemptContext, AttemptResult, CellRunner, Verdict } from './types.ts';
+import type { AttemptContext, CellRunner } from './types.ts';
+import type { AttemptResult, Verdict } from '../../runfolder/results.ts';
 
 export type FakeOutcome =
   | 'pass'

@@ -3,19 +3,13 @@
 import os from 'node:os';
 import { errorAt, compileSchema, readSource, validateOrThrow, parseSource, type SourceDoc } from '../../lib/source-doc.ts';
 import { UsageError } from '../../lib/errors.ts';
+import type { HostRecord } from '../../runfolder/run-json.ts';
 
 export type HostProvider = 'qemu' | 'hyperv';
 
-export interface HostSpec {
-  name: string;
+/** An inventory entry: the run.json host record with the provider kinds this harness has. */
+export interface HostSpec extends HostRecord {
   provider: HostProvider;
-  /** `local`, or `ssh://user@host[:port]` for a remote hypervisor host. */
-  reach: string;
-  /** Cells this host runs at once. */
-  slots: number;
-  memoryMiB: number;
-  /** Release names whose images the host has, or `*` for every release. */
-  images: string[];
 }
 
 interface RawHosts {

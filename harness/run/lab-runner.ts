@@ -19,8 +19,9 @@ import type { GuestChannel } from '../guest/channel.ts';
 import { DriverLoadRefused, LabGuest, WorkloadError, type LabTrigger, type StagedDriver } from '../guest/linux/lab-guest.ts';
 import { watchCell, type MonitorOutcome } from '../cell/monitor.ts';
 import { bucketLinuxReport } from '../crash/bucket.ts';
-import { setGuestClock } from '../../images/warm/clock.ts';
-import type { AttemptContext, AttemptResult, CellRunner, CrashSummary, OperationLatency, Step, StepRecord } from './types.ts';
+import { setGuestClock } from '../guest/linux/clock.ts';
+import type { AttemptContext, CellRunner } from './types.ts';
+import type { AttemptResult, CrashSummary, OperationLatency, Step, StepRecord } from '../../runfolder/results.ts';
 
 /** Per-step limits under TCG (the slowest case); named, never scattered. */
 export const LAB_TIMEOUTS = {

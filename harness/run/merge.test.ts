@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { selectShard } from '../../matrix/index.ts';
 import { fakeCells, fakePlan, fakeRunner } from './fake-runner.ts';
-import { readJournal } from './journal.ts';
+import { readJournal } from '../../runfolder/journal.ts';
 import { mergeRuns } from './merge.ts';
 import { runPlan } from './scheduler.ts';
-import type { SummaryJson } from './summary.ts';
+import type { SummaryJson } from '../../runfolder/summary.ts';
 
 const TOOLS = { node: process.version, fleetgate: 'test', qemu: null };
 const hosts = [{ name: 'h', provider: 'qemu' as const, reach: 'local', slots: 2, memoryMiB: 8192, images: ['*'] }];

@@ -4,9 +4,10 @@
 import { cpSync, existsSync, readdirSync, writeSync, openSync, fsyncSync, closeSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../../lib/errors.ts';
-import { JOURNAL_FILE, readJournal, replay, type JournalEvent } from './journal.ts';
-import { newRunId, openRunDir, writeJsonAtomic, RUN_FILE, SUMMARY_FILE, type RunJson } from './run-dir.ts';
-import { buildSummary, outcomeOf, writeSummary, type RunOutcome } from './summary.ts';
+import { JOURNAL_FILE, readJournal, replay, type JournalEvent } from '../../runfolder/journal.ts';
+import { newRunId, openRunDir } from './run-dir.ts';
+import { writeJsonAtomic, RUN_FILE, SUMMARY_FILE, type RunJson } from '../../runfolder/run-json.ts';
+import { buildSummary, outcomeOf, writeSummary, type RunOutcome } from '../../runfolder/summary.ts';
 
 export interface MergeOptions {
   dirs: string[];

@@ -9,7 +9,7 @@ import { planMatrix } from '../../matrix/index.ts';
 import { REPO, runFleetgate } from '../cli/run-cli.test-helper.ts';
 import type { HostSpec } from './hosts.ts';
 import { unavailableCells, unavailableError } from './prepare.ts';
-import type { SummaryJson } from './summary.ts';
+import type { SummaryJson } from '../../runfolder/summary.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'fg-prepare-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,62 +3,21 @@
 // run.json holds every cell's coordinates, so a run can be resumed and reported from its folder alone.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, UsageError } from '../../lib/errors.ts';
 import type { Cell, Plan } from '../../matrix/index.ts';
-import { cellJson } from '../cli/commands/plan.ts';
-import { JOURNAL_FILE, type MatrixRecord } from './journal.ts';
+import { cellJson } from '../../matrix/cell-json.ts';
+import { JOURNAL_FILE, type MatrixRecord } from '../../runfolder/journal.ts';
 import type { HostSpec } from './hosts.ts';
+import { RUN_FILE, SUMMARY_FILE, writeJsonAtomic, type CellJson, type RunJson, type ToolVersions } from '../../runfolder/run-json.ts';
 
-export const RUN_FILE = 'run.json';
-export const SUMMARY_FILE = 'summary.json';
 export const DEFAULT_RUNS_ROOT = 'runs';
-
-export type CellJson = ReturnType<typeof cellJson>;
-
-export interface ToolVersions {
-  node: string;
-  fleetgate: string;
-  qemu: string | null;
-}
-
-export interface RunJson {
-  runId: string;
-  matrix: MatrixRecord & { description: string | null; gate: string | null; filters: Plan['filters'] };
-  shard: string | null;
-  cells: CellJson[];
-  /**
-   * The cells exactly as the plan made them (every field, including those cellJson leaves out), so
-   * --resume runs the very same cells without reading the matrix file again.
-   */
-  cellsResolved: Cell[];
-  tools: ToolVersions;
-  hosts: HostSpec[];
-  started: string;
-  ended: string | null;
-  resumes: Array<{ at: string; tools: ToolVersions; hosts: string[] }>;
-  /** Set by `fleetgate merge`: the run folders this one was made from. */
-  mergedFrom?: string[];
-}
 
 /** `20261127T101500Z-3f9a1c`: sorts by time, unique enough for two controllers in one second. */
 export function newRunId(now: Date = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
-}
-
-/** Writes JSON so a reader (or a crash) sees the old file or the new one, never half of one. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  const fd = openSync(tmp, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }
 
 let cachedTools: ToolVersions | null = null;

@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readJournal } from './journal.ts';
-import type { SummaryJson } from './summary.ts';
+import { readJournal } from '../../runfolder/journal.ts';
+import type { SummaryJson } from '../../runfolder/summary.ts';
 
 const CHILD = fileURLToPath(new URL('./testdata/kill-child.ts', import.meta.url));
 

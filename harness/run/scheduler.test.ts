@@ -9,11 +9,11 @@ import { EXIT } from '../../lib/errors.ts';
 import type { Cell } from '../../matrix/index.ts';
 import { fakeCells, fakePlan, fakeRunner, type FakeRunnerOptions } from './fake-runner.ts';
 import type { HostSpec } from './hosts.ts';
-import { readJournal, type EventOf, type JournalEvent } from './journal.ts';
+import { readJournal, type EventOf, type JournalEvent } from '../../runfolder/journal.ts';
 import type { Reporter } from './progress/reporter.ts';
 import { createRunDir } from './run-dir.ts';
 import { runPlan, type RunPlanOptions } from './scheduler.ts';
-import type { SummaryJson } from './summary.ts';
+import type { SummaryJson } from '../../runfolder/summary.ts';
 
 const TOOLS = { node: process.version, fleetgate: 'test', qemu: null };
 

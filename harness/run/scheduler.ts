@@ -9,13 +9,15 @@ import type { Cell, Plan } from '../../matrix/index.ts';
 import type { HostSpec } from './hosts.ts';
 import {
   applyEvent, emptyState, JournalWriter, openAttempts, readJournal, type JournalEvent, type JournalRead, type RunState,
-} from './journal.ts';
+} from '../../runfolder/journal.ts';
 import { PendingCells, placeCells, type HostView, type PendingEntry } from './placement.ts';
 import { ReporterMultiplexer } from './progress/multiplexer.ts';
 import type { Reporter } from './progress/reporter.ts';
-import { createRunDir, makeAttemptDir, openRunDir, updateRunJson, type RunDir, type ToolVersions } from './run-dir.ts';
-import { buildSummary, outcomeOf, writeSummary, type RunOutcome } from './summary.ts';
-import { PRODUCT_FAILURES, VERDICTS, type AttemptContext, type AttemptResult, type CellRunner, type LifecycleEvent } from './types.ts';
+import { createRunDir, makeAttemptDir, openRunDir, updateRunJson, type RunDir } from './run-dir.ts';
+import type { ToolVersions } from '../../runfolder/run-json.ts';
+import { buildSummary, outcomeOf, writeSummary, type RunOutcome } from '../../runfolder/summary.ts';
+import { PRODUCT_FAILURES, VERDICTS, type AttemptResult } from '../../runfolder/results.ts';
+import type { AttemptContext, CellRunner, LifecycleEvent } from './types.ts';
 import { existsSync } from 'node:fs';
 
 export interface RunPolicy {

@@ -13,7 +13,7 @@
 // - A cell excluded by an allow entry is left out of every rule, the infrastructure count included.
 // - Product failure beats inconclusive: infrastructure trouble never hides a found crash.
 import { compileSchema, errorAt, readSource, validateOrThrow, parseSource, type SourceDoc } from '../../lib/source-doc.ts';
-import { PRODUCT_FAILURES, type Verdict } from '../../harness/run/types.ts';
+import { PRODUCT_FAILURES, VERDICT_TABLE, VERDICTS, type Verdict } from '../../runfolder/results.ts';
 import { cellTitle } from '../base.ts';
 import type { ReportCell, RunFolder } from '../run-folder.ts';
 
@@ -53,7 +53,12 @@ export interface GatePolicy {
     againstBaseline: { percentiles: Percentile[]; maxChange: number; minDeltaUs: number; ops?: string[] } | null;
   };
   inconclusive: { maxInfraErrors: number | null; maxInfraFraction: number | null };
+  /** Verdicts the table makes fail-unless-waived (latency-inconclusive) that this policy lets pass. */
+  waive: Verdict[];
 }
+
+/** Verdicts a policy may waive: those whose gate meaning is fail-unless-waived. */
+export const WAIVABLE: Verdict[] = VERDICTS.filter((v) => VERDICT_TABLE[v].gate === 'fail-unless-waived');
 
 interface RawPolicy {
   version: 1;
@@ -63,6 +68,7 @@ interface RawPolicy {
   allow?: AllowEntry[];
   latency?: { limits?: OverheadLimit[]; againstBaseline?: { percentiles?: Percentile[]; maxChange: number; minDeltaUs?: number; ops?: string[] } };
   inconclusive?: { maxInfraErrors?: number; maxInfraFraction?: number };
+  waive?: Verdict[];
 }
 
 const percentile = { type: 'string', enum: ['p50', 'p99'] };
@@ -121,6 +127,7 @@ const schema = {
         },
       },
     },
+    waive: { type: 'array', items: { type: 'string', enum: [...WAIVABLE] } },
     inconclusive: {
       type: 'object',
       additionalProperties: false,
@@ -155,6 +162,7 @@ export function parsePolicy(src: SourceDoc): GatePolicy {
       againstBaseline: ab ? { percentiles: ab.percentiles ?? ['p50', 'p99'], maxChange: ab.maxChange, minDeltaUs: ab.minDeltaUs ?? 0, ...(ab.ops ? { ops: ab.ops } : {}) } : null,
     },
     inconclusive: { maxInfraErrors: raw.inconclusive?.maxInfraErrors ?? null, maxInfraFraction: raw.inconclusive?.maxInfraFraction ?? null },
+    waive: raw.waive ?? [],
   };
 }
 
@@ -273,6 +281,18 @@ export function evaluateGate(run: RunFolder, policy: GatePolicy, opts: GateOptio
       : 'no product failure attributed to us',
     findings: failing,
   });
+  // Verdicts that are no finding but must not pass silently (latency-inconclusive): fail unless waived.
+  for (const v of WAIVABLE) {
+    const cells = considered.filter((c) => c.verdict === v);
+    if (!cells.length) continue;
+    const waived = policy.waive.includes(v);
+    rules.push({
+      rule: v,
+      effect: waived ? 'warn' : 'fail',
+      summary: `${cells.length} cell(s) ${v}: ${VERDICT_TABLE[v].means}${waived ? ' (waived by the policy)' : '; the policy does not waive it (waive: [' + v + '])'}`,
+      findings: cells.map((c) => ({ cell: c.id, title: cellTitle(c.coords), why: c.reason ?? v })),
+    });
+  }
   if (notOurs.length) rules.push({ rule: 'not-ours', effect: 'warn', summary: `${notOurs.length} failure(s) attributed to another party (not failing the gate; look at them)`, findings: notOurs });
 
   // Latency: absolute overhead and relative change against each cell's own no-driver baseline.

@@ -9,7 +9,7 @@
   var byId = {};
   cells.forEach(function (c, i) { byId[c.id] = i; });
 
-  var ORDER = ['product-crash', 'product-hang', 'boot-failure', 'install-failure', 'verifier-violation', 'perf-regression', 'test-error', 'infra-error', 'unfinished', 'skipped', 'pass'];
+  var ORDER = ['product-crash', 'product-hang', 'boot-failure', 'install-failure', 'verifier-violation', 'perf-regression', 'latency-inconclusive', 'test-error', 'infra-error', 'unfinished', 'skipped', 'pass'];
   function sev(v) { var i = ORDER.indexOf(v); return i === -1 ? ORDER.length : i; }
   function vclass(v) { return 'v-' + String(v).replace(/[^a-z-]/g, ''); }
 

@@ -2,24 +2,8 @@
 // warnings. Nothing is booted.
 import type { Command } from 'commander';
 import { formatPlace } from '../../../lib/errors.ts';
+import { cellJson } from '../../../matrix/cell-json.ts';
 import { parseShard, planMatrix, selectShard, type Cell, type Plan } from '../../../matrix/index.ts';
-
-export function cellJson(c: Cell) {
-  return {
-    id: c.id,
-    os: { release: c.os.release, build: c.os.build, ubr: c.os.ubr, kb: c.os.kb, month: c.os.month, family: c.os.family, patchLevel: c.os.patchLevel },
-    driver: c.driver,
-    driverPath: c.driverBuild.path,
-    upgradeFrom: c.driverBuild.upgradeFrom,
-    driverParams: c.driverBuild.params,
-    verifier: c.verifier,
-    workloads: c.workloads,
-    coexist: c.coexist,
-    repeat: c.repeat,
-    tags: c.tags,
-    ...(c.faults.length ? { faults: c.faults } : {}),
-  };
-}
 
 /** How many cells take each value of each axis (os counted per release and per patch level). */
 export function axisCounts(cells: readonly Cell[]): Record<string, Record<string, number>> {

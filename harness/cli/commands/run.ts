@@ -10,11 +10,12 @@ import { parseShard, planMatrix, selectShard, type Cell, type Plan } from '../..
 import { createProvider, isProviderKind } from '../../providers/index.ts';
 import { defaultHosts, loadHosts, parseSlots, withSlots, type HostSpec } from '../../run/hosts.ts';
 import { progressReporter } from '../../run/progress/index.ts';
-import { cellsOfRun, createRunDir, openRunDir, planFromRunJson, SUMMARY_FILE } from '../../run/run-dir.ts';
+import { cellsOfRun, createRunDir, openRunDir, planFromRunJson } from '../../run/run-dir.ts';
+import { SUMMARY_FILE } from '../../../runfolder/run-json.ts';
 import { runnerFor } from '../../run/runners.ts';
 import { runPlan } from '../../run/scheduler.ts';
 import { prepareHost, unavailableCells, unavailableError } from '../../run/prepare.ts';
-import { applyEvent, emptyState, readJournal } from '../../run/journal.ts';
+import { applyEvent, emptyState, readJournal } from '../../../runfolder/journal.ts';
 import { writeReports } from '../../../reports/index.ts';
 import type { CellRunner } from '../../run/types.ts';
 import { readFileSync } from 'node:fs';

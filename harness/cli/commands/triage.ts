@@ -1,7 +1,7 @@
 // `fleetgate triage FILE [--json] [--ours NAME,...]`: which bugcheck, which driver, is it ours.
 // FILE is a Windows kernel dump (told by its signature), the text of a kernel debugger's
 // `!analyze -v` (told by its markers), or else a Linux serial console log from the lab guest.
-import { analyzeOnHost, loadAnalysisHost } from '../../crash/windows/analysis-host.ts';
+import { analyzeOnHost, loadAnalysisHost } from '../../guest/windows/analysis-host.ts';
 import { connectSsh } from '../../guest/ssh/client.ts';
 import { windowsRemoteSha256 } from '../../guest/windows/windows-guest.ts';
 import { open } from 'node:fs/promises';

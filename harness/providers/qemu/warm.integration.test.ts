@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { connectSsh, fromManifest, type SshGuestChannel } from '../../guest/ssh/client.ts';
-import { guestClockOffset, setGuestClock, CLOCK_TOLERANCE_MS } from '../../../images/warm/clock.ts';
+import { guestClockOffset, setGuestClock, CLOCK_TOLERANCE_MS } from '../../guest/linux/clock.ts';
 import { readWarmState, WARM_FILES } from '../../../images/warm/store.ts';
 import type { VmInstance, VmSpec } from '../types.ts';
 import { QemuProvider } from './qemu.ts';

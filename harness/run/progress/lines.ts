@@ -1,7 +1,7 @@
 // Progress as plain lines, one per event, no ANSI: for CI logs and pipes. Every kind of line has its
 // formatter in one table typed over the event union, so a new event does not compile until it has
 // a line.
-import type { RunOutcome } from '../summary.ts';
+import type { RunOutcome } from '../../../runfolder/summary.ts';
 import {
   cellLabel, formatMs, glyphOf, type AttemptEndInfo, type AttemptInfo, type CellEndInfo, type HostQuarantinedInfo, type Reporter,
   type RunBeginInfo, type StepInfo,

@@ -1,8 +1,8 @@
 // The live view for a terminal: a few lines redrawn in place (cells done/total, failures so far,
 // every host's slots and what runs in them, an ETA from the median cell time), with failures and
 // notices printed above it so they stay in the scrollback.
-import type { RunOutcome } from '../summary.ts';
-import { PRODUCT_FAILURES } from '../types.ts';
+import type { RunOutcome } from '../../../runfolder/summary.ts';
+import { PRODUCT_FAILURES } from '../../../runfolder/results.ts';
 import {
   cellLabel, formatMs, glyphOf, type AttemptEndInfo, type AttemptInfo, type CellEndInfo, type HostQuarantinedInfo, type Reporter,
   type RunBeginInfo, type StepInfo,

@@ -3,8 +3,9 @@
 // only watch; the journal is the record.
 import type { Cell } from '../../../matrix/index.ts';
 import type { HostSpec } from '../hosts.ts';
-import type { RunOutcome } from '../summary.ts';
-import type { AttemptResult, LifecycleEvent, Verdict } from '../types.ts';
+import type { RunOutcome } from '../../../runfolder/summary.ts';
+import { VERDICT_TABLE, VERDICTS, type AttemptResult, type Verdict } from '../../../runfolder/results.ts';
+import type { LifecycleEvent } from '../types.ts';
 
 export interface RunBeginInfo {
   runId: string;
@@ -70,18 +71,7 @@ export interface Reporter {
 export type ReporterHook = Exclude<keyof Reporter, 'onReporterError'>;
 
 /** One glyph per verdict, like Playwright's dot reporter: the run reads at a glance. */
-export const VERDICT_GLYPH: Record<Verdict, string> = {
-  pass: '·',
-  'product-crash': 'C',
-  'product-hang': 'H',
-  'verifier-violation': 'V',
-  'boot-failure': 'B',
-  'install-failure': 'X',
-  'perf-regression': 'P',
-  'infra-error': 'I',
-  'test-error': 'T',
-  skipped: '°',
-};
+export const VERDICT_GLYPH: Record<Verdict, string> = Object.fromEntries(VERDICTS.map((v) => [v, VERDICT_TABLE[v].glyph])) as Record<Verdict, string>;
 export const FLAKY_GLYPH = '±';
 
 export function glyphOf(verdict: Verdict, flaky: boolean): string {

@@ -6,9 +6,9 @@ import { createReadStream } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileSchema, readSource, validateOrThrow } from '../../../lib/source-doc.ts';
 import { InfraFailure } from '../../../lib/errors.ts';
-import type { GuestChannel } from '../../guest/channel.ts';
-import { WindowsGuest } from '../../guest/windows/windows-guest.ts';
-import { parseKdAnalysis, type KdAnalysis } from './kd.ts';
+import type { GuestChannel } from '../channel.ts';
+import { WindowsGuest } from './windows-guest.ts';
+import { parseKdAnalysis, type KdAnalysis } from '../../crash/windows/kd.ts';
 
 export interface AnalysisHost {
   /** Where the config came from (for messages). */

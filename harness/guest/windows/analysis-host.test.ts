@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { ExecOptions, ExecResult, GuestChannel, TransferResult } from '../../guest/channel.ts';
-import { decodePowerShell, RESULT_MARKER } from '../../guest/windows/encode.ts';
+import type { ExecOptions, ExecResult, GuestChannel, TransferResult } from '../channel.ts';
+import { decodePowerShell, RESULT_MARKER } from './encode.ts';
 import { analyzeOnHost, loadAnalysisHost, sftpPath } from './analysis-host.ts';
 
 const samples = resolve(fileURLToPath(new URL('../../../', import.meta.url)), '../shared/samples/kd');

@@ -1,10 +1,10 @@
 // summary.json: what a run found, built from the journal alone (a fold over its events), so a report
 // can be made again from a run folder, and a killed run still has a useful summary. Also the one
 // place that turns a run's state into its outcome and exit code.
-import { EXIT } from '../../lib/errors.ts';
-import { PRODUCT_FAILURES, VERDICTS, type AttemptResult, type Verdict } from './types.ts';
+import { EXIT } from '../lib/errors.ts';
+import { PRODUCT_FAILURES, VERDICT_TABLE, VERDICTS, type AttemptResult, type Verdict } from './results.ts';
 import { readJournal, replay, type CellCoords, type RunOutcomeKind, type RunState, type VerdictCounts } from './journal.ts';
-import { writeJsonAtomic } from './run-dir.ts';
+import { writeJsonAtomic } from './run-json.ts';
 
 export interface RunOutcome {
   runId: string;
@@ -92,7 +92,7 @@ export function outcomeOf(s: RunState): { outcome: RunOutcomeKind; exitCode: num
   for (const c of s.cells.values()) {
     const v = c.end?.verdict ?? null;
     if (isProductFailure(v)) product = true;
-    else if (v === null || v === 'infra-error' || v === 'test-error') noVerdict = true;
+    else if (v === null || VERDICT_TABLE[v].run === 'inconclusive') noVerdict = true;
   }
   if (product) return { outcome: 'failed', exitCode: EXIT.productFailure, counts };
   if (noVerdict) return { outcome: 'inconclusive', exitCode: EXIT.inconclusive, counts };

@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { InputError } from '../../lib/errors.ts';
+import { InputError } from '../lib/errors.ts';
 import { JournalWriter, openAttempts, readJournal, replay } from './journal.ts';
 
 const file = (): string => path.join(mkdtempSync(path.join(tmpdir(), 'fg-journal-')), 'journal.ndjson');

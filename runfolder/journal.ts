@@ -3,8 +3,8 @@
 // returns, so a SIGKILL (or power loss) at any moment loses at most the event being written, and
 // that event shows up as a torn last line, which reading tolerates and reports.
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync, existsSync } from 'node:fs';
-import { InputError } from '../../lib/errors.ts';
-import type { AttemptResult, Step, Verdict } from './types.ts';
+import { InputError } from '../lib/errors.ts';
+import type { AttemptResult, Step, Verdict } from './results.ts';
 
 export const JOURNAL_FILE = 'journal.ndjson';
 

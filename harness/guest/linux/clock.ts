@@ -3,8 +3,8 @@
 // @<seconds>` only takes whole seconds, so the command is sent so that it lands on a second boundary
 // (half a round trip early), then the result is checked against the host.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InfraFailure } from '../../lib/errors.ts';
-import type { GuestChannel } from '../../harness/guest/channel.ts';
+import { InfraFailure } from '../../../lib/errors.ts';
+import type { GuestChannel } from '../channel.ts';
 
 export interface ClockSetResult {
   /** Guest minus host before the set (ms): how stale the restored clock was. */

@@ -1,0 +1,118 @@
+// What a cell's attempts give: the verdicts, the lifecycle's steps and an attempt's result, as the
+// journal and summary.json record them. The contract between the harness (which writes them) and the
+// reports (which read them): both import this room, neither imports the other.
+
+/** What a verdict means everywhere it is used: the run's exit code, the gate, JUnit, Allure, progress. */
+export interface VerdictMeaning {
+  /** passed; failed (a product failure); broken (no verdict about the product); skipped. */
+  readonly class: 'passed' | 'failed' | 'broken' | 'skipped';
+  /** The scheduler tries the cell again on another slot (only ever infrastructure). */
+  readonly retried: boolean;
+  /** What the cell makes of the run: exit 1 (a product failure), 2 (inconclusive) or nothing. */
+  readonly run: 'product-failure' | 'inconclusive' | 'ok';
+  /**
+   * The gate: fails on it (unless a policy allow entry excludes the cell); fails unless the policy
+   * waives the verdict; makes the gate inconclusive past the policy's limit on cells without a
+   * verdict; or passes it.
+   */
+  readonly gate: 'fail' | 'fail-unless-waived' | 'inconclusive-past-limit' | 'pass';
+  readonly junit: 'passed' | 'failure' | 'error' | 'skipped';
+  readonly allure: 'passed' | 'failed' | 'broken' | 'skipped';
+  /** One character for progress lines (Playwright's dot reporter). */
+  readonly glyph: string;
+  /** What it says, in a sentence. */
+  readonly means: string;
+}
+
+/**
+ * The verdicts of ../shared/DESIGN.md, worst first (the order reports sort by), each with its
+ * meaning. The one table: later verdicts are added here, not beside it.
+ */
+export const VERDICT_TABLE = {
+  'product-crash': { class: 'failed', retried: false, run: 'product-failure', gate: 'fail', junit: 'failure', allure: 'failed', glyph: 'C', means: 'the guest crashed (bugcheck, panic) with our driver in' },
+  'product-hang': { class: 'failed', retried: false, run: 'product-failure', gate: 'fail', junit: 'failure', allure: 'failed', glyph: 'H', means: 'the guest stopped answering with our driver in (an NMI forced a dump)' },
+  'boot-failure': { class: 'failed', retried: false, run: 'product-failure', gate: 'fail', junit: 'failure', allure: 'failed', glyph: 'B', means: 'the guest did not come back after our install or the verifier reboot' },
+  'install-failure': { class: 'failed', retried: false, run: 'product-failure', gate: 'fail', junit: 'failure', allure: 'failed', glyph: 'X', means: 'our package did not build, install, load or attach' },
+  'verifier-violation': { class: 'failed', retried: false, run: 'product-failure', gate: 'fail', junit: 'failure', allure: 'failed', glyph: 'V', means: 'the verifier reported a violation by our driver' },
+  'perf-regression': { class: 'failed', retried: false, run: 'product-failure', gate: 'fail', junit: 'failure', allure: 'failed', glyph: 'P', means: 'our driver made a judged step slower than the latency budget allows' },
+  'latency-inconclusive': { class: 'broken', retried: false, run: 'inconclusive', gate: 'fail-unless-waived', junit: 'error', allure: 'broken', glyph: 'L', means: "the cell's runs were too noisy to judge its latency budget" },
+  'test-error': { class: 'broken', retried: false, run: 'inconclusive', gate: 'inconclusive-past-limit', junit: 'error', allure: 'broken', glyph: 'T', means: 'the workload itself is broken: no verdict about the product' },
+  'infra-error': { class: 'broken', retried: true, run: 'inconclusive', gate: 'inconclusive-past-limit', junit: 'error', allure: 'broken', glyph: 'I', means: 'the harness or a host failed before a verdict: retried elsewhere' },
+  skipped: { class: 'skipped', retried: false, run: 'ok', gate: 'pass', junit: 'skipped', allure: 'skipped', glyph: '°', means: 'the cell cannot run here (no runner, no image) and was not attempted' },
+  pass: { class: 'passed', retried: false, run: 'ok', gate: 'pass', junit: 'passed', allure: 'passed', glyph: '·', means: 'every step passed and latency is within the budget' },
+} as const satisfies Record<string, VerdictMeaning>;
+
+export type Verdict = keyof typeof VERDICT_TABLE;
+
+/** Every verdict, worst first. */
+export const VERDICTS = Object.keys(VERDICT_TABLE) as Verdict[];
+
+export function verdictMeaning(v: Verdict): VerdictMeaning {
+  return VERDICT_TABLE[v];
+}
+
+/** Verdicts that are findings about the product: never retried into a pass. */
+export const PRODUCT_FAILURES: readonly Verdict[] = VERDICTS.filter((v) => VERDICT_TABLE[v].class === 'failed');
+
+/** The lifecycle's steps, in order (DESIGN.md "A cell's lifecycle"). */
+export const STEPS = [
+  'acquire', // clean VM from the image, boot, guest channel up
+  'identity', // the guest's build.UBR equals the cell's patch level
+  'baseline', // workloads without the driver (when the cell compares)
+  'install', // driver package installed, loaded and attached
+  'verifier', // verifier profile on, reboot, settings active
+  'workload', // workloads with the driver, watched for crashes and hangs
+  'unload', // unload and uninstall (leaks are reported here)
+  'collect', // dumps, console log, event records, verifier counters
+  'triage', // dump header, driver list, bucket, attribution
+  'release', // verdict, VM released
+] as const;
+export type Step = (typeof STEPS)[number];
+
+export interface StepRecord {
+  step: Step;
+  startedAt: string;
+  ms: number;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface CrashSummary {
+  title: string;
+  bucket: string;
+  kind: string;
+  module?: string;
+  attribution?: 'ours' | 'other-vendor' | 'windows' | 'unknown';
+  bugcheck?: { code: number; name: string; params: string[] };
+  /** Path of the dump, relative to the run folder. */
+  dump?: string;
+  dumpBytes?: number;
+}
+
+export interface OperationLatency {
+  p50Us: number;
+  p99Us: number;
+  baselineP50Us?: number;
+  baselineP99Us?: number;
+  change?: 'regressed' | 'improved' | 'no-change';
+  overheadP50Us?: number;
+  overheadP99Us?: number;
+}
+
+export interface AttemptResult {
+  verdict: Verdict;
+  /** One line saying why, for infra errors and failures. */
+  reason?: string;
+  crash?: CrashSummary;
+  latency?: Record<string, OperationLatency>;
+  steps: StepRecord[];
+  /** Files of evidence, relative to the run folder. */
+  evidence: string[];
+  /** How the VM was started and how long it took (cold boot; warm restore later). */
+  start?: { kind: 'cold' | 'warm'; ms: number; accel?: string };
+  /**
+   * Product failures only: the runner checked again (e.g. re-ran the workload on a fresh VM) and the
+   * failure did not reproduce. The verdict stays the failure; the summary marks the cell flaky.
+   */
+  flaky?: boolean;
+}
