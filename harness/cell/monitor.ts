@@ -5,7 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GuestChannel } from '../guest/channel.ts';
-import type { ProviderEvent, VmInstance } from '../providers/types.ts';
+import { hasHostDump, type ProviderEvent, type VmInstance } from '../providers/types.ts';
 import { parseLinuxConsole } from '../crash/linux.ts';
 import type { CrashReport } from '../crash/types.ts';
 
@@ -72,7 +72,9 @@ async function consoleSettled(path: string, maxMs: number): Promise<void> {
  */
 export async function collectCrashEvidence(vm: VmInstance, opts: { cellDir: string; dump?: boolean }): Promise<CrashEvidence> {
   const evidence: CrashEvidence = { report: null, consolePath: vm.consolePath };
-  if (opts.dump !== false) {
+  if (opts.dump !== false && !hasHostDump(vm)) {
+    evidence.dumpError = 'this hypervisor writes no host-side dump: the guest writes its own';
+  } else if (opts.dump !== false && hasHostDump(vm)) {
     try {
       evidence.dump = await vm.dumpMemory(join(opts.cellDir, 'memory.kdump'));
     } catch (err) {

@@ -29,4 +29,4 @@ export function createProvider(kind: string, options?: ProviderOptions): Provide
 }
 
 export type * from './types.ts';
-export { hasMonitor } from './types.ts';
+export { hasHostDump, hasMonitor, PROVIDER_KINDS } from './types.ts';

@@ -55,10 +55,10 @@ t.test('cleanup stack: reverse order, every step runs, errors together, move() t
 });
 
 t.test('timeouts: named, overridable, scaled by the TCG slowdown, validated', async (t) => {
-  const d = { boot: 1000, qmp: 100, stop: 200, dump: 300 };
-  t.same(resolveTimeouts(d, { boot: 50 }, SLOWDOWN.tcg), { boot: 150, qmp: 300, stop: 600, dump: 900 });
+  const d = { boot: 1000, command: 100, stop: 200, dump: 300 };
+  t.same(resolveTimeouts(d, { boot: 50 }, SLOWDOWN.tcg), { boot: 150, command: 300, stop: 600, dump: 900 });
   t.same(resolveTimeouts(d, undefined, SLOWDOWN.kvm), d);
-  t.throws(() => resolveTimeouts(d, { qmp: -1 }, 1), /timeouts\.qmp .* got -1/);
+  t.throws(() => resolveTimeouts(d, { command: -1 }, 1), /timeouts\.command .* got -1/);
 });
 
 t.test('registry: providers by name with traits; unknown names are usage errors', async (t) => {

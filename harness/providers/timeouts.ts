@@ -17,7 +17,7 @@ export function resolveTimeouts(
   }
   return {
     boot: merged.boot * slowdown,
-    qmp: merged.qmp * slowdown,
+    command: merged.command * slowdown,
     stop: merged.stop * slowdown,
     dump: merged.dump * slowdown,
   };

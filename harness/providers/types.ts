@@ -5,15 +5,18 @@
 // decide that something "crashed": the cell monitor does.
 import type { ImageManifest } from '../../images/manifest.ts';
 
+/** QEMU's accelerators (what a VmSpec may ask for). */
 export type Accel = 'kvm' | 'tcg';
 export type AccelRequest = 'auto' | Accel;
+/** What a running VM is accelerated by: QEMU's choice, or the hypervisor itself (Hyper-V). */
+export type VmAccel = Accel | 'hyper-v';
 
 /** Every limit a provider waits on, in milliseconds, before the slowdown factor is applied. */
 export interface ProviderTimeouts {
   /** From process start until the guest's SSH server sends its banner. */
   readonly boot: number;
-  /** One QMP command (and the QMP greeting after QEMU starts). */
-  readonly qmp: number;
+  /** One command to the hypervisor: a QMP command (and QEMU's greeting) or one Hyper-V host script. */
+  readonly command: number;
   /** A stop: graceful power-down, then the forced path after it. */
   readonly stop: number;
   /** A guest memory dump until it is complete on disk. */
@@ -125,7 +128,7 @@ export interface StopOptions {
 
 export interface VmInstance extends AsyncDisposable {
   readonly name: string;
-  readonly accel: Accel;
+  readonly accel: VmAccel;
   /** Why that acceleration was chosen (probe result, override, missing /dev/kvm). */
   readonly accelReason: string;
   /** How the VM was started (cold boot or warm restore) and its time to ready; absent: cold. */
@@ -148,8 +151,6 @@ export interface VmInstance extends AsyncDisposable {
    * monitor resumes it to let the console catch up before the VM is stopped.
    */
   resume(): Promise<void>;
-  /** Writes guest memory to `path` (kept after dispose). Defaults to kdump-zlib. */
-  dumpMemory(path: string, format?: DumpFormat): Promise<{ path: string; bytes: number; format: DumpFormat }>;
   /** Stops the VM; resolves once the hypervisor side is gone. Files stay until dispose. */
   stop(options: StopOptions): Promise<void>;
   /** Always leaves nothing running and no throw-away files; keeps console.log and dumps. */
@@ -168,7 +169,8 @@ export interface Provider {
 }
 
 /** The providers the registry knows; adding one here makes the registry demand its entry. */
-export type ProviderKind = 'qemu' | 'hyperv';
+export const PROVIDER_KINDS = ['qemu', 'hyperv'] as const;
+export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
 /** What the scheduler may rely on per provider, as data (syzkaller's Overcommit, Preemptible). */
 export interface ProviderTraits {
@@ -201,4 +203,17 @@ export interface MonitorCapable {
 
 export function hasMonitor(vm: VmInstance): vm is VmInstance & MonitorCapable {
   return typeof (vm as Partial<MonitorCapable>).monitorCommand === 'function';
+}
+
+/**
+ * Guest memory written from the host side (QEMU's dump-guest-memory). Hyper-V has none: its guest
+ * writes its own dump (MEMORY.DMP), which the cell collects over the guest channel.
+ */
+export interface HostDumpCapable {
+  /** Writes guest memory to `path` (kept after dispose). Defaults to kdump-zlib. */
+  dumpMemory(path: string, format?: DumpFormat): Promise<{ path: string; bytes: number; format: DumpFormat }>;
+}
+
+export function hasHostDump(vm: VmInstance): vm is VmInstance & HostDumpCapable {
+  return typeof (vm as Partial<HostDumpCapable>).dumpMemory === 'function';
 }

@@ -4,8 +4,9 @@ import os from 'node:os';
 import { errorAt, compileSchema, readSource, validateOrThrow, parseSource, type SourceDoc } from '../../lib/source-doc.ts';
 import { UsageError } from '../../lib/errors.ts';
 import type { HostRecord } from '../../runfolder/run-json.ts';
+import { PROVIDER_KINDS, type ProviderKind } from '../providers/types.ts';
 
-export type HostProvider = 'qemu' | 'hyperv';
+export type HostProvider = ProviderKind;
 
 /** An inventory entry: the run.json host record with the provider kinds this harness has. */
 export interface HostSpec extends HostRecord {
@@ -30,7 +31,7 @@ const hostsSchema = {
         required: ['name', 'provider', 'reach', 'slots', 'memoryMiB', 'images'],
         properties: {
           name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'a host name (letters, digits, ".", "_", "-")' },
-          provider: { type: 'string', enum: ['qemu', 'hyperv'] },
+          provider: { type: 'string', enum: [...PROVIDER_KINDS] },
           reach: {
             type: 'string',
             pattern: '^(local|ssh://[A-Za-z0-9._-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?)$',

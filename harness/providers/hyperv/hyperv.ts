@@ -46,8 +46,8 @@ import {
 import { hostFromEnv, HyperVHostError, type HyperVHost } from './host.ts';
 import { addressResult, crashEventsResult, listResult, newVmResult, removedResult, stopResult, vmStateResult, type ListedVm, type VmStateResult } from './results.ts';
 
-/** boot: a Windows guest to its SSH banner; qmp: one host script (a PowerShell start costs seconds). */
-export const HYPERV_TIMEOUTS: ProviderTimeouts = { boot: 600_000, qmp: 120_000, stop: 60_000, dump: 600_000 };
+/** boot: a Windows guest to its SSH banner; command: one host script (a PowerShell start costs seconds). */
+export const HYPERV_TIMEOUTS: ProviderTimeouts = { boot: 600_000, command: 120_000, stop: 60_000, dump: 600_000 };
 export const HYPERV_VM_PREFIX = 'fleetgate-';
 /** Where per-cell VM folders go on the host unless FLEETGATE_HYPERV_VM_ROOT says otherwise. */
 export const DEFAULT_VM_ROOT = 'C:\\fleetgate\\vms';
@@ -101,21 +101,6 @@ export class HyperVStartError extends InfraFailure {
     this.reason = reason;
     this.consolePath = details.consolePath;
     this.events = details.events;
-  }
-}
-
-/**
- * dumpMemory() on Hyper-V: there is no host-side dump. The guest writes its own
- * (%SystemRoot%\MEMORY.DMP, windows.md section 4) and reboots; the cell collects it over the guest
- * channel (WindowsGuest.listDumps + download).
- */
-export class HostDumpUnsupported extends FleetgateError {
-  constructor(vm: string) {
-    super(
-      `VM ${vm}: dumpMemory is not supported on Hyper-V: the guest writes its own dump (MEMORY.DMP, per CrashControl) ` +
-        'and reboots; collect it through the guest channel (WindowsGuest.listDumps)',
-      EXIT.usage,
-    );
   }
 }
 
@@ -211,7 +196,7 @@ export class HyperVProvider implements Provider {
     try {
       // Registered before the VM exists: new_cell_vm failing half-way (disk made, VM not) is undone too.
       stack.defer(async () => {
-        const removed = removedResult(await this.host.run('remove_cell_vm', removeInput, { timeoutMs: timeouts.qmp }));
+        const removed = removedResult(await this.host.run('remove_cell_vm', removeInput, { timeoutMs: timeouts.command }));
         await log(removed.length ? removed.join('; ') : `nothing of VM ${hostName} left to remove`).catch(() => undefined);
       });
       const bootSpec = manifest.boot.kind === 'disk' ? manifest.boot : undefined;
@@ -231,11 +216,11 @@ export class HyperVProvider implements Provider {
             tpm: bootSpec?.tpm ?? false,
             checkpointName: checkpoint ? this.checkpointName : null,
           },
-          { timeoutMs: timeouts.qmp },
+          { timeoutMs: timeouts.command },
         ),
       );
       spec.signal?.throwIfAborted();
-      await this.host.run('start_vm', { name: hostName }, { timeoutMs: timeouts.qmp });
+      await this.host.run('start_vm', { name: hostName }, { timeoutMs: timeouts.command });
       await log(`started VM ${hostName} (id ${made.id}); host time ${made.hostTime}`);
       const vm = new HyperVVm({
         name: spec.name,
@@ -331,8 +316,8 @@ class HyperVVm implements VmInstance {
   readonly name: string;
   // The seam's Accel has no Hyper-V value: Hyper-V is hardware virtualization, which 'kvm' stands
   // for in the scheduler's slowdown table (factor 1).
-  readonly accel = 'kvm' as const;
-  readonly accelReason = 'Hyper-V (hardware virtualization; reported as kvm for the slowdown factor)';
+  readonly accel = 'hyper-v' as const;
+  readonly accelReason = 'Hyper-V (hardware virtualization)';
   readonly consolePath: string;
   readonly events = new EventLog();
   private readonly p: HyperVVmParts;
@@ -392,7 +377,7 @@ class HyperVVm implements VmInstance {
     try {
       let records: ReturnType<typeof crashEventsResult> = [];
       try {
-        records = crashEventsResult(await host.run('get_crash_events', { name: hostName, id: vmId, since }, { timeoutMs: timeouts.qmp }));
+        records = crashEventsResult(await host.run('get_crash_events', { name: hostName, id: vmId, since }, { timeoutMs: timeouts.command }));
       } catch (err) {
         if (!isNoEventsError(err)) throw err;
       }
@@ -404,7 +389,7 @@ class HyperVVm implements VmInstance {
         this.events.push({ type: 'panicked', at: r.timeCreated ?? new Date().toISOString(), action: 'run', info });
       }
       if (this.stopping || this.ended) return;
-      this.onState(vmStateResult(await host.run('get_vm_state', { name: hostName }, { timeoutMs: timeouts.qmp })));
+      this.onState(vmStateResult(await host.run('get_vm_state', { name: hostName }, { timeoutMs: timeouts.command })));
       this.failures = 0;
     } catch (err) {
       this.failures++;
@@ -473,7 +458,7 @@ class HyperVVm implements VmInstance {
         if (Date.now() >= deadline) {
           throw new HyperVStartError('timeout', `VM ${this.name}: no IPv4 address reported within ${timeoutMs} ms`, details(), { cause: new TimeoutError('VM address', timeoutMs) });
         }
-        const a = await this.p.host.run('get_vm_address', { name: this.p.hostName }, { timeoutMs: this.p.timeouts.qmp }).then(addressResult, () => undefined);
+        const a = await this.p.host.run('get_vm_address', { name: this.p.hostName }, { timeoutMs: this.p.timeouts.command }).then(addressResult, () => undefined);
         if (a?.ipv4) {
           this.address = a.ipv4;
           await this.p.log(`address ${a.ipv4} (all: ${a.addresses.join(', ')})`);
@@ -507,24 +492,20 @@ class HyperVVm implements VmInstance {
 
   async status(): Promise<VmStatus> {
     if (this.ended) return 'exited';
-    const s = vmStateResult(await this.p.host.run('get_vm_state', { name: this.p.hostName }, { timeoutMs: this.p.timeouts.qmp }));
+    const s = vmStateResult(await this.p.host.run('get_vm_state', { name: this.p.hostName }, { timeoutMs: this.p.timeouts.command }));
     return s.exists && s.state ? statusFromState(s.state) : 'exited';
   }
 
   async injectNmi(): Promise<void> {
     if (this.ended) throw new InfraFailure(`VM ${this.name}: cannot inject an NMI, the VM is off`);
-    await this.p.host.run('inject_nmi', { name: this.p.hostName }, { timeoutMs: this.p.timeouts.qmp });
+    await this.p.host.run('inject_nmi', { name: this.p.hostName }, { timeoutMs: this.p.timeouts.command });
     await this.p.log('injected an NMI (Debug-VM -InjectNonMaskableInterrupt)');
   }
 
   /** Resume-VM when paused; nothing when it runs (after a bugcheck the guest goes on by itself). */
   async resume(): Promise<void> {
     if (this.ended) return;
-    await this.p.host.run('start_vm', { name: this.p.hostName }, { timeoutMs: this.p.timeouts.qmp });
-  }
-
-  async dumpMemory(_path: string, _format?: DumpFormat): Promise<{ path: string; bytes: number; format: DumpFormat }> {
-    throw new HostDumpUnsupported(this.name);
+    await this.p.host.run('start_vm', { name: this.p.hostName }, { timeoutMs: this.p.timeouts.command });
   }
 
   async stop(options: StopOptions): Promise<void> {
@@ -535,7 +516,7 @@ class HyperVVm implements VmInstance {
     let how: string;
     try {
       how = stopResult(
-        await this.p.host.run('stop_vm', { name: this.p.hostName, graceful: options.graceful, timeoutSeconds: Math.max(1, Math.ceil(timeoutMs / 1000)) }, { timeoutMs: timeoutMs + this.p.timeouts.qmp }),
+        await this.p.host.run('stop_vm', { name: this.p.hostName, graceful: options.graceful, timeoutSeconds: Math.max(1, Math.ceil(timeoutMs / 1000)) }, { timeoutMs: timeoutMs + this.p.timeouts.command }),
       ).how;
     } catch (err) {
       // Still running as far as we know: keep watching it.

@@ -49,7 +49,7 @@ import { defaultStateDir, readRecords, recordPath, removeRecord, thisController,
 import { startSwtpm } from './swtpm.ts';
 import { incomingUri, machineOptions, prepareGuestForSave, qemuVersion, saveState, waitIncoming, warmUnsupported } from './warm.ts';
 
-export const QEMU_TIMEOUTS: ProviderTimeouts = { boot: 120_000, qmp: 10_000, stop: 20_000, dump: 120_000 };
+export const QEMU_TIMEOUTS: ProviderTimeouts = { boot: 120_000, command: 10_000, stop: 20_000, dump: 120_000 };
 
 /** QEMU's message when the forwarded host port is taken (by anyone, between our probe and its bind). */
 const HOSTFWD_TAKEN = 'Could not set up host forwarding rule';
@@ -385,7 +385,7 @@ export class QemuProvider implements Provider {
         scratch.push(tpmDir, tpmSocket);
         stack.defer(() => rm(tpmDir, { recursive: true, force: true }));
         stack.defer(() => rm(tpmSocket as string, { force: true }));
-        const tpm = await startSwtpm(tpmDir, tpmSocket, this.watchdog, timeouts.qmp);
+        const tpm = await startSwtpm(tpmDir, tpmSocket, this.watchdog, timeouts.command);
         processes.push({ ...tpm.identity, role: 'swtpm' });
         stack.defer(() => killGroup(tpm.identity));
       }
@@ -442,7 +442,7 @@ export class QemuProvider implements Provider {
 
         let qmp: QmpClient | undefined;
         try {
-          qmp = await QmpClient.connect(qmpSocket, { timeoutMs: timeouts.qmp, signal, commandTimeoutMs: timeouts.qmp });
+          qmp = await QmpClient.connect(qmpSocket, { timeoutMs: timeouts.command, signal, commandTimeoutMs: timeouts.command });
           // The greeting comes from the monitor thread before machine init ends (a taken port fails
           // after it); a command is answered by the main loop, i.e. only once init is done.
           await qmp.execute('query-status');
