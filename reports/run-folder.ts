@@ -7,7 +7,7 @@ import path from 'node:path';
 import { InputError, UsageError } from '../lib/errors.ts';
 import { readJournal, replay, type JournalEvent } from '../runfolder/journal.ts';
 import { buildSummary, type SummaryCell, type SummaryJson } from '../runfolder/summary.ts';
-import type { OperationLatency, Step, Verdict } from '../runfolder/results.ts';
+import type { InstalledDriver, OperationLatency, Step, Verdict } from '../runfolder/results.ts';
 import type { RunJson } from '../runfolder/run-json.ts';
 
 /** A cell's verdict for reports: a cell the run never finished is `unfinished` (no verdict). */
@@ -69,6 +69,8 @@ export interface ReportCell {
   reason?: string;
   crash?: ReportCrash;
   latency?: Record<string, OperationLatency>;
+  /** What the deciding attempt installed, by hash (the sign-off's record of the build that ran). */
+  installed?: InstalledDriver[];
   evidence: string[];
   attempts: ReportAttempt[];
 }
@@ -204,6 +206,7 @@ export function cellFromSummary(c: SummaryCell, steps: Map<string, { steps: Step
     };
   }
   if (c.latency && typeof c.latency === 'object') cell.latency = c.latency;
+  if (Array.isArray(c.installed)) cell.installed = c.installed;
   return cell;
 }
 

@@ -56,3 +56,23 @@ t.test('fleetgate signoff writes a PDF with the vendor name', { skip: existsSync
   }
   t.equal(runFleetgate(['signoff', dir]).code, 64, '--vendor is required');
 });
+
+t.test('the sign-off names what the run installed, by hash, apart from the folders as they are now', async (t) => {
+  const dir = fixture();
+  const f = path.join(dir, 'summary.json');
+  const s = JSON.parse(readFileSync(f, 'utf8')) as { cells: Array<Record<string, unknown>> };
+  const sha = 'ab'.repeat(32);
+  s.cells[0]!.installed = [
+    { role: 'coexist', name: 'partnerflt', package: 'partnerflt', sha256: 'cd'.repeat(32) },
+    { role: 'ours', name: 'fgfilter', package: LAB_DRIVER, sha256: sha },
+  ];
+  s.cells[1]!.installed = [{ role: 'ours', name: 'fgfilter', package: LAB_DRIVER, sha256: sha }];
+  writeFileSync(f, JSON.stringify(s));
+  const run = readRunFolder(dir, { steps: false });
+  const html = signoffHtml(run, { vendor: 'Acme', generatedAt: new Date('2026-11-27T00:00:00Z') });
+  t.match(html, /Installed in the run[\s\S]*<td class="mono">abababab[0-9a-f]{56}<\/td>[\s\S]*Driver package folders as they are now/);
+  t.match(html, new RegExp(`<td class="mono">${run.cells[0]!.id}, ${run.cells[1]!.id}</td>`), 'one row for the two cells that installed the same build');
+  t.match(html, /<td>partnerflt<\/td><td>coexist<\/td>/);
+  const bare = signoffHtml(readRunFolder(fixture(), { steps: false }), { vendor: 'Acme' });
+  t.match(bare, /No cell recorded an installed driver/);
+});

@@ -8,7 +8,7 @@ import { chromium } from 'playwright-core';
 import { InputError } from '../lib/errors.ts';
 import { loadDriverPackage } from '../driver/package/load.ts';
 import { countVerdicts, failuresFirst } from './base.ts';
-import type { RunFolder } from './run-folder.ts';
+import type { ReportCell, RunFolder } from './run-folder.ts';
 
 export const CHROMIUM = process.env.FLEETGATE_CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -109,13 +109,38 @@ ${cells
   })
   .join('\n')}
 </table>
-<h2>Driver packages (SHA-256)</h2>
+<h2>Installed in the run (SHA-256 of what each cell loaded)</h2>
+${installedTable(cells)}
+<h2>Driver package folders as they are now (SHA-256 at sign-off)</h2>
+<p>These are the folders the matrix names, hashed when this page was made; the table above is what the run installed.</p>
 ${drivers
   .map(
     (d) => `<h3>${esc(d.name)}</h3><p class="mono">${esc(d.folder)}</p>${d.note ? `<p>${esc(d.note)}</p>` : ''}<table><tr><th>file</th><th>bytes</th><th>sha256</th></tr>${d.files.map((f) => `<tr><td class="mono">${esc(f.path)}</td><td>${f.bytes}</td><td class="mono">${esc(f.sha256)}</td></tr>`).join('')}</table>`,
   )
   .join('\n')}
 </body></html>`;
+}
+
+/** One row per installed (driver build, module, hash), with the cells that installed it. */
+export function installedRows(cells: readonly ReportCell[]): Array<{ build: string; role: string; name: string; sha256: string; cells: string[] }> {
+  const rows = new Map<string, { build: string; role: string; name: string; sha256: string; cells: string[] }>();
+  for (const c of cells) {
+    for (const d of c.installed ?? []) {
+      const key = `${c.coords.driver}\0${d.role}\0${d.name}\0${d.sha256}`;
+      const r = rows.get(key) ?? { build: d.role === 'ours' ? c.coords.driver : d.package, role: d.role, name: d.name, sha256: d.sha256, cells: [] };
+      r.cells.push(c.id);
+      rows.set(key, r);
+    }
+  }
+  return [...rows.values()];
+}
+
+function installedTable(cells: readonly ReportCell[]): string {
+  const rows = installedRows(cells);
+  if (!rows.length) return '<p>No cell recorded an installed driver (cells that never reached the install step, or a run from before fleetgate recorded them).</p>';
+  return `<table><tr><th>driver build</th><th>role</th><th>module</th><th>sha256</th><th>cells</th></tr>${rows
+    .map((r) => `<tr><td>${esc(r.build)}</td><td>${esc(r.role)}</td><td>${esc(r.name)}</td><td class="mono">${esc(r.sha256)}</td><td class="mono">${esc(r.cells.join(', '))}</td></tr>`)
+    .join('')}</table>`;
 }
 
 /** Prints the sign-off page to a PDF with the system Chromium; returns the file written. */

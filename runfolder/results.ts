@@ -99,6 +99,18 @@ export interface OperationLatency {
   overheadP99Us?: number;
 }
 
+/** A driver the attempt installed: what was really loaded, by its hash (the sign-off names these). */
+export interface InstalledDriver {
+  /** Ours (the matrix's driver build) or a coexisting filter. */
+  role: 'ours' | 'coexist';
+  /** Module or service name. */
+  name: string;
+  /** Ours: the package folder it came from; a coexisting filter: the matrix's name for it. */
+  package: string;
+  /** sha256 of what was sent to the guest (the .ko; on Windows the package's .sys). */
+  sha256: string;
+}
+
 export interface AttemptResult {
   verdict: Verdict;
   /** One line saying why, for infra errors and failures. */
@@ -108,6 +120,8 @@ export interface AttemptResult {
   steps: StepRecord[];
   /** Files of evidence, relative to the run folder. */
   evidence: string[];
+  /** The drivers this attempt installed, in load order (absent when it installed none). */
+  installed?: InstalledDriver[];
   /** How the VM was started and how long it took (cold boot; warm restore later). */
   start?: { kind: 'cold' | 'warm'; ms: number; accel?: string };
   /**

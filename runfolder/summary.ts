@@ -42,6 +42,7 @@ export interface SummaryCell {
   reason?: string;
   crash?: { title: string; bucket: string; bugcheck?: unknown; dump?: string; kind?: string; module?: string; attribution?: string };
   latency?: AttemptResult['latency'];
+  installed?: AttemptResult['installed'];
   evidence: string[];
   start?: AttemptResult['start'];
   unfinished?: 'not-started' | 'interrupted';
@@ -180,6 +181,7 @@ export function buildSummary(s: RunState): SummaryJson {
       };
     }
     if (decided?.latency) cell.latency = decided.latency;
+    if (decided?.installed) cell.installed = decided.installed;
     if (decided?.start) cell.start = decided.start;
     cells.push(cell);
   }

@@ -75,7 +75,7 @@ t.test('single-flight: two callers in one process, and two processes, make one b
   t.same([p1.code, p2.code], [0, 0], p1.err + p2.err);
   t.equal(p1.out, p2.out, 'the same .ko and sha256');
   const both = `${p1.err}\n${p2.err}`;
-  t.equal(both.split('\n').filter((l) => /building partnerflt\.ko against/.test(l)).length, 1, 'one make across both processes');
+  t.equal(both.split('\n').filter((l) => /building partnerflt\.ko from /.test(l)).length, 1, 'one make across both processes');
   t.match(both, /waiting for pid \d+ \(building partnerflt\.ko for |partnerflt\.ko for .*: cached/, 'the other waited for it or found it built');
   t.same(readdirSync(path.join(dir, 'driver')).filter((e) => e.startsWith('.') || e.endsWith('.lock')), [], 'no temp folder or lock left');
 });

@@ -24,8 +24,8 @@ import { EXIT, FleetgateError, InfraFailure, UsageError } from '../../lib/errors
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
-/** Files whose content defines the module; a change to any of them gives a new cache key. */
-const SOURCES = ['fgfilter.c', 'Kbuild'] as const;
+/** The lab filter's own source: what a build without another package's source compiles. */
+const DEFAULT_SOURCE = path.join(HERE, 'fgfilter.c');
 /** Module names become C identifiers and sysfs folder names. */
 const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
 /** A Debian kernel release such as 6.1.0-56-cloud-amd64 (also keeps it safe inside paths). */
@@ -42,6 +42,8 @@ export interface LabDriverOptions {
   force?: boolean;
   /** Run `apt-get install -y linux-headers-<release>` when the headers are missing (root only). */
   installHeaders?: boolean;
+  /** The C source to build (a lab driver package's source, driver/lab/package.ts); default driver/lab/fgfilter.c. */
+  source?: string;
 }
 
 /**
@@ -140,12 +142,13 @@ async function ensureHeaders(rel: string, install: boolean, log: (l: string) => 
 }
 
 /** The cache key: everything that decides the bytes of the .ko. */
-export async function labDriverKey(name: string, kernelRelease: string, headersVersion: string): Promise<string> {
+export async function labDriverKey(name: string, kernelRelease: string, headersVersion: string, source: string = DEFAULT_SOURCE): Promise<string> {
   const h = createHash('sha256');
   h.update(JSON.stringify({ name, kernelRelease, headersVersion }));
-  for (const f of SOURCES) {
-    h.update(`\0${f}\0`);
-    h.update(await readFile(path.join(HERE, f)));
+  // The source's bytes (wherever it lives) and the Kbuild it is built with: a change to either, a new key.
+  for (const [label, file] of [['source', source], ['Kbuild', path.join(HERE, 'Kbuild')]] as const) {
+    h.update(`\0${label}\0`);
+    h.update(await readFile(file));
   }
   return h.digest('hex');
 }
@@ -160,10 +163,11 @@ export async function buildLabDriver(opts: LabDriverOptions): Promise<LabDriver>
     throw new UsageError(`kernel release ${JSON.stringify(rel)}: expected a Debian kernel release such as 6.1.0-56-cloud-amd64`);
   }
   const cacheRoot = path.resolve(opts.cacheDir ?? defaultCacheDir(), 'driver');
-  return singleFlight(`lab-driver\0${cacheRoot}\0${name}\0${rel}\0${opts.force ? 'force' : ''}`, async () => {
+  const source = path.resolve(opts.source ?? DEFAULT_SOURCE);
+  return singleFlight(`lab-driver\0${cacheRoot}\0${name}\0${rel}\0${source}\0${opts.force ? 'force' : ''}`, async () => {
     await requireTools();
     const headersVersion = await ensureHeaders(rel, opts.installHeaders ?? false, log);
-    const key = await labDriverKey(name, rel, headersVersion);
+    const key = await labDriverKey(name, rel, headersVersion, source);
     const outName = `${name}-${rel}-${key.slice(0, 16)}`;
     const outDir = path.join(cacheRoot, outName);
     const ko = path.join(outDir, `${name}.ko`);
@@ -180,22 +184,22 @@ export async function buildLabDriver(opts: LabDriverOptions): Promise<LabDriver>
       const built = await cached();
       if (built) return built;
       await sweepDeadTemps(cacheRoot, ['build']);
-      return compile(opts, { key, outDir, ko, log });
+      return compile(opts, { key, outDir, ko, log, source });
     }, { log });
   });
 }
 
-async function compile(opts: LabDriverOptions, o: { key: string; outDir: string; ko: string; log: (l: string) => void }): Promise<LabDriver> {
+async function compile(opts: LabDriverOptions, o: { key: string; outDir: string; ko: string; log: (l: string) => void; source: string }): Promise<LabDriver> {
   const { name, kernelRelease: rel } = opts;
-  const { key, outDir, ko, log } = o;
+  const { key, outDir, ko, log, source } = o;
   // Build in a private folder; the .ko is renamed into place whole, so a killed build never leaves a
   // .ko that looks done, and a .ko another VM is being sent is replaced, never truncated.
   const work = path.join(path.dirname(outDir), tempName('build', `-${name}`));
   try {
     await mkdir(work);
     await copyFile(path.join(HERE, 'Kbuild'), path.join(work, 'Kbuild'));
-    await copyFile(path.join(HERE, 'fgfilter.c'), path.join(work, 'labfilter.c'));
-    log(`building ${name}.ko against ${headersDir(rel)}`);
+    await copyFile(source, path.join(work, 'labfilter.c'));
+    log(`building ${name}.ko from ${source} against ${headersDir(rel)}`);
     const out = await $({ quiet: true, nothrow: true })`make -C ${headersDir(rel)} M=${work} LABMOD=${name} modules`;
     if (out.exitCode !== 0) {
       const text = (out.stdout + out.stderr).trim();

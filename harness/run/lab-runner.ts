@@ -8,6 +8,7 @@ import { InfraFailure } from '../../lib/errors.ts';
 import type { Cell } from '../../matrix/index.ts';
 import { buildLabImage, type LabManifest } from '../../images/lab/build.ts';
 import { buildLabDriver, LabDriverRejected, type LabDriver } from '../../driver/lab/build.ts';
+import { readLabPackage, type LabPackage } from '../../driver/lab/package.ts';
 import { bundleAgent } from '../../workloads/agent/bundle.ts';
 import { loadWorkload } from '../../workloads/spec.ts';
 import { compareResults } from '../../workloads/compare.ts';
@@ -107,14 +108,16 @@ async function runLabAttempt(ctx: AttemptContext, opts: LabRunnerOptions): Promi
     }
   };
 
-  const ourModule = 'fgfilter';
   try {
+    // The matrix's driver build is what gets installed: its package names the module and its source.
+    const pkg = readLabPackage(cell.driverBuild.path);
+    const ourModule = pkg.module;
     // Host-side work first, outside any step: the image and the modules are built (or, after the
     // run's preparation, taken from the cache) before a VM exists. A host that cannot build them
     // fails the attempt as infrastructure; the compiler refusing our source for this release's
     // headers is this cell's install failure, found without booting anything.
     const img = await buildLabImage();
-    const modules = await buildModules(cell, img.manifest.os.build, ourModule);
+    const modules = await buildModules(cell, img.manifest.os.build, pkg);
     if ('rejected' in modules) {
       const log = join(ctx.attemptDir, 'build.log');
       await writeFile(log, `${modules.rejected.message}\n`);
@@ -203,6 +206,10 @@ async function runLabAttempt(ctx: AttemptContext, opts: LabRunnerOptions): Promi
       loading = ourModule;
       try {
         await guest.loadDriver(staged.ours, params);
+        result.installed = [
+          ...modules.coexist.map((ko, i) => ({ role: 'coexist' as const, name: ko.name, package: cell.coexist[i]!, sha256: staged.coexist[i]!.sha256 })),
+          { role: 'ours' as const, name: ourModule, package: pkg.dir, sha256: staged.ours.sha256 },
+        ];
       } catch (err) {
         if (err instanceof DriverLoadRefused) {
           await writeFile(join(ctx.attemptDir, 'install.txt'), `insmod: ${err.insmod}\n\ndmesg:\n${err.dmesg}\n`);
@@ -342,20 +349,24 @@ async function runLabAttempt(ctx: AttemptContext, opts: LabRunnerOptions): Promi
 }
 
 /** The modules a lab cell loads, built for the image's kernel; a rejection by the compiler is returned. */
-async function buildModules(cell: Cell, kernelRelease: string, ours: string): Promise<{ coexist: LabDriver[]; ours: LabDriver } | { rejected: LabDriverRejected }> {
+async function buildModules(cell: Cell, kernelRelease: string, pkg: LabPackage): Promise<{ coexist: LabDriver[]; ours: LabDriver } | { rejected: LabDriverRejected }> {
   try {
+    const builds = labBuildsOf(cell, pkg);
     const coexist: LabDriver[] = [];
-    for (const name of labModulesOf(cell).filter((n) => n !== ours)) coexist.push(await buildLabDriver({ name, kernelRelease }));
-    return { coexist, ours: await buildLabDriver({ name: ours, kernelRelease }) };
+    for (const b of builds.slice(0, -1)) coexist.push(await buildLabDriver({ ...b, kernelRelease }));
+    return { coexist, ours: await buildLabDriver({ ...builds.at(-1)!, kernelRelease }) };
   } catch (err) {
     if (err instanceof LabDriverRejected) return { rejected: err };
     throw err;
   }
 }
 
-/** Lab module names a cell loads: its coexisting filters (in order), then ours. */
-export function labModulesOf(cell: Cell): string[] {
-  return [...cell.coexist, 'fgfilter'];
+/**
+ * The lab modules a cell loads, in load order: its coexisting filters (the lab's stand-ins, the lab
+ * filter's own source built under each filter's name), then ours, from the driver build's package.
+ */
+export function labBuildsOf(cell: Cell, pkg: LabPackage = readLabPackage(cell.driverBuild.path)): Array<{ name: string; source?: string }> {
+  return [...cell.coexist.map((name) => ({ name })), { name: pkg.module, source: pkg.source }];
 }
 
 export function isLabCell(cell: Cell): boolean {

@@ -8,7 +8,7 @@ import { defaultImageStore, imagesForCells, planImages, scanImageStore } from '.
 import { FleetgateError, EXIT, UsageError } from '../../lib/errors.ts';
 import type { Cell } from '../../matrix/index.ts';
 import { hostHasImage, type HostSpec } from './hosts.ts';
-import { isLabCell, labModulesOf } from './lab-runner.ts';
+import { isLabCell, labBuildsOf } from './lab-runner.ts';
 import { hasRunner } from './runners.ts';
 
 export interface UnavailableCell {
@@ -73,13 +73,16 @@ export function unavailableError(list: readonly UnavailableCell[], total: number
 export async function prepareHost(cells: readonly Cell[], log: (line: string) => void): Promise<void> {
   const lab = cells.filter(isLabCell);
   if (lab.length === 0) return;
+  // The driver packages first: a bad one is bad input (exit 64), not the host's problem.
+  const wanted = lab.flatMap((c) => labBuildsOf(c));
   try {
     const image = await buildLabImage({ log: (l) => log(`lab image: ${l}`) });
     log(`lab image ready: ${image.dir}${image.cached ? ' (cached)' : ` (built in ${image.seconds.toFixed(0)} s)`}`);
     const kernelRelease = image.manifest.os.build;
-    for (const name of [...new Set(lab.flatMap(labModulesOf))]) {
+    const builds = new Map(wanted.map((b) => [`${b.name}\0${b.source ?? ''}`, b]));
+    for (const { name, source } of builds.values()) {
       try {
-        const ko = await buildLabDriver({ name, kernelRelease });
+        const ko = await buildLabDriver({ name, kernelRelease, ...(source ? { source } : {}) });
         log(`lab module ready: ${name}.ko for ${kernelRelease} (${ko.sha256.slice(0, 12)})`);
       } catch (err) {
         if (!(err instanceof LabDriverRejected)) throw err;
