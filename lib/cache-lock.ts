@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { InfraFailure } from './errors.ts';
 
@@ -230,20 +231,6 @@ function describe(r: LockRecord): string {
   return `pid ${r.pid}${r.host !== thisProcess().host ? ` on ${r.host}` : ''} (${r.what}, since ${r.at})`;
 }
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
 /** Takes the lock (waiting for a live holder, taking over a dead one's) and returns its release. */
 export async function acquireLock(lockFile: string, what: string, opts: LockOptions = {}): Promise<() => Promise<void>> {
   const log = opts.log ?? (() => {});
@@ -276,7 +263,10 @@ export async function acquireLock(lockFile: string, what: string, opts: LockOpti
         throw new InfraFailure(`${lockFile}: still held by ${describe(holder)} after ${Math.round(opts.waitMs / 1000)} s`);
       }
     }
-    await sleep(poll, opts.signal);
+    // An abort ends the wait with the signal's own reason (timers/promises would say AbortError).
+    await sleep(poll, undefined, opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
+      throw opts.signal?.aborted ? opts.signal.reason : err;
+    });
     poll = Math.min(poll * 2, 1_000);
   }
   return holding(lockFile, record);

@@ -18,7 +18,7 @@ interface Rule {
 }
 
 /** Test files may reach across rooms (a report test makes a run with the scheduler); sources may not. */
-export const RULES: readonly Rule[] = [
+const RULES: readonly Rule[] = [
   { from: 'lib/', not: ['matrix/', 'images/', 'driver/', 'harness/', 'workloads/', 'reports/', 'runfolder/'], why: 'lib holds helpers every room shares and depends on none' },
   { from: 'runfolder/', not: ['harness/', 'reports/', 'images/', 'driver/', 'workloads/'], why: 'the run-folder contract is a room both harness and reports import' },
   { from: 'matrix/', not: ['harness/', 'images/', 'reports/', 'runfolder/'], why: 'matrix must not know about VMs' },
@@ -33,7 +33,7 @@ export const RULES: readonly Rule[] = [
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
 
 /** Repo-relative targets of a file's relative imports. */
-export function importsOf(file: string, text: string): string[] {
+function importsOf(file: string, text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(IMPORT)) {
     const spec = m[1] ?? m[2];
@@ -43,7 +43,7 @@ export function importsOf(file: string, text: string): string[] {
   return out;
 }
 
-export function violations(files: ReadonlyMap<string, string>): string[] {
+function violations(files: ReadonlyMap<string, string>): string[] {
   const out: string[] = [];
   for (const [file, text] of files) {
     if (/\.test(?:-helper)?\.ts$/.test(file) || file.includes('/testdata/')) continue;
