@@ -14,6 +14,8 @@ interface Rule {
   from: string;
   /** Targets they must not import (repo-relative path prefixes). */
   not: string[];
+  /** Files under `from` the rule does not apply to (test doubles drive the seam from outside). */
+  except?: string[];
   why: string;
 }
 
@@ -28,6 +30,16 @@ const RULES: readonly Rule[] = [
   { from: 'reports/', not: ['harness/'], why: 'reports read what harness wrote (files), never harness itself' },
   { from: 'harness/crash/', not: ['harness/providers/', 'harness/guest/', 'harness/run/', 'harness/cell/'], why: 'crash parsing never imports providers or guests' },
   { from: 'harness/run/', not: ['harness/cli/'], why: 'the scheduler does not depend on the command line' },
+  {
+    from: 'harness/cell/',
+    not: ['harness/guest/linux/', 'harness/guest/windows/', 'harness/providers/qemu/', 'harness/providers/hyperv/', 'harness/providers/index.ts', 'harness/cell/test-doubles/'],
+    why: 'the lifecycle runs against the provider, personality and channel seams, never one OS, one hypervisor or a test double',
+    except: ['harness/cell/test-doubles/'],
+  },
+  { from: 'harness/guest/', not: ['harness/providers/qemu/', 'harness/providers/hyperv/', 'harness/run/'], why: 'a guest personality speaks to its guest, not to a hypervisor or the scheduler' },
+  // A Hyper-V host is a Windows machine: its provider reuses the Windows PowerShell encoding and SSH
+  // helpers of harness/guest/windows and guest/ssh to talk to the host (not to the guest).
+  { from: 'harness/providers/', not: ['harness/guest/linux/', 'harness/cell/', 'harness/run/'], why: 'providers report what the hypervisor saw and know no lifecycle, scheduler or lab guest' },
 ];
 
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
@@ -49,7 +61,7 @@ function violations(files: ReadonlyMap<string, string>): string[] {
     if (/\.test(?:-helper)?\.ts$/.test(file) || file.includes('/testdata/')) continue;
     for (const target of importsOf(file, text)) {
       for (const r of RULES) {
-        if (!file.startsWith(r.from)) continue;
+        if (!file.startsWith(r.from) || r.except?.some((e) => file.startsWith(e))) continue;
         const bad = r.not.find((p) => target.startsWith(p));
         if (bad) out.push(`${file} imports ${target}: ${r.why}`);
       }
@@ -87,6 +99,13 @@ t.test('the checker catches each kind of forbidden import, and lets the allowed 
   t.match(check('matrix/expand.ts', '../harness/run/types.ts'), [/matrix must not know about VMs/]);
   t.match(check('runfolder/summary.ts', '../harness/run/hosts.ts'), [/run-folder contract/]);
   t.match(violations(new Map([['workloads/spec.ts', "const m = await import('../harness/run/scheduler.ts');\n"]])), [/workloads must not import harness/], 'dynamic imports too');
+  t.match(check('harness/cell/lifecycle.ts', '../guest/linux/lab-guest.ts'), [/lifecycle runs against the provider, personality and channel seams/]);
+  t.match(check('harness/cell/lifecycle.ts', '../providers/index.ts'), [/never one OS, one hypervisor/], 'the lifecycle is given its provider, it does not make one');
+  t.match(check('harness/cell/lifecycle.ts', './test-doubles/fake-provider.ts'), [/or a test double/]);
+  t.match(check('harness/guest/linux/personality.ts', '../../providers/qemu/qemu.ts'), [/not to a hypervisor/]);
+  t.match(check('harness/providers/qemu/qemu.ts', '../../cell/monitor.ts'), [/know no lifecycle/]);
+  t.same(check('harness/cell/test-doubles/fake-personality.ts', './fake-provider.ts'), [], 'test doubles are outside the wall they drive');
+  t.same(check('harness/cell/lifecycle.ts', '../providers/types.ts'), [], 'the provider seam itself is allowed');
   t.same(check('reports/base.ts', '../runfolder/results.ts'), [], 'reports may read the run-folder contract');
   t.same(check('harness/run/scheduler.ts', '../../runfolder/journal.ts'), [], 'and so may the harness');
   t.same(check('reports/gate.test.ts', '../harness/run/scheduler.ts'), [], 'tests may cross');

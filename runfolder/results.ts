@@ -54,18 +54,19 @@ export function verdictMeaning(v: Verdict): VerdictMeaning {
 /** Verdicts that are findings about the product: never retried into a pass. */
 export const PRODUCT_FAILURES: readonly Verdict[] = VERDICTS.filter((v) => VERDICT_TABLE[v].class === 'failed');
 
-/** The lifecycle's steps, in order (DESIGN.md "A cell's lifecycle"). */
+/** The lifecycle's steps, in order (DESIGN.md "A cell's lifecycle"; harness/cell/lifecycle.ts runs them). */
 export const STEPS = [
   'acquire', // clean VM from the image, boot, guest channel up
-  'identity', // the guest's build.UBR equals the cell's patch level
+  'identity', // the guest's build (Windows build.UBR, the lab's kernel release) is the cell's
   'baseline', // workloads without the driver (when the cell compares)
-  'install', // driver package installed, loaded and attached
-  'verifier', // verifier profile on, reboot, settings active
+  'install', // coexisting filters, then our package: installed, loaded and attached
+  'verifier', // verifier profile on (reboot when it needs one), settings proven active
   'workload', // workloads with the driver, watched for crashes and hangs
   'unload', // unload and uninstall (leaks are reported here)
-  'collect', // dumps, console log, event records, verifier counters
-  'triage', // dump header, driver list, bucket, attribution
-  'release', // verdict, VM released
+  'collect', // dumps, console log, kernel log, event records, verifier counters
+  'triage', // a crash's or hang's report: title, bucket, attribution (only after one)
+  'verdict', // latency against the baseline, judged by the policy's budget; the cell's verdict
+  'release', // the VM stopped and its throw-away files removed (always, whatever came before)
 ] as const;
 export type Step = (typeof STEPS)[number];
 
@@ -97,6 +98,8 @@ export interface OperationLatency {
   change?: 'regressed' | 'improved' | 'no-change';
   overheadP50Us?: number;
   overheadP99Us?: number;
+  /** The 95% bootstrap interval of the p50 overhead, µs (low, high). */
+  overheadP50CiUs?: [number, number];
 }
 
 /** A driver the attempt installed: what was really loaded, by its hash (the sign-off names these). */

@@ -6,8 +6,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GuestChannel } from '../guest/channel.ts';
 import { hasHostDump, type ProviderEvent, type VmInstance } from '../providers/types.ts';
-import { parseLinuxConsole } from '../crash/linux.ts';
 import type { CrashReport } from '../crash/types.ts';
+import type { CrashStrategy } from './personality.ts';
 
 export type PanicEvent = Extract<ProviderEvent, { type: 'panicked' }>;
 
@@ -31,9 +31,14 @@ export interface CrashEvidence {
   consolePath: string;
 }
 
+/** The personality's part of evidence collection: its console parser and where a host-side dump goes. */
+export type EvidenceStrategy = Pick<CrashStrategy, 'parseConsole' | 'hostDumpFile'>;
+
 export interface WatchOptions {
   cellDir: string;
-  /** Take a host-side memory dump of a panicked guest (default true). */
+  /** How this guest's console is read and whether the host dumps its memory (harness/cell/personality.ts). */
+  crash: EvidenceStrategy;
+  /** Take a host-side memory dump of a panicked guest when the strategy names a file (default true). */
   dump?: boolean;
   /** After heartbeat-lost, how long to wait for the guest's own panic before injecting an NMI. */
   hangGraceMs?: number;
@@ -70,13 +75,16 @@ async function consoleSettled(path: string, maxMs: number): Promise<void> {
  * After a panic: dump guest memory while it is paused, then let the guest run so a panic raised in
  * NMI context finishes printing (its text is deferred until then), and read the console.
  */
-export async function collectCrashEvidence(vm: VmInstance, opts: { cellDir: string; dump?: boolean }): Promise<CrashEvidence> {
+export async function collectCrashEvidence(vm: VmInstance, opts: { cellDir: string; crash: EvidenceStrategy; dump?: boolean }): Promise<CrashEvidence> {
   const evidence: CrashEvidence = { report: null, consolePath: vm.consolePath };
-  if (opts.dump !== false && !hasHostDump(vm)) {
+  const file = opts.crash.hostDumpFile;
+  if (opts.dump !== false && file === undefined) {
+    evidence.dumpError = 'this guest writes its own dump: it is fetched after the guest is back';
+  } else if (opts.dump !== false && !hasHostDump(vm)) {
     evidence.dumpError = 'this hypervisor writes no host-side dump: the guest writes its own';
-  } else if (opts.dump !== false && hasHostDump(vm)) {
+  } else if (opts.dump !== false && file !== undefined && hasHostDump(vm)) {
     try {
-      evidence.dump = await vm.dumpMemory(join(opts.cellDir, 'memory.kdump'));
+      evidence.dump = await vm.dumpMemory(join(opts.cellDir, file));
     } catch (err) {
       evidence.dumpError = err instanceof Error ? err.message : String(err);
     }
@@ -86,7 +94,7 @@ export async function collectCrashEvidence(vm: VmInstance, opts: { cellDir: stri
     await consoleSettled(vm.consolePath, 10_000);
   }
   const text = await readFile(vm.consolePath, 'utf8').catch(() => '');
-  evidence.report = parseLinuxConsole(text);
+  evidence.report = opts.crash.parseConsole(text);
   return evidence;
 }
 
@@ -138,7 +146,7 @@ export async function watchCell(vm: VmInstance, channel: GuestChannel, opts: Wat
       return { kind: 'vm-gone', event: first.gone };
     }
     // Heartbeat lost. A guest that is panicking on its own (soft lockup detector) gets a grace period.
-    const grace = await Promise.race([panicked, sleep(opts.hangGraceMs ?? 5_000).then(() => null)]);
+    const grace = await Promise.race([panicked, sleep(opts.hangGraceMs ?? 5_000, stop).then(() => null)]);
     if (grace) return { kind: 'crash', panic: grace.e, evidence: await collectCrashEvidence(vm, opts) };
     const status = await vm.status().catch(() => 'exited');
     if (status !== 'running') {

@@ -12,6 +12,7 @@ import { createProvider } from '../providers/index.ts';
 import { connectSsh, fromManifest } from '../guest/ssh/client.ts';
 import { LabGuest, type LabTrigger } from '../guest/linux/lab-guest.ts';
 import { watchCell } from '../cell/monitor.ts';
+import { LINUX_CRASH } from '../guest/linux/personality.ts';
 
 export interface SmokeStep {
   name: string;
@@ -104,7 +105,7 @@ export async function labSmoke(opts: SmokeOptions = {}): Promise<SmokeResult> {
       const trigger = opts.trigger ?? 'oops';
       channel.startHeartbeat({ intervalMs: 2_000, timeoutMs: 3_000, missesBeforeLost: 2 });
       const outcome = await step(`fire ${trigger} and watch`, async () => {
-        const watching = watchCell(vm, channel, { cellDir, ...(opts.signal ? { signal: opts.signal } : {}) });
+        const watching = watchCell(vm, channel, { cellDir, crash: LINUX_CRASH, ...(opts.signal ? { signal: opts.signal } : {}) });
         await guest.trigger('fgfilter', trigger);
         const o = await Promise.race([
           watching,

@@ -8,7 +8,7 @@ import { defaultImageStore, imagesForCells, planImages, scanImageStore } from '.
 import { FleetgateError, EXIT, UsageError } from '../../lib/errors.ts';
 import type { Cell } from '../../matrix/index.ts';
 import { hostHasImage, type HostSpec } from './hosts.ts';
-import { isLabCell, labBuildsOf } from './lab-runner.ts';
+import { isLabCell, labBuildsOf } from '../guest/linux/personality.ts';
 import { hasRunner } from './runners.ts';
 
 export interface UnavailableCell {

@@ -1,9 +1,14 @@
-// Which CellRunner runs a cell: the registry the scheduler's callers look runners up in. Windows
-// releases get theirs with the Windows lifecycle (a Hyper-V or QEMU Windows image); until then their
-// cells end as infra errors saying so, never as a verdict about the product.
+// Which lifecycle runs a cell: every cell runs harness/cell/lifecycle.ts, with the guest personality
+// of its OS family and the provider of the host it was placed on. The only per-OS knowledge here is
+// which personality and which policy: the lab's latency budget below. Windows releases get their
+// personality with the Windows lifecycle work (issue #15); until then their cells are unavailable at
+// plan time (prepare.ts) and, reached anyway, end as infra errors saying so, never as a product verdict.
 import { InfraFailure } from '../../lib/errors.ts';
 import type { Cell } from '../../matrix/index.ts';
-import { isLabCell, labRunner } from './lab-runner.ts';
+import { runCell, type CellPolicy } from '../cell/lifecycle.ts';
+import type { GuestPersonality } from '../cell/personality.ts';
+import { linuxPersonality } from '../guest/linux/personality.ts';
+import { createProvider } from '../providers/index.ts';
 import type { CellRunner } from './types.ts';
 
 /**
@@ -21,14 +26,38 @@ export const LAB_LATENCY_BUDGET = {
   read: { absUs: 500, rel: 0.5 },
 };
 
-const lab = labRunner({ runs: 2, latencyBudget: LAB_LATENCY_BUDGET });
+function parseStartMode(value: string | undefined): 'auto' | 'cold' | 'warm' {
+  if (value === undefined || value === '') return 'auto';
+  if (value === 'auto' || value === 'cold' || value === 'warm') return value;
+  throw new InfraFailure(`FLEETGATE_START must be auto, cold or warm, got '${value}'`);
+}
+
+/** The lab's policy: two runs a side, its latency budget; FLEETGATE_START=cold|warm|auto overrides warm starts. */
+export function labPolicy(): CellPolicy {
+  return { runs: 2, latencyBudget: LAB_LATENCY_BUDGET, start: parseStartMode(process.env.FLEETGATE_START) };
+}
+
+/** The personality of a cell's OS family, or null when there is none yet. */
+export function personalityFor(cell: Cell): GuestPersonality | null {
+  switch (cell.os.family) {
+    case 'lab':
+      return linuxPersonality;
+    case 'client':
+    case 'server':
+      return null;
+  }
+}
 
 /** Is there a runner for this cell's OS? (Checked at plan time: harness/run/prepare.ts.) */
 export function hasRunner(cell: Cell): boolean {
-  return isLabCell(cell);
+  return personalityFor(cell) !== null;
 }
 
 export function runnerFor(cell: Cell): CellRunner {
-  if (isLabCell(cell)) return lab;
-  throw new InfraFailure(`no runner for ${cell.os.release} yet: Windows cells need the Windows lifecycle and an image for ${cell.os.release} ${cell.os.patchLevel ?? ''}`.trimEnd());
+  const personality = personalityFor(cell);
+  if (!personality) {
+    throw new InfraFailure(`no runner for ${cell.os.release} yet: Windows cells need the Windows personality and an image for ${cell.os.release} ${cell.os.patchLevel ?? ''}`.trimEnd());
+  }
+  const policy = personality.family === 'linux' ? labPolicy() : {};
+  return (ctx) => runCell(ctx, { provider: createProvider(ctx.hostSpec.provider), personality }, policy);
 }

@@ -273,7 +273,7 @@ export async function runPlan(o: RunPlanOptions): Promise<RunOutcome> {
       if (stopping === 'sigint') ac.abort(signal.reason);
       let ended = false;
       const ctx: AttemptContext = {
-        cell, attempt, host, slot, attemptDir, runDir: rd.dir, signal: ac.signal,
+        cell, attempt, host, hostSpec: h.spec, slot, attemptDir, runDir: rd.dir, signal: ac.signal,
         emit: (ev: LifecycleEvent) => {
           // Events after the attempt's end would be read as part of a later attempt: dropped.
           if (ended) return;

@@ -3,12 +3,16 @@
 // lifecycle never decides about retries.
 import type { Cell } from '../../matrix/index.ts';
 import type { AttemptResult, Step } from '../../runfolder/results.ts';
+import type { HostSpec } from './hosts.ts';
 
 export interface AttemptContext {
   cell: Cell;
   /** 1-based, counting every attempt of this cell in this run (across resumes). */
   attempt: number;
+  /** The host's name (hostSpec.name). */
   host: string;
+  /** The host the attempt was placed on: its provider is the one the lifecycle starts the VM with. */
+  hostSpec: HostSpec;
   slot: number;
   /** The attempt's own folder (cells/<id>/attempt-<n>/), created by the scheduler. */
   attemptDir: string;

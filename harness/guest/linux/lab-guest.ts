@@ -5,6 +5,7 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { InfraFailure } from '../../../lib/errors.ts';
+import { TestError } from '../../cell/failures.ts';
 import type { AgentResult, WorkloadSpec } from '../../../workloads/agent/protocol.ts';
 import { parseAgentOutput } from '../../../workloads/result.ts';
 import type { ExecResult, GuestChannel } from '../channel.ts';
@@ -26,7 +27,7 @@ const MODULE_NAME = /^[A-Za-z0-9_]+$/;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** The agent failed to run the workload at all (bad spec, no work directory): the test is broken. */
-export class WorkloadError extends InfraFailure {}
+export class WorkloadError extends TestError {}
 
 /** A module sent to the guest, not loaded yet. */
 export interface StagedDriver {

@@ -1,0 +1,121 @@
+// What went wrong in a step, as types, and the one place that turns them into verdicts. The way
+// syzkaller separates BootError from InfraError: a guest personality or a provider throws the type
+// that says whose fault it is, and decideFailure() (called at every step boundary of
+// harness/cell/lifecycle.ts, nowhere else) maps it to a verdict. What nobody typed is judged by the
+// step it happened in (STEP_FAILURE): before our driver is in, infrastructure; while it loads, the
+// guest lost is a boot failure.
+import { FleetgateError, EXIT, InfraFailure } from '../../lib/errors.ts';
+import type { Step, Verdict } from '../../runfolder/results.ts';
+import type { MonitorOutcome } from './monitor.ts';
+
+export { InfraFailure };
+
+/** The guest does not come back after our install or after the verifier's reboot. */
+export class BootFailure extends FleetgateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.productFailure, options);
+  }
+}
+
+/** The workload itself is broken (bad spec, the agent cannot run it): no verdict about the product. */
+export class TestError extends FleetgateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.inconclusive, options);
+  }
+}
+
+/**
+ * A package did not build, install, load or attach. `role` says whose: ours is the product's install
+ * failure; a coexisting filter's is not ours to answer for (infrastructure). `evidence` is the OS's
+ * own words (insmod and dmesg, pnputil and fltmc), written beside the attempt.
+ */
+export class PackageRefused extends FleetgateError {
+  constructor(
+    readonly role: 'ours' | 'coexist',
+    readonly packageName: string,
+    message: string,
+    readonly evidence: { file: string; text: string } | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, role === 'ours' ? EXIT.productFailure : EXIT.inconclusive, options);
+  }
+}
+
+/** The hypervisor saw the VM go away without a panic (killed, reset, host trouble): the host's, never ours. */
+export class VmGone extends InfraFailure {}
+
+/** The verifier reported a violation by our driver (Driver Verifier's bugcheck 0xC4 is a crash, not this). */
+export class VerifierViolation extends FleetgateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.productFailure, options);
+  }
+}
+
+/** What the monitor found while our driver ran: a crash, or a hang (with or without a forced dump). */
+export type GuestFinding = Extract<MonitorOutcome, { kind: 'crash' | 'hang' | 'hang-no-dump' }>;
+
+/** The workload step ended because the monitor found the guest crashed or hung. */
+export class GuestCrashed extends FleetgateError {
+  constructor(readonly finding: GuestFinding) {
+    super(`the guest ${finding.kind === 'crash' ? 'crashed' : 'hung'} during the workload`, EXIT.productFailure);
+  }
+}
+
+/** A crash whose report is a lockup detector's is a hang, however the monitor first saw it. */
+function findingVerdict(f: GuestFinding): Verdict {
+  return f.kind !== 'crash' || f.evidence.report?.kind === 'HANG' ? 'product-hang' : 'product-crash';
+}
+
+/** The verdict of an error nobody typed, by the step it happened in. */
+export const STEP_FAILURE: Readonly<Record<Step, Verdict>> = {
+  acquire: 'infra-error',
+  identity: 'infra-error',
+  baseline: 'infra-error',
+  // Our package goes in here: a guest lost while it loads is the product's (the channel failing
+  // while a partner's filter loads is decided by PackageRefused / InfraFailure before this).
+  install: 'boot-failure',
+  // A profile that reboots: a guest that does not come back throws BootFailure; anything else untyped
+  // is the harness's.
+  verifier: 'infra-error',
+  // A crash or hang is the monitor's finding (lifecycle.ts); the channel failing without one is not.
+  workload: 'infra-error',
+  unload: 'infra-error',
+  collect: 'infra-error',
+  triage: 'infra-error',
+  verdict: 'infra-error',
+  release: 'infra-error',
+};
+
+/**
+ * Typed failures and their verdicts, first match wins: the one table (failures.test.ts covers every
+ * row). InfraFailure is last: a typed product failure that extends it would still be the product's.
+ */
+export const FAILURE_VERDICTS: ReadonlyArray<{ type: string; matches: (err: unknown) => Verdict | undefined; means: string }> = [
+  { type: 'GuestCrashed', matches: (e) => (e instanceof GuestCrashed ? findingVerdict(e.finding) : undefined), means: 'crash: product-crash; hang or a lockup report: product-hang' },
+  { type: 'TestError', matches: (e) => (e instanceof TestError ? 'test-error' : undefined), means: 'the workload is broken: no verdict, not retried' },
+  { type: 'PackageRefused', matches: (e) => (e instanceof PackageRefused ? (e.role === 'ours' ? 'install-failure' : 'infra-error') : undefined), means: "ours refused: install-failure; a partner's: infrastructure" },
+  { type: 'BootFailure', matches: (e) => (e instanceof BootFailure ? 'boot-failure' : undefined), means: 'the guest did not come back after our install or the verifier reboot' },
+  { type: 'VerifierViolation', matches: (e) => (e instanceof VerifierViolation ? 'verifier-violation' : undefined), means: 'the verifier named our driver' },
+  { type: 'InfraFailure', matches: (e) => (e instanceof InfraFailure ? 'infra-error' : undefined), means: 'host, hypervisor or channel: retried elsewhere' },
+];
+
+export interface FailureDecision {
+  verdict: Verdict;
+  reason: string;
+}
+
+/**
+ * The one decision: the verdict of an error thrown in `step`. An interrupted attempt is never a
+ * product verdict (the scheduler keeps only product failures found before the stop); a step that ran
+ * out of time is judged like an untyped error of that step.
+ */
+export function decideFailure(step: Step, err: unknown, o: { interrupted?: boolean; timedOutMs?: number } = {}): FailureDecision {
+  if (o.interrupted) return { verdict: 'infra-error', reason: `${step}: interrupted` };
+  if (o.timedOutMs !== undefined) return { verdict: STEP_FAILURE[step], reason: `${step}: timed out after ${Math.round(o.timedOutMs / 1000)} s` };
+  const reason = `${step}: ${err instanceof Error ? err.message : String(err)}`;
+  for (const row of FAILURE_VERDICTS) {
+    const verdict = row.matches(err);
+    if (verdict) return { verdict, reason };
+  }
+  return { verdict: STEP_FAILURE[step], reason };
+}

@@ -1,0 +1,382 @@
+// The cell lifecycle: one attempt of one cell, for every OS and every provider. DESIGN.md's steps in
+// order (runfolder/results.ts STEPS), each with its limit and its journal records, run against three
+// seams and nothing else: the provider the host names, the guest OS personality (personality.ts), and
+// the cell monitor (monitor.ts) given that personality's crash strategy. Whose fault a failure was is
+// decided at each step boundary by failures.ts; nothing here knows which OS or hypervisor it drives.
+import { writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { HeartbeatOptions } from '../guest/channel.ts';
+import type { Provider, VmInstance } from '../providers/types.ts';
+import type { AttemptContext } from '../run/types.ts';
+import { loadWorkload } from '../../workloads/spec.ts';
+import type { AgentResult, WorkloadSpec } from '../../workloads/agent/protocol.ts';
+import type { AttemptResult, CrashSummary, Step, StepRecord } from '../../runfolder/results.ts';
+import { BootFailure, decideFailure, GuestCrashed, InfraFailure, PackageRefused, VmGone, type FailureDecision, type GuestFinding } from './failures.ts';
+import { judgeLatency, type LatencyBudget } from './latency.ts';
+import { watchCell, type WatchOptions } from './monitor.ts';
+import type { GuestPersonality, GuestSession, PreparedCell, StagedPackage } from './personality.ts';
+
+export interface CellSeams {
+  /** The provider of the host the scheduler placed the attempt on (the registry made it). */
+  provider: Provider;
+  personality: GuestPersonality;
+}
+
+/** What a cell is held to, and how it is run: the lab's and a Windows fleet's differ only here. */
+export interface CellPolicy {
+  /** Workload runs per side (baseline, with our driver). @default 2 */
+  runs?: number;
+  /** Steps the policy judges; the rest are measured and reported. */
+  latencyBudget?: LatencyBudget;
+  /** Warm restore, cold boot, or warm when it can (the default). */
+  start?: 'auto' | 'cold' | 'warm';
+  heartbeat?: HeartbeatOptions;
+  /** After the workload failed, how long the monitor has to say a crash was why. @default 15000 */
+  lateCrashMs?: number;
+  monitor?: Pick<WatchOptions, 'hangGraceMs' | 'nmiPanicMs'>;
+  /** Overrides of the personality's per-step limits. */
+  timeouts?: Partial<Record<Step, number>>;
+}
+
+/** A step ended without its work done; its verdict was decided at the boundary. */
+class StepFailed extends Error {
+  constructor(readonly decision: FailureDecision, options?: { cause?: unknown }) {
+    super(decision.reason, options);
+  }
+}
+
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Runs one attempt; never throws for a cell's failure (the verdict says it). */
+export async function runCell(ctx: AttemptContext, seams: CellSeams, policy: CellPolicy = {}): Promise<AttemptResult> {
+  return new CellAttempt(ctx, seams, policy).run();
+}
+
+class CellAttempt {
+  private readonly steps: StepRecord[] = [];
+  private readonly evidence: string[] = [];
+  private readonly result: AttemptResult = { verdict: 'pass', steps: this.steps, evidence: this.evidence };
+  private readonly personality: GuestPersonality;
+  private readonly faults: Set<string>;
+  private vm: VmInstance | undefined;
+  private session: GuestSession | undefined;
+  /** Module names attribution treats as ours (from the prepared cell). */
+  private ours: string[] = [];
+
+  constructor(
+    private readonly ctx: AttemptContext,
+    private readonly seams: CellSeams,
+    private readonly policy: CellPolicy,
+  ) {
+    this.personality = seams.personality;
+    this.faults = new Set(ctx.cell.faults.filter((f) => f.kind === 'kill-vm' && f.attempts.includes(ctx.attempt)).map((f) => f.at));
+  }
+
+  async run(): Promise<AttemptResult> {
+    try {
+      const prepared = await this.prepare();
+      this.ours = prepared.ours;
+      await this.acquire(prepared);
+      await this.step('identity', (s) => this.checkIdentity(prepared, s));
+      const specs = (this.ctx.cell.workloadRefs ?? this.ctx.cell.workloads).map((w) => loadWorkload(w));
+      const baseline = await this.step('baseline', (s) => this.measureBaseline(specs, s));
+      await this.keep('baseline.json', JSON.stringify(Object.fromEntries(baseline)));
+      const staged = await this.stageAll(prepared);
+      await this.step('install', (s) => this.install(prepared, staged, s));
+      if (this.ctx.cell.verifier !== 'none') await this.step('verifier', (s) => this.applyVerifier(s));
+      const ours = staged.at(-1)!;
+      const withDriver = await this.step('workload', (s) => this.watchWorkload(specs, prepared, ours, s));
+      await this.keep('workload.json', JSON.stringify(Object.fromEntries(withDriver)));
+      await this.step('unload', (s) => this.session!.unload(ours, s));
+      await this.step('collect', (s) => this.collect(s));
+      await this.step('verdict', async () => this.judgeLatency(specs, baseline, withDriver));
+      return this.result;
+    } catch (err) {
+      this.judge(err instanceof StepFailed ? err.decision : decideFailure('acquire', err, { interrupted: this.ctx.signal.aborted }));
+      // A crash or hang while ours loaded or ran: the verdict is the crash's; what follows only
+      // gathers and reads its evidence.
+      if (err instanceof StepFailed && err.cause instanceof GuestCrashed) {
+        const finding = err.cause.finding;
+        await this.step('collect', async () => this.keepCrashEvidence(finding)).catch(() => undefined);
+        await this.step('triage', async () => this.triage(finding)).catch(() => undefined);
+      }
+      return this.result;
+    } finally {
+      await this.release();
+    }
+  }
+
+  // -- the steps ---------------------------------------------------------------------------------
+
+  /**
+   * Host-side work, before a VM exists (not a step of its own: a cell that cannot be prepared never
+   * acquired anything). Ours refused by its compiler or packager is the install step's failure.
+   */
+  private async prepare(): Promise<PreparedCell> {
+    try {
+      return await this.personality.prepare(this.ctx.cell, { attemptDir: this.ctx.attemptDir, signal: this.ctx.signal });
+    } catch (err) {
+      if (!(err instanceof PackageRefused)) throw err;
+      if (err.evidence) await this.keep(err.evidence.file, err.evidence.text);
+      this.record({ step: 'install', startedAt: new Date().toISOString(), ms: 0, ok: false, detail: err.message });
+      throw new StepFailed(decideFailure('install', err));
+    }
+  }
+
+  private async acquire(prepared: PreparedCell): Promise<void> {
+    const t0 = performance.now();
+    await this.step('acquire', async (signal) => {
+      const vm = await this.seams.provider.start({
+        name: `cell-${this.ctx.cell.id}-a${this.ctx.attempt}-${process.pid}`,
+        cellDir: this.ctx.attemptDir,
+        image: prepared.image,
+        signal,
+        start: this.policy.start ?? 'auto',
+      });
+      this.vm = vm;
+      const how = vm.start ?? { kind: 'cold' as const, ms: 0 };
+      this.result.start = { kind: how.kind, ms: 0, accel: vm.accel };
+      if (how.fallbackReason) this.note(`cold boot instead of a warm start: ${how.fallbackReason}`);
+      this.session = await this.personality.connect(vm, prepared, signal);
+      for (const line of await this.session.settle(how, signal)) this.note(line);
+    });
+    this.result.start = { ...this.result.start!, ms: Math.round(performance.now() - t0) };
+    // A fault "at acquire" strikes a VM that just came up: the next step finds it gone.
+    if (this.faults.has('acquire')) await this.killVm('acquire');
+  }
+
+  private async checkIdentity(prepared: PreparedCell, signal: AbortSignal): Promise<void> {
+    const id = await this.session!.identity(signal);
+    const want = prepared.image.manifest.os.build;
+    if (String(id.build) !== String(want)) throw new InfraFailure(`the guest runs ${id.build}, the image says ${want}`);
+  }
+
+  /** One unrecorded run first (caches and the agent's JIT warm up), then `runs` recorded ones. */
+  private async measureBaseline(specs: WorkloadSpec[], signal: AbortSignal): Promise<Map<string, AgentResult[]>> {
+    for (const spec of specs) await this.session!.runWorkload(spec, { timeoutMs: this.limit('workload'), signal });
+    return this.runWorkloads(specs, signal);
+  }
+
+  private async runWorkloads(specs: WorkloadSpec[], signal: AbortSignal): Promise<Map<string, AgentResult[]>> {
+    const out = new Map<string, AgentResult[]>();
+    for (let i = 0; i < (this.policy.runs ?? 2); i++) {
+      for (const spec of specs) {
+        const r = await this.session!.runWorkload(spec, { timeoutMs: this.limit('workload'), signal });
+        out.set(spec.name, [...(out.get(spec.name) ?? []), r]);
+      }
+    }
+    return out;
+  }
+
+  /** Sending the packages is the host's and the channel's work: never the product's verdict. */
+  private async stageAll(prepared: PreparedCell): Promise<StagedPackage[]> {
+    const signal = AbortSignal.any([this.ctx.signal, AbortSignal.timeout(this.limit('install'))]);
+    try {
+      const staged: StagedPackage[] = [];
+      for (const p of prepared.packages) staged.push(await this.session!.stage(p, signal));
+      return staged;
+    } catch (err) {
+      throw new StepFailed(decideFailure('install', new InfraFailure(`sending the packages to the guest: ${errorText(err)}`, { cause: err }), { interrupted: this.ctx.signal.aborted }));
+    }
+  }
+
+  /**
+   * Coexisting filters first (they are on the machine before ours arrives), then ours, watched: a
+   * driver that crashes the guest as it loads is a product crash with its dump. Only what the guest
+   * does with ours counts: refused is the install failure, the guest lost a boot failure; a partner's
+   * filter failing in any way is not ours to answer for.
+   */
+  private async install(prepared: PreparedCell, staged: StagedPackage[], signal: AbortSignal): Promise<void> {
+    const session = this.session!;
+    for (const pkg of staged.filter((p) => p.role === 'coexist')) {
+      try {
+        await session.install(pkg, {}, signal);
+      } catch (err) {
+        if (err instanceof PackageRefused && err.evidence) await this.keep(err.evidence.file, err.evidence.text);
+        throw err instanceof PackageRefused ? err : new PackageRefused('coexist', pkg.name, `coexisting filter ${pkg.name}: ${errorText(err)}`, undefined, { cause: err });
+      }
+    }
+    const ours = staged.at(-1)!;
+    await this.underWatch(`${ours.name} loaded`, signal, async (s) => {
+      try {
+        await session.install(ours, prepared.params, s);
+      } catch (err) {
+        if (err instanceof PackageRefused) {
+          if (err.evidence) await this.keep(err.evidence.file, err.evidence.text);
+          throw err;
+        }
+        if (s.aborted || err instanceof VmGone) throw err;
+        throw new BootFailure(`the guest was lost while ${ours.name} loaded: ${errorText(err)}`, { cause: err });
+      }
+    }, { explainRefusals: false });
+    this.result.installed = staged.map((p) => ({ role: p.role, name: p.name, package: p.package, sha256: p.sha256 }));
+  }
+
+  private async applyVerifier(signal: AbortSignal): Promise<void> {
+    const profile = this.ctx.cell.verifier;
+    const r = await this.session!.applyVerifier(profile, signal);
+    if (r.note) this.note(r.note);
+  }
+
+  /** Our driver in, the workloads run again while the monitor watches for a crash, a hang or the VM gone. */
+  private async watchWorkload(specs: WorkloadSpec[], prepared: PreparedCell, ours: StagedPackage, signal: AbortSignal): Promise<Map<string, AgentResult[]>> {
+    return this.underWatch('the workload', signal, async (s) => {
+      if (prepared.trigger !== undefined) await this.session!.fire(ours, prepared.trigger);
+      return this.runWorkloads(specs, s);
+    });
+  }
+
+  /**
+   * Runs `fn` while the monitor watches the VM and the channel's heartbeat. The monitor's finding
+   * wins: a crash or hang is GuestCrashed, the VM gone without a panic VmGone. When `fn` fails on
+   * its own, the monitor gets a moment to say a crash was why. Work still running when the watch
+   * ends is aborted.
+   */
+  private async underWatch<T>(during: string, signal: AbortSignal, fn: (signal: AbortSignal) => Promise<T>, o: { explainRefusals?: boolean } = {}): Promise<T> {
+    const session = this.session!;
+    const workEnd = new AbortController();
+    session.channel.startHeartbeat(this.policy.heartbeat ?? { intervalMs: 2_000, timeoutMs: 3_000, missesBeforeLost: 3 });
+    const end = new AbortController();
+    const since = this.vm!.events.history().length;
+    const watching = watchCell(this.vm!, session.channel, { cellDir: this.ctx.attemptDir, crash: this.personality.crash, signal: end.signal, ...this.policy.monitor });
+    try {
+      const work = fn(AbortSignal.any([signal, workEnd.signal])).then((r) => ({ r }) as const, (e: unknown) => ({ e }) as const);
+      const first = await Promise.race([work, watching.then((w) => ({ w }) as const)]);
+      if ('r' in first) return first.r;
+      if ('e' in first && first.e instanceof PackageRefused && o.explainRefusals === false) throw first.e;
+      // A panic already reported is waited for whole (its evidence takes seconds to collect).
+      const panicked = this.vm!.events.history().slice(since).some((e) => e.type === 'panicked');
+      const w = 'w' in first ? first.w : panicked ? await watching : await Promise.race([watching, new Promise<null>((r) => setTimeout(r, this.policy.lateCrashMs ?? 15_000, null))]);
+      if (w && (w.kind === 'crash' || w.kind === 'hang' || w.kind === 'hang-no-dump')) throw new GuestCrashed(w);
+      if (w?.kind === 'vm-gone') throw new VmGone(`the VM went away while ${during} (${JSON.stringify(w.event)})`);
+      throw 'e' in first ? first.e : new InfraFailure(`the monitor ended its watch of ${during} without a finding`);
+    } finally {
+      workEnd.abort();
+      end.abort();
+      session.channel.stopHeartbeat();
+    }
+  }
+
+  /** The monitor already wrote the dump and the console is the provider's: both become evidence. */
+  private keepCrashEvidence(o: GuestFinding): void {
+    if (o.kind !== 'hang-no-dump' && o.evidence.dump) this.evidence.push(this.rel(o.evidence.dump.path));
+  }
+
+  /** What the crash was: its report's title, its bucket and whose it is (ours, another vendor's, the OS's). */
+  private triage(o: GuestFinding): void {
+    if (o.kind === 'hang-no-dump') {
+      this.result.reason = o.reason;
+      return;
+    }
+    const report = o.evidence.report;
+    const bucket = report ? this.personality.crash.bucket(report, { ours: this.ours }) : undefined;
+    const crash: CrashSummary = {
+      title: report?.title ?? (o.kind === 'hang' ? 'hang: heartbeat lost, NMI forced a panic' : 'guest panic without console text'),
+      bucket: bucket?.id ?? `${this.personality.family}:${o.kind}`,
+      kind: report?.kind ?? (o.kind === 'hang' ? 'HANG' : 'PANIC'),
+      ...(report?.module ? { module: report.module } : {}),
+      ...(bucket ? { attribution: bucket.attribution } : {}),
+      ...(o.evidence.dump ? { dump: this.rel(o.evidence.dump.path), dumpBytes: o.evidence.dump.bytes } : {}),
+    };
+    this.result.crash = crash;
+    this.result.reason = crash.title;
+  }
+
+  private async collect(signal: AbortSignal): Promise<void> {
+    for (const file of await this.session!.collect(this.ctx.attemptDir, signal)) this.evidence.push(this.rel(file));
+  }
+
+  private async judgeLatency(specs: WorkloadSpec[], baseline: Map<string, AgentResult[]>, withDriver: Map<string, AgentResult[]>): Promise<void> {
+    const j = judgeLatency(specs, baseline, withDriver, this.policy.latencyBudget);
+    this.result.latency = j.latency;
+    await this.keep('latency.json', JSON.stringify(j.latency, null, 2));
+    if (j.regressed.length) this.judge({ verdict: 'perf-regression', reason: j.regressed.join('; ') });
+    else if (j.inconclusive.length) this.judge({ verdict: 'latency-inconclusive', reason: j.inconclusive.join('; ') });
+  }
+
+  /** Always, whatever came before: the channel closed, the VM stopped, its throw-away files gone. */
+  private async release(): Promise<void> {
+    const session = this.session;
+    const vm = this.vm;
+    if (vm || session) {
+      // Not under the attempt's signal: an interrupted attempt still releases its VM.
+      const t0 = performance.now();
+      const startedAt = new Date().toISOString();
+      this.ctx.emit({ type: 'step-begin', step: 'release' });
+      let detail: string | undefined;
+      await session?.close().catch((err: unknown) => { detail = `closing the guest channel: ${String(err)}`; });
+      if (vm) {
+        const timeout = new Promise<'late'>((r) => setTimeout(r, this.limit('release'), 'late').unref());
+        const done = await Promise.race([vm[Symbol.asyncDispose]().then(() => 'ok' as const, (err: unknown) => { detail = `releasing the VM: ${String(err)}`; return 'ok' as const; }), timeout]);
+        if (done === 'late') detail = `releasing the VM took over ${this.limit('release') / 1000} s`;
+      }
+      const ms = performance.now() - t0;
+      // The product's verdict stands whatever the release did: a VM that would not stop is the host's trouble.
+      this.record({ step: 'release', startedAt, ms, ok: detail === undefined, ...(detail ? { detail } : {}) });
+    }
+    if (vm) this.evidence.push(this.rel(vm.consolePath));
+  }
+
+  // -- the step boundary ---------------------------------------------------------------------------
+
+  /** Runs one step under its limit, journals it, and on failure decides its verdict (failures.ts). */
+  private async step<T>(name: Step, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const startedAt = new Date().toISOString();
+    const t0 = performance.now();
+    const limitMs = this.limit(name);
+    this.ctx.emit({ type: 'step-begin', step: name });
+    const timeout = AbortSignal.timeout(limitMs);
+    const signal = AbortSignal.any([this.ctx.signal, timeout]);
+    try {
+      if (name !== 'acquire' && this.faults.has(name)) await this.killVm(name);
+      const v = await fn(signal);
+      this.record({ step: name, startedAt, ms: performance.now() - t0, ok: true });
+      return v;
+    } catch (err) {
+      const interrupted = this.ctx.signal.aborted;
+      const decision = decideFailure(name, err, { interrupted, ...(timeout.aborted && !interrupted ? { timedOutMs: limitMs } : {}) });
+      this.record({ step: name, startedAt, ms: performance.now() - t0, ok: false, detail: decision.reason.slice(name.length + 2) });
+      throw new StepFailed(decision, { cause: err });
+    }
+  }
+
+  private record(r: StepRecord): void {
+    this.steps.push(r);
+    this.ctx.emit({ type: 'step-end', step: r.step, ms: r.ms, ok: r.ok, ...(r.detail ? { detail: r.detail } : {}) });
+  }
+
+  /** The first failure is the verdict: a product failure found is never replaced by what follows it. */
+  private judge(d: FailureDecision): void {
+    if (this.result.verdict !== 'pass') return;
+    this.result.verdict = d.verdict;
+    this.result.reason = d.reason;
+  }
+
+  private limit(step: Step): number {
+    return this.policy.timeouts?.[step] ?? this.personality.timeouts[step];
+  }
+
+  private note(message: string): void {
+    this.ctx.emit({ type: 'note', message });
+  }
+
+  private rel(p: string): string {
+    return relative(this.ctx.runDir, p);
+  }
+
+  private async keep(file: string, text: string): Promise<void> {
+    const path = join(this.ctx.attemptDir, file);
+    await writeFile(path, text);
+    this.evidence.push(this.rel(path));
+  }
+
+  /** An injected infrastructure fault: the VM is killed for real, mid-step. */
+  private async killVm(step: string): Promise<void> {
+    const vm = this.vm;
+    if (!vm) return;
+    this.note(`injected fault: killing the VM${vm.pid ? ` (pid ${vm.pid})` : ''} during ${step}`);
+    if (vm.pid) process.kill(vm.pid, 'SIGKILL');
+    else await vm.stop({ graceful: false }).catch(() => undefined);
+  }
+}

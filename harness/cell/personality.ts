@@ -1,0 +1,94 @@
+// The guest OS personality seam (DESIGN.md "Guest OS personality"): everything the cell lifecycle asks
+// of a guest's operating system, by name. harness/guest/linux/ is the lab's; harness/guest/windows/
+// is Windows's. The lifecycle (lifecycle.ts) only calls these and the provider; it never knows which
+// OS it is driving. A personality throws the failure types of failures.ts so that whose fault it was
+// is said where it is known and decided in one place.
+import type { Cell } from '../../matrix/index.ts';
+import type { AgentResult, WorkloadSpec } from '../../workloads/agent/protocol.ts';
+import type { AttributionConfig, CrashBucket } from '../crash/bucket.ts';
+import type { CrashReport } from '../crash/types.ts';
+import type { GuestChannel } from '../guest/channel.ts';
+import type { VmInstance, VmSpec, VmStartInfo } from '../providers/types.ts';
+import type { Step } from '../../runfolder/results.ts';
+
+export type OsFamily = 'linux' | 'windows';
+
+/** A driver package ready on the host side: ours (the matrix's driver build) or a coexisting filter. */
+export interface HostPackage {
+  role: 'ours' | 'coexist';
+  /** The module or service name the guest knows it by. */
+  name: string;
+  /** Ours: the package folder it came from; a coexisting filter: the matrix's name for it. */
+  package: string;
+  /** What is sent to the guest: the lab's .ko; on Windows the package folder (INF, SYS, CAT). */
+  path: string;
+}
+
+/** A package on the guest, not installed yet; `sha256` is of what arrived (the sign-off names it). */
+export interface StagedPackage extends HostPackage {
+  /** Where it is on the guest. */
+  remote: string;
+  sha256: string;
+}
+
+/** What the host-side preparation of one attempt gives: the image to boot and the packages, in load order. */
+export interface PreparedCell {
+  image: VmSpec['image'];
+  /** Coexisting filters first, ours last: they are on the machine before ours arrives. */
+  packages: HostPackage[];
+  /** Install-time parameters of ours (module parameters; a Windows service's registry values). */
+  params: Record<string, string | number>;
+  /** A knob of ours fired as the watched workload starts (the lab module's `trigger`), if any. */
+  trigger?: string;
+  /** Module names crash attribution treats as ours. */
+  ours: string[];
+}
+
+/** One guest, reachable: what the steps do on it. Every method may throw failures.ts types. */
+export interface GuestSession {
+  /** The channel the monitor watches (heartbeat) while the workload runs. */
+  readonly channel: GuestChannel;
+  /** Right after the VM is ready: what a warm restore needs (the guest clock); lines for the journal. */
+  settle(start: VmStartInfo, signal: AbortSignal): Promise<string[]>;
+  /** The build the guest really runs (Windows `build.UBR`, the lab's kernel release). */
+  identity(signal: AbortSignal): Promise<{ build: string }>;
+  /** Runs one workload through the in-guest agent. A broken workload is TestError. */
+  runWorkload(spec: WorkloadSpec, o: { timeoutMs: number; signal: AbortSignal }): Promise<AgentResult>;
+  /** Sends a package to the guest. Fails only as infrastructure (the channel, the host's files). */
+  stage(pkg: HostPackage, signal: AbortSignal): Promise<StagedPackage>;
+  /** Installs, loads and proves attached. The OS refusing it is PackageRefused with its words. */
+  install(pkg: StagedPackage, params: Record<string, string | number>, signal: AbortSignal): Promise<void>;
+  /** Applies and proves a verifier profile; a profile the OS has no equivalent of is not applied, and said. */
+  applyVerifier(profile: string, signal: AbortSignal): Promise<{ applied: boolean; note?: string }>;
+  /** Fires one of our driver's knobs; the guest may crash before it answers. */
+  fire(pkg: StagedPackage, knob: string): Promise<void>;
+  /** Unloads and uninstalls ours. */
+  unload(pkg: StagedPackage, signal: AbortSignal): Promise<void>;
+  /** Evidence the guest holds (kernel log, event records, counters), written into `dir`; the paths. */
+  collect(dir: string, signal: AbortSignal): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** How this OS's crashes are read: the monitor and triage take these instead of knowing an OS. */
+export interface CrashStrategy {
+  /** The serial console's crash report, or null. */
+  parseConsole(text: string): CrashReport | null;
+  /** File name (in the attempt folder) of a host-side memory dump; absent: the guest writes its own. */
+  hostDumpFile?: string;
+  bucket(report: CrashReport, cfg: AttributionConfig): CrashBucket;
+}
+
+export interface GuestPersonality {
+  readonly family: OsFamily;
+  /** Per-step limits for this OS (the slowest provider's), in ms; the lifecycle applies them. */
+  readonly timeouts: Readonly<Record<Step, number>>;
+  readonly crash: CrashStrategy;
+  /**
+   * Host-side work before a VM exists: the image to boot and the packages built or checked. The
+   * compiler or packager refusing ours is PackageRefused (the cell's install failure, found without
+   * booting); a host that cannot build is InfraFailure.
+   */
+  prepare(cell: Cell, o: { attemptDir: string; signal: AbortSignal }): Promise<PreparedCell>;
+  /** Connects to the booted VM (SSH to the lab guest; SSH or PowerShell Direct to Windows). */
+  connect(vm: VmInstance, prepared: PreparedCell, signal: AbortSignal): Promise<GuestSession>;
+}

@@ -1,0 +1,224 @@
+// TEST DOUBLE. A guest personality with no guest behind it: each operation follows a script (the
+// package refused, the guest crashing as ours loads, a broken workload, a hang, a driver that makes
+// opens slower...), so harness/cell/lifecycle.ts can be driven through every verdict in unit tests
+// that take seconds. Crashes and hangs are made the way real ones are seen: the fake VM panics or
+// the channel's heartbeat stops, and the real monitor decides. Latency comes from seeded synthetic
+// histograms, so a regression or a noisy cell is what the real comparison sees.
+import { EventEmitter } from 'node:events';
+import { build, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
+import type { Cell } from '../../../matrix/index.ts';
+import type { AgentResult, StepResult, WorkloadSpec } from '../../../workloads/agent/protocol.ts';
+import { seededRng } from '../../../workloads/random.ts';
+import { STEPS, type Step } from '../../../runfolder/results.ts';
+import { bucketLinuxReport } from '../../crash/bucket.ts';
+import type { CrashReport } from '../../crash/types.ts';
+import type { ExecResult, GuestChannel, GuestChannelEvents, HeartbeatLost, TransferResult } from '../../guest/channel.ts';
+import { BootFailure, InfraFailure, PackageRefused, TestError, VerifierViolation } from '../failures.ts';
+import type { GuestPersonality, GuestSession, HostPackage, PreparedCell, StagedPackage } from '../personality.ts';
+import type { FakeVm } from './fake-provider.ts';
+
+export interface FakeLatency {
+  /** p50-ish cost of an open without the driver, µs. @default 100 */
+  baseUs?: number;
+  /** What the driver adds to every sample, µs. @default 0 */
+  overheadUs?: number;
+  /** With the driver, run i adds runsUs[i % length] more on top (a noisy cell: [0, 3000]). */
+  driverRunsUs?: number[];
+}
+
+export interface FakeGuestScript {
+  prepare?: 'refuse-ours' | 'refuse-coexist';
+  install?: 'refuse' | 'crash' | 'lose-guest';
+  verifier?: 'violation' | 'no-reboot';
+  /** What happens once ours is in and the workload runs. */
+  workload?: 'crash' | 'lockup' | 'hang' | 'broken' | 'vm-gone';
+  unload?: 'busy';
+  latency?: FakeLatency;
+  /** Identity reports another build than the image's. */
+  wrongBuild?: boolean;
+}
+
+const FAKE_IMAGE = { dir: '/nonexistent/fake-image', manifest: { os: { build: 'fake-1' } } } as unknown as PreparedCell['image'];
+
+/** The fake's console reports: `FAKE PANIC: <title>`; a LOCKUP in the title is a hang. */
+export function parseFakeConsole(text: string): CrashReport | null {
+  const m = /FAKE PANIC: (.+)/.exec(text);
+  if (!m) return null;
+  const title = m[1]!.trim();
+  return { kind: /LOCKUP/i.test(title) ? 'HANG' : 'PANIC', title, module: 'fakefilter', frames: [{ function: 'fakefilter_open', module: 'fakefilter' }], startLine: 1, endLine: 1, corrupted: false };
+}
+
+/** Every call the lifecycle made, in order, for tests to check the steps' order and what was installed. */
+export type FakeCall = { op: string; arg?: string };
+
+export function fakePersonality(script: FakeGuestScript = {}, calls: FakeCall[] = []): GuestPersonality {
+  const timeouts = Object.fromEntries(STEPS.map((s) => [s, 5_000])) as Record<Step, number>;
+  return {
+    family: 'linux',
+    timeouts,
+    crash: { parseConsole: parseFakeConsole, hostDumpFile: 'memory.kdump', bucket: bucketLinuxReport },
+    async prepare(cell: Cell): Promise<PreparedCell> {
+      calls.push({ op: 'prepare', arg: cell.driverBuild.path });
+      if (script.prepare === 'refuse-ours') throw new PackageRefused('ours', 'fakefilter', 'fakefilter does not build for fake-1 (see build.log)', { file: 'build.log', text: 'error: implicit declaration\n' });
+      if (script.prepare === 'refuse-coexist') throw new PackageRefused('coexist', cell.coexist[0] ?? 'partner', 'partner does not build', { file: 'build.log', text: 'error\n' });
+      const packages: HostPackage[] = [
+        ...cell.coexist.map((name) => ({ role: 'coexist' as const, name, package: name, path: `/nonexistent/${name}.ko` })),
+        { role: 'ours', name: 'fakefilter', package: cell.driverBuild.path, path: `${cell.driverBuild.path}/fakefilter.ko` },
+      ];
+      return { image: FAKE_IMAGE, packages, params: { ...cell.driverBuild.params }, ours: ['fakefilter'] };
+    },
+    async connect(vm): Promise<GuestSession> {
+      return new FakeSession(vm as FakeVm, script, calls);
+    },
+  };
+}
+
+/** A channel whose only life is its heartbeat: the session stops it to make a hang. */
+class FakeChannel extends EventEmitter<GuestChannelEvents> implements GuestChannel {
+  readonly kind = 'fake';
+  beating = false;
+  async exec(): Promise<ExecResult> {
+    throw new InfraFailure('fake channel: no commands');
+  }
+  async upload(): Promise<TransferResult> {
+    throw new InfraFailure('fake channel: no transfers');
+  }
+  async download(): Promise<TransferResult> {
+    throw new InfraFailure('fake channel: no transfers');
+  }
+  startHeartbeat(): void {
+    this.beating = true;
+  }
+  stopHeartbeat(): void {
+    this.beating = false;
+  }
+  loseHeartbeat(): void {
+    const lost: HeartbeatLost = { misses: 3, reason: 'fake: the guest stopped answering' };
+    if (this.beating) this.emit('heartbeat-lost', lost);
+  }
+  async close(): Promise<void> {}
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+  });
+
+class FakeSession implements GuestSession {
+  readonly channel = new FakeChannel();
+  private installed = false;
+  private run = 0;
+  private driverRun = 0;
+  constructor(
+    private readonly vm: FakeVm,
+    private readonly script: FakeGuestScript,
+    private readonly calls: FakeCall[],
+  ) {}
+
+  async settle(): Promise<string[]> {
+    return [];
+  }
+
+  async identity(): Promise<{ build: string }> {
+    this.calls.push({ op: 'identity' });
+    return { build: this.script.wrongBuild ? 'fake-2' : 'fake-1' };
+  }
+
+  async runWorkload(spec: WorkloadSpec, o: { timeoutMs: number; signal: AbortSignal }): Promise<AgentResult> {
+    this.calls.push({ op: 'workload', arg: this.installed ? 'driver' : 'baseline' });
+    if (this.installed) {
+      switch (this.script.workload) {
+        case 'crash':
+          this.vm.panic('FAKE PANIC: BUG: unable to handle page fault in fakefilter_open\n');
+          await sleep(20);
+          throw new InfraFailure('fake channel: connection lost');
+        case 'lockup':
+          this.vm.panic('FAKE PANIC: watchdog: soft LOCKUP - CPU#0 stuck in fakefilter_open\n');
+          await sleep(20);
+          throw new InfraFailure('fake channel: connection lost');
+        case 'hang':
+          setTimeout(() => this.channel.loseHeartbeat(), 10);
+          await sleep(60_000, o.signal);
+          throw new InfraFailure('unreachable');
+        case 'broken':
+          throw new TestError(`the agent could not run ${spec.name}: no such work directory`);
+        case 'vm-gone':
+          this.vm.kill();
+          throw new InfraFailure('fake channel: connection lost');
+        default:
+          break;
+      }
+    }
+    return this.result(spec);
+  }
+
+  /** One run's result: two steps (open, read), 2,000 samples each, seeded by the run's number. */
+  private result(spec: WorkloadSpec): AgentResult {
+    const l = this.script.latency ?? {};
+    const base = l.baseUs ?? 100;
+    const rng = seededRng(1000 + this.run);
+    const runs = l.driverRunsUs ?? [0];
+    const level = this.installed ? (l.overheadUs ?? 0) + runs[this.driverRun++ % runs.length]! : 0;
+    this.run++;
+    const step = (name: string): StepResult => {
+      const h = build();
+      for (let i = 0; i < 2_000; i++) h.recordValue(Math.max(1, Math.round(base + level + rng.next() * base * 0.1)));
+      return {
+        name, op: 'open', status: 'ok', count: 2_000, errors: 0, warmupErrors: 0, errorLimit: 100, errorSamples: [], warmup: 0, concurrency: 1,
+        elapsedMs: 1, opsPerSec: 1, latencyUs: { min: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0, stddev: 0 },
+        histogram: encodeIntoCompressedBase64(h),
+      };
+    };
+    return {
+      schema: 'fleetgate-agent-result/1', workload: spec.name, workdir: '/fake', startedAt: '', finishedAt: '', durationMs: 1, ok: true,
+      priority: { requested: 'high', applied: -20, note: null },
+      host: { node: process.version, platform: 'linux', arch: 'x64', release: 'fake-1', hostname: 'fake', cpus: { count: 1, model: 'fake' }, totalMemBytes: 1 },
+      steps: [step('open'), step('read')],
+    };
+  }
+
+  async stage(pkg: HostPackage): Promise<StagedPackage> {
+    this.calls.push({ op: 'stage', arg: pkg.path });
+    return { ...pkg, remote: `/tmp/${pkg.name}.ko`, sha256: `sha256-of-${pkg.name}` };
+  }
+
+  async install(pkg: StagedPackage): Promise<void> {
+    this.calls.push({ op: 'install', arg: pkg.name });
+    if (pkg.role === 'ours') {
+      if (this.script.install === 'refuse') throw new PackageRefused('ours', pkg.name, `insmod ${pkg.name} refused: Unknown symbol`, { file: 'install.txt', text: 'insmod: ERROR: could not insert module: Unknown symbol in module\n' });
+      if (this.script.install === 'crash') {
+        this.vm.panic('FAKE PANIC: BUG: kernel NULL pointer dereference in fakefilter_init\n');
+        await sleep(20);
+        throw new InfraFailure('fake channel: connection lost');
+      }
+      if (this.script.install === 'lose-guest') throw new InfraFailure('fake channel: connection lost');
+      this.installed = true;
+    }
+  }
+
+  async applyVerifier(profile: string): Promise<{ applied: boolean; note?: string }> {
+    this.calls.push({ op: 'verifier', arg: profile });
+    if (this.script.verifier === 'no-reboot') throw new BootFailure(`the guest did not come back after the ${profile} verifier reboot`);
+    if (this.script.verifier === 'violation') throw new VerifierViolation(`verifier ${profile}: fakefilter freed pool it did not own`);
+    return { applied: true };
+  }
+
+  async fire(pkg: StagedPackage, knob: string): Promise<void> {
+    this.calls.push({ op: 'fire', arg: `${pkg.name}.${knob}` });
+  }
+
+  async unload(pkg: StagedPackage): Promise<void> {
+    this.calls.push({ op: 'unload', arg: pkg.name });
+    if (this.script.unload === 'busy') throw new InfraFailure(`rmmod ${pkg.name}: Module is in use`);
+  }
+
+  async collect(): Promise<string[]> {
+    this.calls.push({ op: 'collect' });
+    return [];
+  }
+
+  async close(): Promise<void> {
+    this.calls.push({ op: 'close' });
+  }
+}
