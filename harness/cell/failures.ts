@@ -56,8 +56,8 @@ export type GuestFinding = Extract<MonitorOutcome, { kind: 'crash' | 'hang' | 'h
 
 /** The workload step ended because the monitor found the guest crashed or hung. */
 export class GuestCrashed extends FleetgateError {
-  constructor(readonly finding: GuestFinding) {
-    super(`the guest ${finding.kind === 'crash' ? 'crashed' : 'hung'} during the workload`, EXIT.productFailure);
+  constructor(readonly finding: GuestFinding, during = 'the workload') {
+    super(`the guest ${finding.kind === 'crash' ? 'crashed' : 'hung'} during ${during}`, EXIT.productFailure);
   }
 }
 

@@ -198,7 +198,7 @@ class CellAttempt {
       }
     }
     const ours = staged.at(-1)!;
-    await this.underWatch(`${ours.name} loaded`, signal, async (s) => {
+    await this.underWatch(`the load of ${ours.name}`, signal, async (s) => {
       try {
         await session.install(ours, prepared.params, s);
       } catch (err) {
@@ -248,8 +248,8 @@ class CellAttempt {
       // A panic already reported is waited for whole (its evidence takes seconds to collect).
       const panicked = this.vm!.events.history().slice(since).some((e) => e.type === 'panicked');
       const w = 'w' in first ? first.w : panicked ? await watching : await Promise.race([watching, new Promise<null>((r) => setTimeout(r, this.policy.lateCrashMs ?? 15_000, null))]);
-      if (w && (w.kind === 'crash' || w.kind === 'hang' || w.kind === 'hang-no-dump')) throw new GuestCrashed(w);
-      if (w?.kind === 'vm-gone') throw new VmGone(`the VM went away while ${during} (${JSON.stringify(w.event)})`);
+      if (w && (w.kind === 'crash' || w.kind === 'hang' || w.kind === 'hang-no-dump')) throw new GuestCrashed(w, during);
+      if (w?.kind === 'vm-gone') throw new VmGone(`the VM went away during ${during} (${JSON.stringify(w.event)})`);
       throw 'e' in first ? first.e : new InfraFailure(`the monitor ended its watch of ${during} without a finding`);
     } finally {
       workEnd.abort();
