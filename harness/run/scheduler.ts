@@ -87,106 +87,185 @@ function openJournal(rd: RunDir, resume: boolean): { writer: JournalWriter; read
   return { writer: JournalWriter.reopen(rd.journalFile, read), read };
 }
 
-export async function runPlan(o: RunPlanOptions): Promise<RunOutcome> {
-  const policy: RunPolicy = { ...DEFAULT_POLICY, ...o.policy };
-  const resume = o.resume === true;
-  const rd: RunDir =
-    typeof o.runDir !== 'string'
-      ? o.runDir
-      : resume || existsSync(`${o.runDir}/run.json`)
-        ? openRunDir(o.runDir)
-        : createRunDir({ plan: o.plan, cells: o.cells, hosts: o.hosts, shard: o.shard ?? null, out: o.runDir, ...(o.tools ? { tools: o.tools } : {}) });
-  const reporter = new ReporterMultiplexer(o.reporter ? [o.reporter] : []);
-  const signal = o.signal ?? new AbortController().signal;
-  const cellsById = new Map(o.cells.map((c) => [c.id, c]));
-  if (o.hosts.length === 0) throw new UsageError('no hosts to run cells on');
+/** summary.json rewritten after a cell ends at most every `intervalMs` (and on demand). */
+class SummaryWriter {
+  private last = 0;
+  private timer: NodeJS.Timeout | null = null;
+  constructor(
+    private readonly file: string,
+    private readonly state: RunState,
+    private readonly intervalMs: number,
+  ) {}
 
-  // ---- journal: open (or replay), and keep the live state as the fold of what is written
-  const { writer, read } = openJournal(rd, resume);
-  const state: RunState = emptyState();
-  for (const e of read?.events ?? []) applyEvent(state, e);
-  const alreadyBegun = state.runId !== null;
-  writer.onAppend((e: JournalEvent) => applyEvent(state, e));
-
-  const summaryInterval = o.summaryIntervalMs ?? 1000;
-  let lastSummary = 0;
-  let summaryTimer: NodeJS.Timeout | null = null;
-  const writeSummaryNow = (): void => {
-    if (summaryTimer) clearTimeout(summaryTimer);
-    summaryTimer = null;
-    lastSummary = Date.now();
-    writeSummary(rd.summaryFile, buildSummary(state));
-  };
-  const summaryAfterCell = (): void => {
-    const wait = lastSummary + summaryInterval - Date.now();
-    if (wait <= 0) writeSummaryNow();
-    else if (!summaryTimer) summaryTimer = setTimeout(writeSummaryNow, wait).unref();
-  };
-
-  try {
-    const tools = o.tools ?? rd.runJson.tools;
-    const hostNames = o.hosts.map((h) => h.name);
-    if (!alreadyBegun) {
-      writer.append({
-        type: 'run-begin',
-        runId: rd.runId,
-        matrix: { name: rd.runJson.matrix.name, file: rd.runJson.matrix.file, totalCells: rd.runJson.matrix.totalCells, cellsHash: rd.runJson.matrix.cellsHash },
-        cells: o.cells.map((c) => c.id),
-        coords: rd.runJson.cells.filter((c) => cellsById.has(c.id)),
-        options: { shard: o.shard ?? rd.runJson.shard, hosts: hostNames, policy, tools },
-      });
-    } else {
-      const journalCells = new Set(state.order);
-      const missing = o.cells.filter((c) => !journalCells.has(c.id)).map((c) => c.id);
-      const extra = state.order.filter((id) => !cellsById.has(id));
-      if (missing.length || extra.length) {
-        throw new UsageError(
-          `the cells to run are not the cells of ${rd.journalFile}` +
-            `${missing.length ? `; not in the journal: ${missing.slice(0, 5).join(', ')}` : ''}` +
-            `${extra.length ? `; missing from this run: ${extra.slice(0, 5).join(', ')}` : ''}`,
-        );
-      }
-      writer.append({
-        type: 'run-resume',
-        runId: rd.runId,
-        resumeCount: state.resumes + 1,
-        tornTail: read?.torn ? { line: read.torn.line, bytes: read.torn.bytes } : null,
-        hosts: hostNames,
-      });
-      // The controller died during these: not a result, not an infra retry; their numbers stay used.
-      for (const a of openAttempts(state)) writer.append({ type: 'attempt-abandoned', cell: a.cell, attempt: a.attempt, host: a.host, slot: a.slot });
-      updateRunJson(rd, (r) => {
-        r.ended = null;
-        r.resumes.push({ at: new Date().toISOString(), tools, hosts: hostNames });
-      });
-    }
-
-    if (o.beforeRun) {
-      try {
-        const removed = await o.beforeRun();
-        writer.append({ type: 'cleanup', removed });
-        if (removed.length) reporter.onNotice(`removed ${removed.length} leftover(s) of dead controllers`);
-      } catch (err) {
-        writer.append({ type: 'cleanup', removed: [], error: errorText(err) });
-        reporter.onNotice(`cleanup of leftovers failed: ${errorText(err)}`);
-      }
-    }
-
-    return await schedule();
-  } finally {
-    if (summaryTimer) clearTimeout(summaryTimer);
-    writer.close();
+  now(): void {
+    this.cancel();
+    this.last = Date.now();
+    writeSummary(this.file, buildSummary(this.state));
   }
 
-  async function schedule(): Promise<RunOutcome> {
-    const total = o.cells.length;
-    const hosts: HostRuntime[] = o.hosts.map((spec) => ({
+  afterCell(): void {
+    const wait = this.last + this.intervalMs - Date.now();
+    if (wait <= 0) this.now();
+    else if (!this.timer) this.timer = setTimeout(() => this.now(), wait).unref();
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+function openRun(o: RunPlanOptions): RunDir {
+  if (typeof o.runDir !== 'string') return o.runDir;
+  if (o.resume === true || existsSync(`${o.runDir}/run.json`)) return openRunDir(o.runDir);
+  return createRunDir({ plan: o.plan, cells: o.cells, hosts: o.hosts, shard: o.shard ?? null, out: o.runDir, ...(o.tools ? { tools: o.tools } : {}) });
+}
+
+/** Journals the run's begin, or on resume checks the cells are the journal's and closes what the dead controller left open. */
+function beginOrResume(o: RunPlanOptions, rd: RunDir, writer: JournalWriter, read: JournalRead | null, state: RunState, policy: RunPolicy): void {
+  const tools = o.tools ?? rd.runJson.tools;
+  const hostNames = o.hosts.map((h) => h.name);
+  const cellsById = new Set(o.cells.map((c) => c.id));
+  if (state.runId === null) {
+    writer.append({
+      type: 'run-begin',
+      runId: rd.runId,
+      matrix: { name: rd.runJson.matrix.name, file: rd.runJson.matrix.file, totalCells: rd.runJson.matrix.totalCells, cellsHash: rd.runJson.matrix.cellsHash },
+      cells: o.cells.map((c) => c.id),
+      coords: rd.runJson.cells.filter((c) => cellsById.has(c.id)),
+      options: { shard: o.shard ?? rd.runJson.shard, hosts: hostNames, policy, tools },
+    });
+    return;
+  }
+  const journalCells = new Set(state.order);
+  const missing = o.cells.filter((c) => !journalCells.has(c.id)).map((c) => c.id);
+  const extra = state.order.filter((id) => !cellsById.has(id));
+  if (missing.length || extra.length) {
+    throw new UsageError(
+      `the cells to run are not the cells of ${rd.journalFile}` +
+        `${missing.length ? `; not in the journal: ${missing.slice(0, 5).join(', ')}` : ''}` +
+        `${extra.length ? `; missing from this run: ${extra.slice(0, 5).join(', ')}` : ''}`,
+    );
+  }
+  writer.append({
+    type: 'run-resume',
+    runId: rd.runId,
+    resumeCount: state.resumes + 1,
+    tornTail: read?.torn ? { line: read.torn.line, bytes: read.torn.bytes } : null,
+    hosts: hostNames,
+  });
+  // The controller died during these: not a result, not an infra retry; their numbers stay used.
+  for (const a of openAttempts(state)) writer.append({ type: 'attempt-abandoned', cell: a.cell, attempt: a.attempt, host: a.host, slot: a.slot });
+  updateRunJson(rd, (r) => {
+    r.ended = null;
+    r.resumes.push({ at: new Date().toISOString(), tools, hosts: hostNames });
+  });
+}
+
+async function cleanupLeftovers(o: RunPlanOptions, writer: JournalWriter, reporter: ReporterMultiplexer): Promise<void> {
+  if (!o.beforeRun) return;
+  try {
+    const removed = await o.beforeRun();
+    writer.append({ type: 'cleanup', removed });
+    if (removed.length) reporter.onNotice(`removed ${removed.length} leftover(s) of dead controllers`);
+  } catch (err) {
+    writer.append({ type: 'cleanup', removed: [], error: errorText(err) });
+    reporter.onNotice(`cleanup of leftovers failed: ${errorText(err)}`);
+  }
+}
+
+type CellEnd = { verdict: AttemptResult['verdict']; decidedBy: number | null; flaky?: boolean; reason?: string };
+
+/**
+ * Resume: what the journal already decides about the cells still to do. An attempt whose result was
+ * journaled but whose cell-end was not (the controller died between the two) already decided its
+ * cell: running it again could retry a product failure. A cell whose last attempt was an infra error
+ * is retried away from that slot.
+ */
+export function resumeDecisions(todo: readonly Cell[], state: RunState, policy: RunPolicy): { settled: Map<string, CellEnd>; retryOf: Map<string, { host: string; slot: number }> } {
+  const settled = new Map<string, CellEnd>();
+  const retryOf = new Map<string, { host: string; slot: number }>();
+  for (const cell of todo) {
+    const attempts = (state.cells.get(cell.id)?.attempts ?? []).filter((a) => a.result && !a.interrupted && !a.abandoned);
+    const decisive = attempts.find((a) => a.result!.verdict !== 'infra-error');
+    const infra = attempts.filter((a) => a.result!.verdict === 'infra-error');
+    const last = infra.sort((a, b) => a.attempt - b.attempt).at(-1);
+    if (decisive) {
+      const r = decisive.result!;
+      const flaky = r.flaky === true && isProductFailure(r);
+      settled.set(cell.id, { verdict: r.verdict, decidedBy: decisive.attempt, flaky, ...(r.reason ? { reason: r.reason } : {}) });
+    } else if (last && infra.length > policy.maxInfraRetries) {
+      settled.set(cell.id, { verdict: 'infra-error', decidedBy: last.attempt, reason: `${infra.length} infra errors; last: ${last.result!.reason ?? 'no reason given'}` });
+    } else if (last) {
+      retryOf.set(cell.id, { host: last.host, slot: last.slot });
+    }
+  }
+  return { settled, retryOf };
+}
+
+export async function runPlan(o: RunPlanOptions): Promise<RunOutcome> {
+  const policy: RunPolicy = { ...DEFAULT_POLICY, ...o.policy };
+  const rd = openRun(o);
+  const reporter = new ReporterMultiplexer(o.reporter ? [o.reporter] : []);
+  if (o.hosts.length === 0) throw new UsageError('no hosts to run cells on');
+
+  // The journal, opened (or replayed); the live state is the fold of what is written.
+  const { writer, read } = openJournal(rd, o.resume === true);
+  const state: RunState = emptyState();
+  for (const e of read?.events ?? []) applyEvent(state, e);
+  const resumed = state.runId !== null;
+  writer.onAppend((e: JournalEvent) => applyEvent(state, e));
+  const summary = new SummaryWriter(rd.summaryFile, state, o.summaryIntervalMs ?? 1000);
+  try {
+    beginOrResume(o, rd, writer, read, state, policy);
+    await cleanupLeftovers(o, writer, reporter);
+    return await new RunScheduler(o, policy, rd, writer, state, reporter, summary).run(resumed);
+  } finally {
+    summary.cancel();
+    writer.close();
+  }
+}
+
+/**
+ * Cells to slots until every cell has a verdict or the run stops. The parts, one at a time:
+ * `run` (what to do, resume decisions, start), `pump` (free slots take pending cells), `runAttempt`
+ * (one attempt, journaled), `afterAttempt` (its result: the cell's end, a retry, a quarantine),
+ * `endCell`, `stop`.
+ */
+class RunScheduler {
+  private readonly hosts: HostRuntime[];
+  private readonly pending: PendingCells;
+  private readonly signal: AbortSignal;
+  private readonly cellMs = new Map<string, number>();
+  private readonly attemptAborts = new Set<AbortController>();
+  private running = 0;
+  private stopping: 'sigint' | 'inconclusive' | null = null;
+  private fatal: unknown = null;
+  private wake: () => void = () => {};
+
+  constructor(
+    private readonly o: RunPlanOptions,
+    private readonly policy: RunPolicy,
+    private readonly rd: RunDir,
+    private readonly writer: JournalWriter,
+    private readonly state: RunState,
+    private readonly reporter: ReporterMultiplexer,
+    private readonly summary: SummaryWriter,
+  ) {
+    this.signal = o.signal ?? new AbortController().signal;
+    this.hosts = o.hosts.map((spec) => ({
       spec,
       quarantined: false,
       queue: new PQueue({ concurrency: spec.slots }),
       freeSlots: Array.from({ length: spec.slots }, (_, i) => i + 1),
       infraInRow: 0,
     }));
+    this.pending = new PendingCells(this.hosts);
+  }
+
+  async run(resumed: boolean): Promise<RunOutcome> {
+    const { o, state } = this;
+    const total = o.cells.length;
     const unfinished = o.cells.filter((c) => !state.cells.get(c.id)?.end);
     const skipped = unfinished.filter((c) => o.skip?.has(c.id) && !state.cells.get(c.id)?.maxAttempt);
     const skippedIds = new Set(skipped.map((c) => c.id));
@@ -195,224 +274,204 @@ export async function runPlan(o: RunPlanOptions): Promise<RunOutcome> {
       const v = state.cells.get(c.id)?.end?.verdict;
       return v !== undefined && PRODUCT_FAILURES.includes(v);
     }).length;
-    reporter.onRunBegin({
-      runId: rd.runId, runDir: rd.dir, matrix: rd.runJson.matrix.name, total, alreadyDone: total - unfinished.length,
-      alreadyFailed: failedBefore, resumed: alreadyBegun, hosts: o.hosts,
+    this.reporter.onRunBegin({
+      runId: this.rd.runId, runDir: this.rd.dir, matrix: this.rd.runJson.matrix.name, total, alreadyDone: total - unfinished.length,
+      alreadyFailed: failedBefore, resumed, hosts: o.hosts,
     });
-
-    const pending = new PendingCells(hosts);
-    const cellMs = new Map<string, number>();
-    let running = 0;
-    let stopping: 'sigint' | 'inconclusive' | null = null;
-    let fatal: unknown = null;
-    let wake: () => void = () => {};
     const drained = new Promise<void>((resolve) => {
-      wake = resolve;
+      this.wake = resolve;
     });
-    const attemptAborts = new Set<AbortController>();
 
-    const infraFinals = (): number => {
-      let n = 0;
-      for (const c of state.cells.values()) if (c.end?.verdict === 'infra-error') n++;
-      return n;
-    };
+    const { settled, retryOf } = resumeDecisions(todo, state, this.policy);
+    for (const cell of todo) {
+      const end = settled.get(cell.id);
+      if (end) this.endCell(cell, end);
+    }
+    const { unplaceable } = placeCells(todo.filter((c) => !settled.has(c.id) && !retryOf.has(c.id) && !this.stopping), this.hosts, this.pending);
+    todo.forEach((cell, seq) => {
+      const avoid = retryOf.get(cell.id);
+      if (avoid && !this.stopping) this.pending.add({ cell, seq, avoid });
+    });
+    for (const cell of skipped) this.endCell(cell, { verdict: 'skipped', decidedBy: null, reason: o.skip!.get(cell.id)! });
 
-    const stop = (reason: 'sigint' | 'inconclusive'): void => {
-      if (stopping === 'sigint' || stopping === reason) return;
-      stopping = reason;
-      writer.append({ type: 'run-stopped', reason });
-      pending.drain();
-      if (reason === 'sigint') {
-        for (const ac of attemptAborts) ac.abort(signal.reason);
-        reporter.onNotice('interrupted: no new attempts; running ones are ending');
-      } else {
-        reporter.onNotice(`more than ${Math.round(policy.inconclusiveFraction * 100)}% of cells failed on infrastructure: run stopped as inconclusive; running attempts finish`);
-      }
-    };
-
-    const endCell = (cell: Cell, e: { verdict: AttemptResult['verdict']; decidedBy: number | null; flaky?: boolean; reason?: string }): void => {
-      const cs = state.cells.get(cell.id);
-      const attempts = cs?.maxAttempt ?? 0;
-      writer.append({
-        type: 'cell-end', cell: cell.id, verdict: e.verdict, attempts, decidedBy: e.decidedBy,
-        ...(e.flaky ? { flaky: true } : {}), ...(e.reason ? { reason: e.reason } : {}),
-      });
-      reporter.onCellEnd({ cell, verdict: e.verdict, attempts, flaky: e.flaky === true, ...(e.reason ? { reason: e.reason } : {}), ms: cellMs.get(cell.id) ?? 0 });
-      summaryAfterCell();
-      if (!stopping && infraFinals() > total * policy.inconclusiveFraction) stop('inconclusive');
-    };
-
-    const strand = (entries: PendingEntry[]): void => {
-      const quarantined = hosts.filter((h) => h.quarantined).map((h) => h.spec.name);
-      for (const e of entries) {
-        endCell(e.cell, {
-          verdict: 'infra-error',
-          decidedBy: null,
-          reason: `no host left with an image for ${e.cell.os.release}${quarantined.length ? ` (quarantined: ${quarantined.join(', ')})` : ''}`,
-        });
-      }
-    };
-
-    const quarantine = (h: HostRuntime): void => {
-      h.quarantined = true;
-      const reason = `${h.infraInRow} infra errors in a row`;
-      writer.append({ type: 'host-quarantined', host: h.spec.name, reason, infraErrorsInRow: h.infraInRow });
-      reporter.onHostQuarantined({ host: h.spec.name, reason });
-      strand(pending.takeStranded());
-    };
-
-    const runAttempt = async (h: HostRuntime, slot: number, entry: PendingEntry): Promise<void> => {
-      const cell = entry.cell;
-      const attempt = (state.cells.get(cell.id)?.maxAttempt ?? 0) + 1;
-      const attemptDir = makeAttemptDir(rd.dir, cell.id, attempt);
-      const host = h.spec.name;
-      writer.append({ type: 'attempt-begin', cell: cell.id, attempt, host, slot });
-      reporter.onAttemptBegin({ cell, attempt, host, slot });
-      const ac = new AbortController();
-      attemptAborts.add(ac);
-      if (stopping === 'sigint') ac.abort(signal.reason);
-      let ended = false;
-      const ctx: AttemptContext = {
-        cell, attempt, host, hostSpec: h.spec, slot, attemptDir, runDir: rd.dir, signal: ac.signal,
-        emit: (ev: LifecycleEvent) => {
-          // Events after the attempt's end would be read as part of a later attempt: dropped.
-          if (ended) return;
-          writer.append({ ...ev, cell: cell.id, attempt });
-          reporter.onStep({ cell, attempt, host, slot, event: ev });
-        },
-      };
-      const t0 = performance.now();
-      let result: AttemptResult;
-      try {
-        result = checkResult(await o.runner(ctx));
-      } catch (err) {
-        result = infraResult(`the cell runner threw: ${errorText(err)}`);
-      }
-      ended = true;
-      attemptAborts.delete(ac);
-      const ms = Math.round(performance.now() - t0);
-      cellMs.set(cell.id, (cellMs.get(cell.id) ?? 0) + ms);
-      // Cut short by SIGINT: only a product failure found before the stop is a result.
-      const interrupted = ac.signal.aborted && !isProductFailure(result);
-      writer.append({ type: 'attempt-end', cell: cell.id, attempt, host, slot, ms, result, ...(interrupted ? { interrupted: true } : {}) });
-
-      if (interrupted) {
-        reporter.onAttemptEnd({ cell, attempt, host, slot, result, ms, willRetry: false });
-        return;
-      }
-      if (result.verdict !== 'infra-error') {
-        h.infraInRow = 0;
-        reporter.onAttemptEnd({ cell, attempt, host, slot, result, ms, willRetry: false });
-        const flaky = result.flaky === true && isProductFailure(result);
-        endCell(cell, { verdict: result.verdict, decidedBy: attempt, flaky, ...(result.reason ? { reason: result.reason } : {}) });
-        return;
-      }
-      h.infraInRow++;
-      const infraAttempts = (state.cells.get(cell.id)?.attempts ?? []).filter((a) => a.result?.verdict === 'infra-error' && !a.interrupted).length;
-      const exhausted = infraAttempts > policy.maxInfraRetries;
-      const willRetry = !exhausted && !stopping;
-      reporter.onAttemptEnd({ cell, attempt, host, slot, result, ms, willRetry });
-      // Retries used up: the cell's verdict is settled, stopped run or not. With retries left in a
-      // stopped run, the cell stays without a verdict, like the cells never started.
-      if (exhausted) endCell(cell, { verdict: 'infra-error', decidedBy: attempt, reason: `${infraAttempts} infra errors; last: ${result.reason ?? 'no reason given'}` });
-      if (!h.quarantined && h.infraInRow >= policy.quarantineAfter) quarantine(h);
-      if (willRetry && !stopping) {
-        pending.add({ cell, seq: entry.seq, avoid: { host, slot } });
-        strand(pending.takeStranded());
-      }
-    };
-
-    const pump = (): void => {
-      if (!stopping && fatal === null) {
-        for (const h of hosts) {
-          while (!h.quarantined && h.freeSlots.length > 0 && !stopping) {
-            let taken: { slot: number; entry: PendingEntry } | null = null;
-            for (const slot of h.freeSlots) {
-              const entry = pending.take(h, slot);
-              if (entry) {
-                taken = { slot, entry };
-                break;
-              }
-            }
-            if (!taken) break;
-            const { slot, entry } = taken;
-            h.freeSlots.splice(h.freeSlots.indexOf(slot), 1);
-            running++;
-            // The host's queue holds the attempt; it has a free slot, so the attempt starts at once.
-            void h.queue
-              .add(() => runAttempt(h, slot, entry))
-              .catch((err: unknown) => {
-                // A bug or a journal that cannot be written: abort everything (without journaling:
-                // the journal may be what failed) and throw once the running attempts are gone.
-                fatal ??= err;
-                pending.drain();
-                for (const ac of attemptAborts) ac.abort(err);
-              })
-              .finally(() => {
-                running--;
-                h.freeSlots.push(slot);
-                h.freeSlots.sort((a, b) => a - b);
-                pump();
-              });
-          }
-        }
-      }
-      if (running === 0 && (stopping !== null || fatal !== null || pending.size === 0)) wake();
-    };
-
-      // Resume: an attempt whose result was journaled but whose cell-end was not (the controller died
-      // between the two) already decided its cell. Running it again could retry a product failure.
-      const settled = new Set<string>();
-      const retryOf = new Map<string, { host: string; slot: number }>();
-      for (const cell of todo) {
-        const attempts = (state.cells.get(cell.id)?.attempts ?? []).filter((a) => a.result && !a.interrupted && !a.abandoned);
-        const decisive = attempts.find((a) => a.result!.verdict !== 'infra-error');
-        const infra = attempts.filter((a) => a.result!.verdict === 'infra-error');
-        const last = infra.sort((a, b) => a.attempt - b.attempt).at(-1);
-        if (decisive) {
-          const r = decisive.result!;
-          const flaky = r.flaky === true && isProductFailure(r);
-          endCell(cell, { verdict: r.verdict, decidedBy: decisive.attempt, flaky, ...(r.reason ? { reason: r.reason } : {}) });
-          settled.add(cell.id);
-        } else if (last && infra.length > policy.maxInfraRetries) {
-          endCell(cell, { verdict: 'infra-error', decidedBy: last.attempt, reason: `${infra.length} infra errors; last: ${last.result!.reason ?? 'no reason given'}` });
-          settled.add(cell.id);
-        } else if (last) {
-          retryOf.set(cell.id, { host: last.host, slot: last.slot });
-        }
-      }
-      const { unplaceable } = placeCells(
-        todo.filter((c) => !settled.has(c.id) && !retryOf.has(c.id) && !stopping),
-        hosts,
-        pending,
-      );
-      todo.forEach((cell, seq) => {
-        const avoid = retryOf.get(cell.id);
-        if (avoid && !stopping) pending.add({ cell, seq, avoid });
-      });
-
-    for (const cell of skipped) endCell(cell, { verdict: 'skipped', decidedBy: null, reason: o.skip!.get(cell.id)! });
-
-    const onSigint = (): void => stop('sigint');
-    if (signal.aborted) stop('sigint');
-    else signal.addEventListener('abort', onSigint, { once: true });
+    const onSigint = (): void => this.stop('sigint');
+    if (this.signal.aborted) this.stop('sigint');
+    else this.signal.addEventListener('abort', onSigint, { once: true });
     try {
-      strand(unplaceable.map((cell, i) => ({ cell, seq: -1 - i })));
-      pump();
+      this.strand(unplaceable.map((cell, i) => ({ cell, seq: -1 - i })));
+      this.pump();
       await drained;
     } finally {
-      signal.removeEventListener('abort', onSigint);
+      this.signal.removeEventListener('abort', onSigint);
     }
-    if (fatal !== null) throw fatal;
+    if (this.fatal !== null) throw this.fatal;
 
     const { outcome, exitCode, counts } = outcomeOf(state);
-    writer.append({ type: 'run-end', outcome, exitCode, counts });
-    writeSummaryNow();
-    updateRunJson(rd, (r) => {
+    this.writer.append({ type: 'run-end', outcome, exitCode, counts });
+    this.summary.now();
+    updateRunJson(this.rd, (r) => {
       r.ended = new Date().toISOString();
     });
-    const result: RunOutcome = { runId: rd.runId, runDir: rd.dir, outcome, exitCode, counts, cells: total, stopped: state.stopped, summaryFile: rd.summaryFile };
-    reporter.onRunEnd(result);
+    const result: RunOutcome = { runId: this.rd.runId, runDir: this.rd.dir, outcome, exitCode, counts, cells: total, stopped: state.stopped, summaryFile: this.rd.summaryFile };
+    this.reporter.onRunEnd(result);
     return result;
+  }
+
+  /** Free slots take pending cells; when nothing runs and nothing can start, the run is drained. */
+  private pump(): void {
+    if (!this.stopping && this.fatal === null) {
+      for (const h of this.hosts) {
+        while (!h.quarantined && h.freeSlots.length > 0 && !this.stopping) {
+          let taken: { slot: number; entry: PendingEntry } | null = null;
+          for (const slot of h.freeSlots) {
+            const entry = this.pending.take(h, slot);
+            if (entry) {
+              taken = { slot, entry };
+              break;
+            }
+          }
+          if (!taken) break;
+          const { slot, entry } = taken;
+          h.freeSlots.splice(h.freeSlots.indexOf(slot), 1);
+          this.running++;
+          // The host's queue holds the attempt; it has a free slot, so the attempt starts at once.
+          void h.queue
+            .add(() => this.runAttempt(h, slot, entry))
+            .catch((err: unknown) => {
+              // A bug or a journal that cannot be written: abort everything (without journaling:
+              // the journal may be what failed) and throw once the running attempts are gone.
+              this.fatal ??= err;
+              this.pending.drain();
+              for (const ac of this.attemptAborts) ac.abort(err);
+            })
+            .finally(() => {
+              this.running--;
+              h.freeSlots.push(slot);
+              h.freeSlots.sort((a, b) => a - b);
+              this.pump();
+            });
+        }
+      }
+    }
+    if (this.running === 0 && (this.stopping !== null || this.fatal !== null || this.pending.size === 0)) this.wake();
+  }
+
+  /** One attempt: journaled begin, the runner, journaled end. The runner's throw is an infra error. */
+  private async runAttempt(h: HostRuntime, slot: number, entry: PendingEntry): Promise<void> {
+    const cell = entry.cell;
+    const attempt = (this.state.cells.get(cell.id)?.maxAttempt ?? 0) + 1;
+    const attemptDir = makeAttemptDir(this.rd.dir, cell.id, attempt);
+    const host = h.spec.name;
+    this.writer.append({ type: 'attempt-begin', cell: cell.id, attempt, host, slot });
+    this.reporter.onAttemptBegin({ cell, attempt, host, slot });
+    const ac = new AbortController();
+    this.attemptAborts.add(ac);
+    if (this.stopping === 'sigint') ac.abort(this.signal.reason);
+    let ended = false;
+    const ctx: AttemptContext = {
+      cell, attempt, host, hostSpec: h.spec, slot, attemptDir, runDir: this.rd.dir, signal: ac.signal,
+      emit: (ev: LifecycleEvent) => {
+        // Events after the attempt's end would be read as part of a later attempt: dropped.
+        if (ended) return;
+        this.writer.append({ ...ev, cell: cell.id, attempt });
+        this.reporter.onStep({ cell, attempt, host, slot, event: ev });
+      },
+    };
+    const t0 = performance.now();
+    let result: AttemptResult;
+    try {
+      result = checkResult(await this.o.runner(ctx));
+    } catch (err) {
+      result = infraResult(`the cell runner threw: ${errorText(err)}`);
+    }
+    ended = true;
+    this.attemptAborts.delete(ac);
+    const ms = Math.round(performance.now() - t0);
+    this.cellMs.set(cell.id, (this.cellMs.get(cell.id) ?? 0) + ms);
+    // Cut short by SIGINT: only a product failure found before the stop is a result.
+    const interrupted = ac.signal.aborted && !isProductFailure(result);
+    this.writer.append({ type: 'attempt-end', cell: cell.id, attempt, host, slot, ms, result, ...(interrupted ? { interrupted: true } : {}) });
+    this.afterAttempt(h, entry, { attempt, slot, ms, result, interrupted });
+  }
+
+  /** What an attempt's result makes of its cell: its verdict, a retry elsewhere, the host quarantined. */
+  private afterAttempt(h: HostRuntime, entry: PendingEntry, a: { attempt: number; slot: number; ms: number; result: AttemptResult; interrupted: boolean }): void {
+    const { cell } = entry;
+    const { attempt, slot, ms, result } = a;
+    const host = h.spec.name;
+    if (a.interrupted) {
+      this.reporter.onAttemptEnd({ cell, attempt, host, slot, result, ms, willRetry: false });
+      return;
+    }
+    if (result.verdict !== 'infra-error') {
+      h.infraInRow = 0;
+      this.reporter.onAttemptEnd({ cell, attempt, host, slot, result, ms, willRetry: false });
+      const flaky = result.flaky === true && isProductFailure(result);
+      this.endCell(cell, { verdict: result.verdict, decidedBy: attempt, flaky, ...(result.reason ? { reason: result.reason } : {}) });
+      return;
+    }
+    h.infraInRow++;
+    const infraAttempts = (this.state.cells.get(cell.id)?.attempts ?? []).filter((x) => x.result?.verdict === 'infra-error' && !x.interrupted).length;
+    const exhausted = infraAttempts > this.policy.maxInfraRetries;
+    const willRetry = !exhausted && !this.stopping;
+    this.reporter.onAttemptEnd({ cell, attempt, host, slot, result, ms, willRetry });
+    // Retries used up: the cell's verdict is settled, stopped run or not. With retries left in a
+    // stopped run, the cell stays without a verdict, like the cells never started.
+    if (exhausted) this.endCell(cell, { verdict: 'infra-error', decidedBy: attempt, reason: `${infraAttempts} infra errors; last: ${result.reason ?? 'no reason given'}` });
+    if (!h.quarantined && h.infraInRow >= this.policy.quarantineAfter) this.quarantine(h);
+    if (willRetry && !this.stopping) {
+      this.pending.add({ cell, seq: entry.seq, avoid: { host, slot } });
+      this.strand(this.pending.takeStranded());
+    }
+  }
+
+  private endCell(cell: Cell, e: CellEnd): void {
+    const attempts = this.state.cells.get(cell.id)?.maxAttempt ?? 0;
+    this.writer.append({
+      type: 'cell-end', cell: cell.id, verdict: e.verdict, attempts, decidedBy: e.decidedBy,
+      ...(e.flaky ? { flaky: true } : {}), ...(e.reason ? { reason: e.reason } : {}),
+    });
+    this.reporter.onCellEnd({ cell, verdict: e.verdict, attempts, flaky: e.flaky === true, ...(e.reason ? { reason: e.reason } : {}), ms: this.cellMs.get(cell.id) ?? 0 });
+    this.summary.afterCell();
+    if (!this.stopping && this.infraFinals() > this.o.cells.length * this.policy.inconclusiveFraction) this.stop('inconclusive');
+  }
+
+  private infraFinals(): number {
+    let n = 0;
+    for (const c of this.state.cells.values()) if (c.end?.verdict === 'infra-error') n++;
+    return n;
+  }
+
+  /** Cells no host left can take end as infra errors. */
+  private strand(entries: PendingEntry[]): void {
+    const quarantined = this.hosts.filter((h) => h.quarantined).map((h) => h.spec.name);
+    for (const e of entries) {
+      this.endCell(e.cell, {
+        verdict: 'infra-error',
+        decidedBy: null,
+        reason: `no host left with an image for ${e.cell.os.release}${quarantined.length ? ` (quarantined: ${quarantined.join(', ')})` : ''}`,
+      });
+    }
+  }
+
+  private quarantine(h: HostRuntime): void {
+    h.quarantined = true;
+    const reason = `${h.infraInRow} infra errors in a row`;
+    this.writer.append({ type: 'host-quarantined', host: h.spec.name, reason, infraErrorsInRow: h.infraInRow });
+    this.reporter.onHostQuarantined({ host: h.spec.name, reason });
+    this.strand(this.pending.takeStranded());
+  }
+
+  private stop(reason: 'sigint' | 'inconclusive'): void {
+    if (this.stopping === 'sigint' || this.stopping === reason) return;
+    this.stopping = reason;
+    this.writer.append({ type: 'run-stopped', reason });
+    this.pending.drain();
+    if (reason === 'sigint') {
+      for (const ac of this.attemptAborts) ac.abort(this.signal.reason);
+      this.reporter.onNotice('interrupted: no new attempts; running ones are ending');
+    } else {
+      this.reporter.onNotice(`more than ${Math.round(this.policy.inconclusiveFraction * 100)}% of cells failed on infrastructure: run stopped as inconclusive; running attempts finish`);
+    }
   }
 }
