@@ -121,6 +121,34 @@ interface LaunchHow {
   keepOverlayAs?: string;
 }
 
+/** The files one cell's QEMU uses, and the helper processes (swtpm) started for it. */
+interface CellFiles {
+  cellDir: string;
+  consolePath: string;
+  logPath: string;
+  overlay: string;
+  qmpSocket: string;
+  ovmfVars?: string;
+  tpmSocket?: string;
+  /** Removed when the VM is disposed (recorded, so a dead controller's are removed too). */
+  scratch: string[];
+  processes: (ProcessIdentity & { role: string })[];
+}
+
+/** A QEMU process whose monitor answered. */
+interface SpawnedQemu {
+  vm: SpawnedChild;
+  qmp: QmpClient;
+  sshPort: number;
+  recordFile: string;
+  /** Where this process's lines start in qemu.log. */
+  logStart: number;
+  /** Set once QEMU exited. */
+  exit: { value?: { code: number | null; signal: NodeJS.Signals | null } };
+  /** The caller's signal, and aborted when QEMU exits. */
+  signal: AbortSignal;
+}
+
 /** Saves in progress in this process, by image folder and key. */
 const making = new Map<string, Promise<{ state: WarmState; made: boolean; madeMs: number }>>();
 
@@ -345,173 +373,201 @@ export class QemuProvider implements Provider {
     return state;
   }
 
-  /** Starts one QEMU: cold (booting the image) or warm (loading a saved state), until ready. */
+  /**
+   * Starts one QEMU: cold (booting the image) or warm (loading a saved state), until ready. Three
+   * parts: the cell's files (overlay, firmware variables, TPM), one QEMU process until its monitor
+   * answers (again on another port when the forwarded one was taken), then the guest until ready.
+   */
   private async launch(spec: VmSpec, ctx: StartContext, how: LaunchHow): Promise<VmInstance> {
-    const { qemu, memoryMiB, cpus, baseDisk, ovmf, ovmfVarsTemplate, accel, timeouts } = ctx;
-    const { manifest, dir: imageDir } = spec.image;
-    const boot = manifest.boot;
     const cellDir = path.resolve(spec.cellDir);
     await mkdir(cellDir, { recursive: true });
     await this.evictStaleRecord(spec.name);
-
     const stack = new CleanupStack();
     try {
-      const consolePath = path.join(cellDir, 'console.log');
-      const logPath = path.join(cellDir, 'qemu.log');
-      const overlay = path.join(cellDir, how.keepOverlayAs ?? 'overlay.qcow2');
-      const qmpSocket = socketPath(cellDir, 'qmp.sock');
-      const scratch: string[] = how.keepOverlayAs ? [qmpSocket] : [overlay, qmpSocket];
-      const processes: (ProcessIdentity & { role: string })[] = [];
-      stack.defer(() => removeRecord(recordPath(this.stateDir, spec.name)));
-      stack.defer(() => rm(qmpSocket, { force: true }));
-
-      if (!how.keepOverlayAs) stack.defer(() => rm(overlay, { force: true }));
-      // Warm: the cell writes over the disk the state was saved with (base <- saved overlay <- cell).
-      const backing = how.warm ? { base: how.warm.diskPath, baseFormat: 'qcow2' as const } : { base: baseDisk.path, baseFormat: baseDisk.format };
-      await createOverlay({ ...backing, overlay }, this.qemuImg);
-
-      let ovmfVars: string | undefined;
-      if (ovmf) {
-        ovmfVars = path.join(cellDir, 'OVMF_VARS.fd');
-        scratch.push(ovmfVars);
-        stack.defer(() => rm(ovmfVars as string, { force: true }));
-        await copyFile(ovmfVarsTemplate, ovmfVars);
-      }
-
-      let tpmSocket: string | undefined;
-      if (boot.kind === 'disk' && boot.tpm) {
-        const tpmDir = path.join(cellDir, 'tpm');
-        tpmSocket = socketPath(cellDir, 'swtpm.sock');
-        scratch.push(tpmDir, tpmSocket);
-        stack.defer(() => rm(tpmDir, { recursive: true, force: true }));
-        stack.defer(() => rm(tpmSocket as string, { force: true }));
-        const tpm = await startSwtpm(tpmDir, tpmSocket, this.watchdog, timeouts.command);
-        processes.push({ ...tpm.identity, role: 'swtpm' });
-        stack.defer(() => killGroup(tpm.identity));
-      }
-
+      const files = await this.cellFiles(spec, ctx, how, cellDir, stack);
       const events = new EventLog();
       for (let attempt = 1; ; attempt++) {
         spec.signal?.throwIfAborted();
-        const sshPort = await this.pickPort();
-        const args = buildQemuArgs({
-          name: spec.name,
-          manifest,
-          imageDir,
-          accel: accel.accel,
-          memoryMiB,
-          cpus,
-          disk: { path: overlay, format: 'qcow2' },
-          consolePath,
-          qmpSocket,
-          sshPort,
-          ...(ovmfVars ? { ovmfVars } : {}),
-          ...(tpmSocket ? { tpmSocket } : {}),
-        });
-        if (how.warm) args.push('-incoming', incomingUri(how.warm.statePath));
-        const logStart = await stat(logPath).then((s) => s.size, () => 0);
-        let vm: SpawnedChild;
-        try {
-          vm = await spawnDetached(qemu, args, { logPath, watchdog: this.watchdog });
-        } catch (err) {
-          throw new InfraFailure(`starting ${qemu}: ${(err as Error).message}`, { cause: err });
-        }
-        const vmDone = new CleanupStack();
-        vmDone.defer(() => waitGone(vm.identity, 5_000));
-        vmDone.defer(() => killGroup(vm.identity));
-        const record: VmRecord = {
-          schema: 1,
-          name: spec.name,
-          controller: thisController(),
-          processes: [{ ...vm.identity, role: 'qemu' }, ...processes],
-          qmpSocket,
-          cellDir,
-          scratch,
-          startedAt: new Date().toISOString(),
-        };
-        const recordFile = await writeRecord(this.stateDir, record);
-
-        // Stops every wait of this attempt as soon as QEMU exits or the caller aborts.
-        const attemptAbort = new AbortController();
-        let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-        void vm.exited.then((e) => {
-          exit = e;
-          attemptAbort.abort(new Error('QEMU exited'));
-        });
-        const signal = spec.signal ? AbortSignal.any([spec.signal, attemptAbort.signal]) : attemptAbort.signal;
-
-        let qmp: QmpClient | undefined;
-        try {
-          qmp = await QmpClient.connect(qmpSocket, { timeoutMs: timeouts.command, signal, commandTimeoutMs: timeouts.command });
-          // The greeting comes from the monitor thread before machine init ends (a taken port fails
-          // after it); a command is answered by the main loop, i.e. only once init is done.
-          await qmp.execute('query-status');
-        } catch (err) {
-          qmp?.close();
-          await vmDone.disposeAsync();
-          spec.signal?.throwIfAborted();
-          const stderr = (await tail(logPath, 1500, logStart)).trim();
-          if (exit && stderr.includes(HOSTFWD_TAKEN) && attempt < PORT_ATTEMPTS) continue;
-          await removeRecord(recordFile);
-          if (exit && stderr.includes(HOSTFWD_TAKEN)) {
-            throw new InfraFailure(`QEMU could not forward a loopback port after ${PORT_ATTEMPTS} attempts: ${stderr}`);
-          }
-          const what = exit ? `exited (${exit.code ?? exit.signal}) at start` : 'gave no QMP greeting';
-          const message = `QEMU ${what} for VM ${spec.name}: ${stderr || (err as Error).message}`;
-          if (how.warm) throw new WarmRestoreFailed(message, exit !== undefined, { cause: err });
-          throw new InfraFailure(message, { cause: err });
-        }
-
+        const proc = await this.spawnQemu(spec, ctx, how, files, attempt);
+        if (proc === 'port-taken') continue;
         // From here the VM object owns everything; on failure it tears it all down.
         const instance = new QemuVm({
           name: spec.name,
-          accel,
-          sshPort,
-          consolePath,
-          vm,
-          qmp,
+          accel: ctx.accel,
+          sshPort: proc.sshPort,
+          consolePath: files.consolePath,
+          vm: proc.vm,
+          qmp: proc.qmp,
           events,
-          timeouts,
-          crashDevice: manifest.machine.crash,
+          timeouts: ctx.timeouts,
+          crashDevice: spec.image.manifest.machine.crash,
           cleanup: stack.move(),
-          recordFile,
-          scratch,
+          recordFile: proc.recordFile,
+          scratch: files.scratch,
         });
-        try {
-          if (how.warm) {
-            try {
-              await waitIncoming((c, a) => qmp!.execute(c, a), { timeoutMs: timeouts.boot, signal });
-              await qmp.execute('cont');
-            } catch (err) {
-              spec.signal?.throwIfAborted();
-              await sleep(200);
-              const stderr = (await tail(logPath, 1500, logStart)).trim();
-              const exited = exit !== undefined || !isSameProcessAlive(vm.identity);
-              throw new WarmRestoreFailed(
-                `${exited ? `QEMU exited while loading the state` : (err as Error).message}${stderr ? `: ${stderr}` : ''}`,
-                exited,
-                { cause: err },
-              );
-            }
-          }
-          if (spec.waitFor !== 'hypervisor') await instance.waitBooted(timeouts.boot, spec.signal);
-          spec.signal?.throwIfAborted();
-          instance.start = {
-            kind: how.warm ? 'warm' : 'cold',
-            ms: Math.round(performance.now() - how.t0),
-            ...(how.fallbackReason ? { fallbackReason: how.fallbackReason } : {}),
-          };
-          if (how.warm) instance.warmState = { dir: how.warm.dir, key: how.warm.record.key, stateBytes: how.warm.record.files.state };
-          instance.bindLifetime(spec.signal);
-          return instance;
-        } catch (err) {
-          await instance[Symbol.asyncDispose]();
-          spec.signal?.throwIfAborted();
-          throw err;
-        }
+        return await this.untilReady(instance, spec, ctx, how, files, proc);
       }
     } catch (err) {
       await stack.disposeAsync().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The cell's own files: its overlay over the image (or the warm state's disk), firmware variables, a TPM. */
+  private async cellFiles(spec: VmSpec, ctx: StartContext, how: LaunchHow, cellDir: string, stack: CleanupStack): Promise<CellFiles> {
+    const boot = spec.image.manifest.boot;
+    const files: CellFiles = {
+      cellDir,
+      consolePath: path.join(cellDir, 'console.log'),
+      logPath: path.join(cellDir, 'qemu.log'),
+      overlay: path.join(cellDir, how.keepOverlayAs ?? 'overlay.qcow2'),
+      qmpSocket: socketPath(cellDir, 'qmp.sock'),
+      scratch: [],
+      processes: [],
+    };
+    files.scratch.push(...(how.keepOverlayAs ? [files.qmpSocket] : [files.overlay, files.qmpSocket]));
+    stack.defer(() => removeRecord(recordPath(this.stateDir, spec.name)));
+    stack.defer(() => rm(files.qmpSocket, { force: true }));
+
+    if (!how.keepOverlayAs) stack.defer(() => rm(files.overlay, { force: true }));
+    // Warm: the cell writes over the disk the state was saved with (base <- saved overlay <- cell).
+    const backing = how.warm ? { base: how.warm.diskPath, baseFormat: 'qcow2' as const } : { base: ctx.baseDisk.path, baseFormat: ctx.baseDisk.format };
+    await createOverlay({ ...backing, overlay: files.overlay }, this.qemuImg);
+
+    if (ctx.ovmf) {
+      const vars = path.join(cellDir, 'OVMF_VARS.fd');
+      files.ovmfVars = vars;
+      files.scratch.push(vars);
+      stack.defer(() => rm(vars, { force: true }));
+      await copyFile(ctx.ovmfVarsTemplate, vars);
+    }
+
+    if (boot.kind === 'disk' && boot.tpm) {
+      const tpmDir = path.join(cellDir, 'tpm');
+      const tpmSocket = socketPath(cellDir, 'swtpm.sock');
+      files.tpmSocket = tpmSocket;
+      files.scratch.push(tpmDir, tpmSocket);
+      stack.defer(() => rm(tpmDir, { recursive: true, force: true }));
+      stack.defer(() => rm(tpmSocket, { force: true }));
+      const tpm = await startSwtpm(tpmDir, tpmSocket, this.watchdog, ctx.timeouts.command);
+      files.processes.push({ ...tpm.identity, role: 'swtpm' });
+      stack.defer(() => killGroup(tpm.identity));
+    }
+    return files;
+  }
+
+  /**
+   * One QEMU process, recorded, until its monitor answers a command. `port-taken`: the forwarded
+   * loopback port was taken by someone else meanwhile (try another); anything else that keeps it
+   * from starting is an InfraFailure (WarmRestoreFailed for a state that does not load).
+   */
+  private async spawnQemu(spec: VmSpec, ctx: StartContext, how: LaunchHow, files: CellFiles, attempt: number): Promise<SpawnedQemu | 'port-taken'> {
+    const { qemu, memoryMiB, cpus, accel, timeouts } = ctx;
+    const sshPort = await this.pickPort();
+    const args = buildQemuArgs({
+      name: spec.name,
+      manifest: spec.image.manifest,
+      imageDir: spec.image.dir,
+      accel: accel.accel,
+      memoryMiB,
+      cpus,
+      disk: { path: files.overlay, format: 'qcow2' },
+      consolePath: files.consolePath,
+      qmpSocket: files.qmpSocket,
+      sshPort,
+      ...(files.ovmfVars ? { ovmfVars: files.ovmfVars } : {}),
+      ...(files.tpmSocket ? { tpmSocket: files.tpmSocket } : {}),
+    });
+    if (how.warm) args.push('-incoming', incomingUri(how.warm.statePath));
+    const logStart = await stat(files.logPath).then((st) => st.size, () => 0);
+    let vm: SpawnedChild;
+    try {
+      vm = await spawnDetached(qemu, args, { logPath: files.logPath, watchdog: this.watchdog });
+    } catch (err) {
+      throw new InfraFailure(`starting ${qemu}: ${(err as Error).message}`, { cause: err });
+    }
+    const vmDone = new CleanupStack();
+    vmDone.defer(() => waitGone(vm.identity, 5_000));
+    vmDone.defer(() => killGroup(vm.identity));
+    const record: VmRecord = {
+      schema: 1,
+      name: spec.name,
+      controller: thisController(),
+      processes: [{ ...vm.identity, role: 'qemu' }, ...files.processes],
+      qmpSocket: files.qmpSocket,
+      cellDir: files.cellDir,
+      scratch: files.scratch,
+      startedAt: new Date().toISOString(),
+    };
+    const recordFile = await writeRecord(this.stateDir, record);
+
+    // Stops every wait of this process as soon as QEMU exits or the caller aborts.
+    const processAbort = new AbortController();
+    const exit: SpawnedQemu['exit'] = {};
+    void vm.exited.then((e) => {
+      exit.value = e;
+      processAbort.abort(new Error('QEMU exited'));
+    });
+    const signal = spec.signal ? AbortSignal.any([spec.signal, processAbort.signal]) : processAbort.signal;
+
+    let qmp: QmpClient | undefined;
+    try {
+      qmp = await QmpClient.connect(files.qmpSocket, { timeoutMs: timeouts.command, signal, commandTimeoutMs: timeouts.command });
+      // The greeting comes from the monitor thread before machine init ends (a taken port fails
+      // after it); a command is answered by the main loop, i.e. only once init is done.
+      await qmp.execute('query-status');
+    } catch (err) {
+      qmp?.close();
+      await vmDone.disposeAsync();
+      spec.signal?.throwIfAborted();
+      const stderr = (await tail(files.logPath, 1500, logStart)).trim();
+      const ended = exit.value;
+      if (ended && stderr.includes(HOSTFWD_TAKEN) && attempt < PORT_ATTEMPTS) return 'port-taken';
+      await removeRecord(recordFile);
+      if (ended && stderr.includes(HOSTFWD_TAKEN)) {
+        throw new InfraFailure(`QEMU could not forward a loopback port after ${PORT_ATTEMPTS} attempts: ${stderr}`);
+      }
+      const what = ended ? `exited (${ended.code ?? ended.signal}) at start` : 'gave no QMP greeting';
+      const message = `QEMU ${what} for VM ${spec.name}: ${stderr || (err as Error).message}`;
+      if (how.warm) throw new WarmRestoreFailed(message, ended !== undefined, { cause: err });
+      throw new InfraFailure(message, { cause: err });
+    }
+    return { vm, qmp, sshPort, recordFile, logStart, exit, signal };
+  }
+
+  /** A warm state loaded and the guest let run; the guest booted (its SSH banner) unless only the hypervisor was asked for. */
+  private async untilReady(instance: QemuVm, spec: VmSpec, ctx: StartContext, how: LaunchHow, files: CellFiles, proc: SpawnedQemu): Promise<QemuVm> {
+    const { timeouts } = ctx;
+    try {
+      if (how.warm) {
+        try {
+          await waitIncoming((c, a) => proc.qmp.execute(c, a), { timeoutMs: timeouts.boot, signal: proc.signal });
+          await proc.qmp.execute('cont');
+        } catch (err) {
+          spec.signal?.throwIfAborted();
+          await sleep(200);
+          const stderr = (await tail(files.logPath, 1500, proc.logStart)).trim();
+          const exited = proc.exit.value !== undefined || !isSameProcessAlive(proc.vm.identity);
+          throw new WarmRestoreFailed(
+            `${exited ? `QEMU exited while loading the state` : (err as Error).message}${stderr ? `: ${stderr}` : ''}`,
+            exited,
+            { cause: err },
+          );
+        }
+      }
+      if (spec.waitFor !== 'hypervisor') await instance.waitBooted(timeouts.boot, spec.signal);
+      spec.signal?.throwIfAborted();
+      instance.start = {
+        kind: how.warm ? 'warm' : 'cold',
+        ms: Math.round(performance.now() - how.t0),
+        ...(how.fallbackReason ? { fallbackReason: how.fallbackReason } : {}),
+      };
+      if (how.warm) instance.warmState = { dir: how.warm.dir, key: how.warm.record.key, stateBytes: how.warm.record.files.state };
+      instance.bindLifetime(spec.signal);
+      return instance;
+    } catch (err) {
+      await instance[Symbol.asyncDispose]();
+      spec.signal?.throwIfAborted();
       throw err;
     }
   }
