@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
+import { powerShellTools, pwshSkip } from '../../../lib/pwsh.ts';
 import { SCRIPT_NAMES as DRIVER_SCRIPTS, scriptPath as driverScriptPath } from '../../../driver/windows/runner.ts';
 import { InfraFailure } from '../../../lib/errors.ts';
 import {
@@ -304,13 +305,10 @@ t.test('every script file is well-formed as far as can be checked here', async (
   }
 });
 
-const pwshProbe = spawnSync('pwsh', ['-NoProfile', '-Command', '$PSVersionTable.PSVersion.Major'], { encoding: 'utf8' });
-const pwshMissing =
-  pwshProbe.error || pwshProbe.status !== 0
-    ? "pwsh is not installed (Microsoft's package repository is not reachable here): syntax is checked only by the balance test above"
-    : false;
+const pwsh = powerShellTools().pwsh;
+const pwshMissing = pwshSkip();
 
-t.test('PowerShell parses every composed script (when pwsh is installed)', { skip: pwshMissing }, async (t) => {
+t.test('PowerShell parses every composed script', { skip: pwshMissing }, async (t) => {
   const scripts = [...WINDOWS_SCRIPTS, ...DRIVER_SCRIPTS.map((n) => scriptFromFile(driverScriptPath(n)))];
   for (const s of scripts) {
     const name = typeof s === 'string' ? s : s.name;
@@ -318,7 +316,7 @@ t.test('PowerShell parses every composed script (when pwsh is installed)', { ski
     const check =
       '$errs = $null; $null = [System.Management.Automation.Language.Parser]::ParseInput([Console]::In.ReadToEnd(), [ref]$null, [ref]$errs); ' +
       '$errs | ForEach-Object { $_.ToString() }; exit $errs.Count';
-    const r = spawnSync('pwsh', ['-NoProfile', '-NonInteractive', '-Command', check], { input: script, encoding: 'utf8' });
+    const r = spawnSync(pwsh!, ['-NoProfile', '-NonInteractive', '-Command', check], { input: script, encoding: 'utf8' });
     t.equal(r.status, 0, `${name}: ${r.stdout}${r.stderr}`);
   }
 });
