@@ -29,17 +29,28 @@ t.test('every typed failure has its verdict', async (t) => {
   t.same(FAILURE_VERDICTS.map((r) => r.type), ['GuestCrashed', 'TestError', 'PackageRefused', 'BootFailure', 'VerifierViolation', 'InfraFailure'], 'the rows, product findings before infrastructure');
 });
 
-t.test("what nobody typed is judged by its step: the guest lost while ours loads is a boot failure, elsewhere the harness's", async (t) => {
+t.test("what nobody typed is the harness's, except while our package loads: then the guest lost is a boot failure", async (t) => {
   for (const step of STEPS) {
-    t.equal(decideFailure(step, new Error('boom')).verdict, step === 'install' ? 'boot-failure' : 'infra-error', step);
+    t.equal(decideFailure(step, new Error('boom')).verdict, 'infra-error', step);
     t.ok(STEP_FAILURE[step] in VERDICT_TABLE);
   }
+  t.equal(decideFailure('install', new Error('channel closed'), { oursLoading: true }).verdict, 'boot-failure');
+  t.equal(decideFailure('install', new Error('x'), { timedOutMs: 120_000, oursLoading: true }).verdict, 'boot-failure', 'ours never finished loading');
+  t.equal(decideFailure('install', new Error('x'), { timedOutMs: 120_000 }).verdict, 'infra-error', "a partner's filter never finished loading: not ours");
   t.equal(decideFailure('install', new Error('x'), { timedOutMs: 120_000 }).reason, 'install: timed out after 120 s');
-  t.equal(decideFailure('install', new Error('x'), { timedOutMs: 120_000 }).verdict, 'boot-failure');
+  t.equal(decideFailure('install', new InfraFailure('the cell monitor failed'), { oursLoading: true }).verdict, 'infra-error', 'a typed harness failure stays the harness\'s');
+});
+
+t.test('a finding about the product stands even when the step was interrupted or ran out of time', async (t) => {
+  const crash = new GuestCrashed({ kind: 'crash', panic, evidence: consoleOnly('OOPS') });
+  t.equal(decideFailure('workload', crash, { interrupted: true }).verdict, 'product-crash');
+  t.equal(decideFailure('workload', crash, { timedOutMs: 900_000 }).verdict, 'product-crash');
+  t.equal(decideFailure('install', new PackageRefused('ours', 'fg', 'refused', undefined), { interrupted: true }).verdict, 'install-failure');
+  t.equal(decideFailure('workload', new TestError('x'), { interrupted: true }).verdict, 'infra-error', 'not a product finding: interrupted');
 });
 
 t.test('an interrupted attempt is never a product verdict', async (t) => {
-  t.same(decideFailure('workload', new BootFailure('x'), { interrupted: true }), { verdict: 'infra-error', reason: 'workload: interrupted' });
+  t.same(decideFailure('workload', new Error('channel closed'), { interrupted: true, oursLoading: true }), { verdict: 'infra-error', reason: 'workload: interrupted' });
 });
 
 t.test('the reason names the step', async (t) => {

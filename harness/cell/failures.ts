@@ -5,7 +5,7 @@
 // step it happened in (STEP_FAILURE): before our driver is in, infrastructure; while it loads, the
 // guest lost is a boot failure.
 import { FleetgateError, EXIT, InfraFailure } from '../../lib/errors.ts';
-import type { Step, Verdict } from '../../runfolder/results.ts';
+import { PRODUCT_FAILURES, type Step, type Verdict } from '../../runfolder/results.ts';
 import type { MonitorOutcome } from './monitor.ts';
 
 export { InfraFailure };
@@ -66,18 +66,20 @@ function findingVerdict(f: GuestFinding): Verdict {
   return f.kind !== 'crash' || f.evidence.report?.kind === 'HANG' ? 'product-hang' : 'product-crash';
 }
 
-/** The verdict of an error nobody typed, by the step it happened in. */
+/**
+ * The verdict of an error nobody typed (or a step out of time), by the step it happened in. While our
+ * package loads (`oursLoading`), the guest lost or a load that does not finish is a boot failure
+ * (BOOT_WHILE_OURS_LOADS); anywhere else in install, as in every step, it is the harness's.
+ */
 export const STEP_FAILURE: Readonly<Record<Step, Verdict>> = {
   acquire: 'infra-error',
   identity: 'infra-error',
   baseline: 'infra-error',
-  // Our package goes in here: a guest lost while it loads is the product's (the channel failing
-  // while a partner's filter loads is decided by PackageRefused / InfraFailure before this).
-  install: 'boot-failure',
+  install: 'infra-error',
   // A profile that reboots: a guest that does not come back throws BootFailure; anything else untyped
   // is the harness's.
   verifier: 'infra-error',
-  // A crash or hang is the monitor's finding (lifecycle.ts); the channel failing without one is not.
+  // A crash or hang is the monitor's finding (GuestCrashed); the channel failing without one is not.
   workload: 'infra-error',
   unload: 'infra-error',
   collect: 'infra-error',
@@ -85,6 +87,9 @@ export const STEP_FAILURE: Readonly<Record<Step, Verdict>> = {
   verdict: 'infra-error',
   release: 'infra-error',
 };
+
+/** An untyped error or a time-out while our package loads. */
+export const BOOT_WHILE_OURS_LOADS: Verdict = 'boot-failure';
 
 /**
  * Typed failures and their verdicts, first match wins: the one table (failures.test.ts covers every
@@ -105,17 +110,20 @@ export interface FailureDecision {
 }
 
 /**
- * The one decision: the verdict of an error thrown in `step`. An interrupted attempt is never a
- * product verdict (the scheduler keeps only product failures found before the stop); a step that ran
- * out of time is judged like an untyped error of that step.
+ * The one decision: the verdict of an error thrown in `step`. Findings about the product (a crash or
+ * hang the monitor saw, ours refused, a guest that did not come back, a verifier violation) stand
+ * whatever else happened: an interrupted or timed-out step does not undo them. Otherwise an
+ * interrupted attempt is never a product verdict (the scheduler keeps only product failures found
+ * before the stop), and a step out of time is judged like an untyped error of that step.
  */
-export function decideFailure(step: Step, err: unknown, o: { interrupted?: boolean; timedOutMs?: number } = {}): FailureDecision {
-  if (o.interrupted) return { verdict: 'infra-error', reason: `${step}: interrupted` };
-  if (o.timedOutMs !== undefined) return { verdict: STEP_FAILURE[step], reason: `${step}: timed out after ${Math.round(o.timedOutMs / 1000)} s` };
+export function decideFailure(step: Step, err: unknown, o: { interrupted?: boolean; timedOutMs?: number; oursLoading?: boolean } = {}): FailureDecision {
   const reason = `${step}: ${err instanceof Error ? err.message : String(err)}`;
-  for (const row of FAILURE_VERDICTS) {
-    const verdict = row.matches(err);
-    if (verdict) return { verdict, reason };
-  }
-  return { verdict: STEP_FAILURE[step], reason };
+  const typed = FAILURE_VERDICTS.map((row) => row.matches(err)).find((v) => v !== undefined);
+  if (typed !== undefined && PRODUCT_VERDICTS.has(typed)) return { verdict: typed, reason };
+  if (o.interrupted) return { verdict: 'infra-error', reason: `${step}: interrupted` };
+  const untyped = o.oursLoading ? BOOT_WHILE_OURS_LOADS : STEP_FAILURE[step];
+  if (o.timedOutMs !== undefined) return { verdict: untyped, reason: `${step}: timed out after ${Math.round(o.timedOutMs / 1000)} s` };
+  return { verdict: typed ?? untyped, reason };
 }
+
+const PRODUCT_VERDICTS: ReadonlySet<Verdict> = new Set(PRODUCT_FAILURES);

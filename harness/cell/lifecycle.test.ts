@@ -129,6 +129,24 @@ t.test('boot-failure: the guest lost while ours loads, the VM still running', as
   t.match(result.reason, /lost while fakefilter loaded/);
 });
 
+t.test('boot-failure: the guest resets itself as ours loads (no panic)', async (t) => {
+  const { result } = await attempt({ install: 'reset' });
+  t.equal(result.verdict, 'boot-failure');
+  t.match(result.reason, /reset itself \(guest-reset\) during the load of fakefilter/);
+});
+
+t.test("a partner's filter that never finishes loading is not ours: infra-error", async (t) => {
+  const { result } = await attempt({ install: 'hang-coexist' }, { cell: { coexist: ['partner'] }, policy: { ...POLICY, timeouts: { install: 200 } } });
+  t.equal(result.verdict, 'infra-error');
+  t.match(result.reason, /^install: timed out/);
+});
+
+t.test('infra-error: the VM killed on purpose before the workload is not watched into a hang', async (t) => {
+  const { result } = await attempt({}, { cell: { faults: [{ kind: 'kill-vm', at: 'workload', attempts: [1] }] } });
+  t.equal(result.verdict, 'infra-error');
+  t.match(result.reason, /VM was gone before the workload/);
+});
+
 t.test('install-failure: the OS refuses ours; its words are kept', async (t) => {
   const { result, dir } = await attempt({ install: 'refuse' });
   t.equal(result.verdict, 'install-failure');

@@ -48,6 +48,9 @@ class StepFailed extends Error {
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
+/** Resolves null after `ms`, never holding the process open. */
+const lateLimit = (ms: number): Promise<null> => new Promise<null>((r) => setTimeout(r, ms, null).unref());
+
 /** Runs one attempt; never throws for a cell's failure (the verdict says it). */
 export async function runCell(ctx: AttemptContext, seams: CellSeams, policy: CellPolicy = {}): Promise<AttemptResult> {
   return new CellAttempt(ctx, seams, policy).run();
@@ -61,6 +64,8 @@ class CellAttempt {
   private readonly faults: Set<string>;
   private vm: VmInstance | undefined;
   private session: GuestSession | undefined;
+  /** Our package is being installed right now: the guest lost then is a boot failure (failures.ts). */
+  private oursLoading = false;
   /** Module names attribution treats as ours (from the prepared cell). */
   private ours: string[] = [];
 
@@ -96,7 +101,7 @@ class CellAttempt {
       this.judge(err instanceof StepFailed ? err.decision : decideFailure('acquire', err, { interrupted: this.ctx.signal.aborted }));
       // A crash or hang while ours loaded or ran: the verdict is the crash's; what follows only
       // gathers and reads its evidence.
-      if (err instanceof StepFailed && err.cause instanceof GuestCrashed) {
+      if (err instanceof StepFailed && err.cause instanceof GuestCrashed && (this.result.verdict === 'product-crash' || this.result.verdict === 'product-hang')) {
         const finding = err.cause.finding;
         await this.step('collect', async () => this.keepCrashEvidence(finding)).catch(() => undefined);
         await this.step('triage', async () => this.triage(finding)).catch(() => undefined);
@@ -127,13 +132,26 @@ class CellAttempt {
   private async acquire(prepared: PreparedCell): Promise<void> {
     const t0 = performance.now();
     await this.step('acquire', async (signal) => {
-      const vm = await this.seams.provider.start({
-        name: `cell-${this.ctx.cell.id}-a${this.ctx.attempt}-${process.pid}`,
-        cellDir: this.ctx.attemptDir,
-        image: prepared.image,
-        signal,
-        start: this.policy.start ?? 'auto',
-      });
+      // The VM lives as long as the attempt (its signal tears it down); the step's limit applies only
+      // while it starts.
+      const lifetime = new AbortController();
+      const end = (): void => lifetime.abort(this.ctx.signal.reason);
+      if (this.ctx.signal.aborted) end();
+      else this.ctx.signal.addEventListener('abort', end, { once: true });
+      const startLimit = (): void => lifetime.abort(signal.reason);
+      signal.addEventListener('abort', startLimit, { once: true });
+      let vm: VmInstance;
+      try {
+        vm = await this.seams.provider.start({
+          name: `cell-${this.ctx.cell.id}-a${this.ctx.attempt}-${process.pid}`,
+          cellDir: this.ctx.attemptDir,
+          image: prepared.image,
+          signal: lifetime.signal,
+          start: this.policy.start ?? 'auto',
+        });
+      } finally {
+        signal.removeEventListener('abort', startLimit);
+      }
       this.vm = vm;
       const how = vm.start ?? { kind: 'cold' as const, ms: 0 };
       this.result.start = { kind: how.kind, ms: 0, accel: vm.accel };
@@ -199,9 +217,12 @@ class CellAttempt {
     }
     const ours = staged.at(-1)!;
     await this.underWatch(`the load of ${ours.name}`, signal, async (s) => {
+      this.oursLoading = true;
       try {
         await session.install(ours, prepared.params, s);
+        this.oursLoading = false;
       } catch (err) {
+        this.oursLoading = false;
         if (err instanceof PackageRefused) {
           if (err.evidence) await this.keep(err.evidence.file, err.evidence.text);
           throw err;
@@ -238,18 +259,31 @@ class CellAttempt {
     const workEnd = new AbortController();
     session.channel.startHeartbeat(this.policy.heartbeat ?? { intervalMs: 2_000, timeoutMs: 3_000, missesBeforeLost: 3 });
     const end = new AbortController();
-    const since = this.vm!.events.history().length;
-    const watching = watchCell(this.vm!, session.channel, { cellDir: this.ctx.attemptDir, crash: this.personality.crash, signal: end.signal, ...this.policy.monitor });
+    const vm = this.vm!;
+    const since = vm.events.history().length;
+    // A VM already gone (killed between steps) is not watched: the monitor counts only later events.
+    const exited = vm.events.history().find((e) => e.type === 'exited');
+    if (exited) throw new VmGone(`the VM was gone before ${during} (${JSON.stringify(exited)})`);
+    const watching = watchCell(vm, session.channel, { cellDir: this.ctx.attemptDir, crash: this.personality.crash, signal: end.signal, ...this.policy.monitor }).catch((err: unknown) => {
+      throw new InfraFailure(`the cell monitor failed during ${during}: ${errorText(err)}`, { cause: err });
+    });
     try {
       const work = fn(AbortSignal.any([signal, workEnd.signal])).then((r) => ({ r }) as const, (e: unknown) => ({ e }) as const);
       const first = await Promise.race([work, watching.then((w) => ({ w }) as const)]);
       if ('r' in first) return first.r;
       if ('e' in first && first.e instanceof PackageRefused && o.explainRefusals === false) throw first.e;
-      // A panic already reported is waited for whole (its evidence takes seconds to collect).
-      const panicked = this.vm!.events.history().slice(since).some((e) => e.type === 'panicked');
-      const w = 'w' in first ? first.w : panicked ? await watching : await Promise.race([watching, new Promise<null>((r) => setTimeout(r, this.policy.lateCrashMs ?? 15_000, null))]);
+      // A panic already reported is waited for whole (its evidence takes seconds to collect); otherwise
+      // the monitor has a moment, unless the attempt is being interrupted.
+      const panicked = vm.events.history().slice(since).some((e) => e.type === 'panicked');
+      const w = 'w' in first ? first.w : panicked ? await watching : this.ctx.signal.aborted ? null : await Promise.race([watching, lateLimit(this.policy.lateCrashMs ?? 15_000)]);
       if (w && (w.kind === 'crash' || w.kind === 'hang' || w.kind === 'hang-no-dump')) throw new GuestCrashed(w, during);
-      if (w?.kind === 'vm-gone') throw new VmGone(`the VM went away during ${during} (${JSON.stringify(w.event)})`);
+      if (w?.kind === 'vm-gone') {
+        const e = w.event;
+        // The guest reset or powered off by itself (a triple fault, a reboot it did on its own) with
+        // ours in: it did not stay up. The host killing or resetting the VM is the host's.
+        if ((e.type === 'reset' || e.type === 'shutdown') && e.guest) throw new BootFailure(`the guest ${e.type === 'reset' ? 'reset itself' : 'shut itself down'} (${e.reason}) during ${during}`);
+        throw new VmGone(`the VM went away during ${during} (${JSON.stringify(e)})`);
+      }
       throw 'e' in first ? first.e : new InfraFailure(`the monitor ended its watch of ${during} without a finding`);
     } finally {
       workEnd.abort();
@@ -308,8 +342,19 @@ class CellAttempt {
       await session?.close().catch((err: unknown) => { detail = `closing the guest channel: ${String(err)}`; });
       if (vm) {
         const timeout = new Promise<'late'>((r) => setTimeout(r, this.limit('release'), 'late').unref());
-        const done = await Promise.race([vm[Symbol.asyncDispose]().then(() => 'ok' as const, (err: unknown) => { detail = `releasing the VM: ${String(err)}`; return 'ok' as const; }), timeout]);
-        if (done === 'late') detail = `releasing the VM took over ${this.limit('release') / 1000} s`;
+        const disposing = vm[Symbol.asyncDispose]().then(() => 'ok' as const, (err: unknown) => { detail = `releasing the VM: ${String(err)}`; return 'ok' as const; });
+        if ((await Promise.race([disposing, timeout])) === 'late') {
+          // The slot is not given back with a VM still running on it: kill what can be killed, then wait.
+          detail = `releasing the VM took over ${this.limit('release') / 1000} s; killed`;
+          if (vm.pid) {
+            try {
+              process.kill(vm.pid, 'SIGKILL');
+            } catch {
+              // already gone
+            }
+          }
+          await disposing;
+        }
       }
       const ms = performance.now() - t0;
       // The product's verdict stands whatever the release did: a VM that would not stop is the host's trouble.
@@ -335,7 +380,7 @@ class CellAttempt {
       return v;
     } catch (err) {
       const interrupted = this.ctx.signal.aborted;
-      const decision = decideFailure(name, err, { interrupted, ...(timeout.aborted && !interrupted ? { timedOutMs: limitMs } : {}) });
+      const decision = decideFailure(name, err, { interrupted, oursLoading: this.oursLoading, ...(timeout.aborted && !interrupted ? { timedOutMs: limitMs } : {}) });
       this.record({ step: name, startedAt, ms: performance.now() - t0, ok: false, detail: decision.reason.slice(name.length + 2) });
       throw new StepFailed(decision, { cause: err });
     }
@@ -376,7 +421,11 @@ class CellAttempt {
     const vm = this.vm;
     if (!vm) return;
     this.note(`injected fault: killing the VM${vm.pid ? ` (pid ${vm.pid})` : ''} during ${step}`);
-    if (vm.pid) process.kill(vm.pid, 'SIGKILL');
-    else await vm.stop({ graceful: false }).catch(() => undefined);
+    try {
+      if (vm.pid) process.kill(vm.pid, 'SIGKILL');
+      else await vm.stop({ graceful: false });
+    } catch (err) {
+      this.note(`injected fault: the VM could not be killed: ${errorText(err)}`);
+    }
   }
 }

@@ -148,11 +148,19 @@ export async function watchCell(vm: VmInstance, channel: GuestChannel, opts: Wat
     // Heartbeat lost. A guest that is panicking on its own (soft lockup detector) gets a grace period.
     const grace = await Promise.race([panicked, sleep(opts.hangGraceMs ?? 5_000, stop).then(() => null)]);
     if (grace) return { kind: 'crash', panic: grace.e, evidence: await collectCrashEvidence(vm, opts) };
+    // The watch ended during the grace (the work finished): a guest that answered after all is not
+    // sent an NMI.
+    if (stop.aborted) return { kind: 'quiet' };
     const status = await vm.status().catch(() => 'exited');
+    if (status === 'exited') {
+      const exited = vm.events.history().find((e) => e.type === 'exited');
+      return { kind: 'vm-gone', event: exited ?? { type: 'exited', at: new Date().toISOString(), code: null, signal: null } };
+    }
     if (status !== 'running') {
       return { kind: 'hang-no-dump', heartbeatLostAt: first.lostAt, reason: `heartbeat lost and the VM is ${status}` };
     }
     const beforeNmi = vm.events.history().length;
+    if (stop.aborted) return { kind: 'quiet' };
     await vm.injectNmi();
     try {
       const p = await vm.events.waitFor('panicked', { timeoutMs: opts.nmiPanicMs ?? 30_000, after: beforeNmi });

@@ -28,7 +28,7 @@ export interface FakeLatency {
 
 export interface FakeGuestScript {
   prepare?: 'refuse-ours' | 'refuse-coexist';
-  install?: 'refuse' | 'crash' | 'lose-guest';
+  install?: 'refuse' | 'crash' | 'lose-guest' | 'reset' | 'hang-coexist';
   verifier?: 'violation' | 'no-reboot';
   /** What happens once ours is in and the workload runs. */
   workload?: 'crash' | 'lockup' | 'hang' | 'broken' | 'vm-gone';
@@ -183,7 +183,7 @@ class FakeSession implements GuestSession {
     return { ...pkg, remote: `/tmp/${pkg.name}.ko`, sha256: `sha256-of-${pkg.name}` };
   }
 
-  async install(pkg: StagedPackage): Promise<void> {
+  async install(pkg: StagedPackage, _params: Record<string, string | number>, signal: AbortSignal): Promise<void> {
     this.calls.push({ op: 'install', arg: pkg.name });
     if (pkg.role === 'ours') {
       if (this.script.install === 'refuse') throw new PackageRefused('ours', pkg.name, `insmod ${pkg.name} refused: Unknown symbol`, { file: 'install.txt', text: 'insmod: ERROR: could not insert module: Unknown symbol in module\n' });
@@ -193,7 +193,14 @@ class FakeSession implements GuestSession {
         throw new InfraFailure('fake channel: connection lost');
       }
       if (this.script.install === 'lose-guest') throw new InfraFailure('fake channel: connection lost');
+      if (this.script.install === 'reset') {
+        this.vm.events.push({ type: 'reset', at: new Date().toISOString(), guest: true, reason: 'guest-reset' });
+        await sleep(20);
+        throw new InfraFailure('fake channel: connection lost');
+      }
       this.installed = true;
+    } else if (this.script.install === 'hang-coexist') {
+      await sleep(60_000, signal);
     }
   }
 
