@@ -96,7 +96,7 @@ export class SshdFixture {
   private child: ChildProcess | undefined;
   private log = '';
 
-  private constructor(readonly port: number) {
+  private constructor(readonly port: number, env: Record<string, string> = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'fleetgate-sshd-'));
     this.hostKeyPath = makeKey(this.dir, 'host_ed25519');
     this.clientKeyPath = makeKey(this.dir, 'client_ed25519');
@@ -125,15 +125,20 @@ export class SshdFixture {
         // The login shell (bash) reads ~/.bashrc for commands run over SSH. The host's own dotfiles
         // are not ours to run: they can be slow, and ones that take locks (pyenv rehash) leave
         // those locks stale when a test kills a session. An empty HOME keeps sessions clean.
-        `SetEnv HOME=${this.dir}`,
+        // Extra variables for the sessions (a test double's PATH and state folder); values must not
+        // hold spaces or quotes (sshd_config's own quoting is not attempted).
+        `SetEnv HOME=${this.dir}${Object.entries(env).map(([k, v]) => ` ${k}=${v}`).join('')}`,
         '',
       ].join('\n'),
     );
   }
 
   /** Keys and config are made now; the server starts with start(). */
-  static async create(): Promise<SshdFixture> {
-    return new SshdFixture(await freePort());
+  static async create(o: { env?: Record<string, string> } = {}): Promise<SshdFixture> {
+    for (const [k, v] of Object.entries(o.env ?? {})) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\s"'\\]/.test(v)) throw new Error(`sshd fixture: SetEnv ${k}=${v} cannot be written into sshd_config`);
+    }
+    return new SshdFixture(await freePort(), o.env);
   }
 
   get pid(): number | undefined {

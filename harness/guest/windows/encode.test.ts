@@ -275,7 +275,8 @@ function statementEnd(text: string, from: number): number {
 }
 
 t.test('every script file is well-formed as far as can be checked here', async (t) => {
-  const files = readdirSync(new URL('./scripts/', import.meta.url)).filter((f) => f.endsWith('.ps1'));
+  // Pester tests (*.Tests.ps1) live beside the scripts they test; they are not guest scripts.
+  const files = readdirSync(new URL('./scripts/', import.meta.url)).filter((f) => f.endsWith('.ps1') && !f.endsWith('.Tests.ps1'));
   t.strictSame(files.sort(), [...WINDOWS_SCRIPTS, 'common'].map((n) => `${n}.ps1`).sort(), 'every file is a known script');
   const common = scriptSource('common');
   const defined = new Set([...common.matchAll(/^function ([\w-]+)/gm)].map((m) => m[1]!.toLowerCase()));

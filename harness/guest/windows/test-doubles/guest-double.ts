@@ -1,0 +1,134 @@
+// TEST DOUBLE. A "Windows guest" for tests: a loopback OpenSSH server (harness/guest/ssh/sshd-fixture.ts)
+// whose sessions find bin/powershell (real pwsh 7 with windows-doubles.ps1 loaded) and bin/*.exe
+// (Windows programs replaying recorded real outputs from ../shared/samples/) first on PATH. The test
+// writes the guest's state (registry values, Secure Boot, CIM instances, which recorded output each
+// program replays); the real WindowsGuest sends the real composed scripts to it over real SSH.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { powerShellTools } from '../../../../lib/pwsh.ts';
+import { connectSsh, type SshGuestChannel } from '../../ssh/client.ts';
+import { SshdFixture } from '../../ssh/sshd-fixture.ts';
+import { heartbeatCommand, windowsRemoteSha256 } from '../windows-guest.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const SAMPLES = path.resolve(HERE, '../../../../../shared/samples');
+
+type RegValue = { type: 'REG_SZ' | 'REG_EXPAND_SZ' | 'REG_DWORD' | 'REG_QWORD' | 'REG_MULTI_SZ'; value: unknown };
+
+export interface WindowsDoubleState {
+  env: Record<string, string>;
+  /** Keys by their PowerShell path (HKLM:\...), values by name. */
+  registry: Record<string, Record<string, RegValue>>;
+  secureBoot: boolean | 'not-uefi' | 'access-denied';
+  /** CIM instances by `namespace:class`. */
+  cim: Record<string, Record<string, unknown>>;
+  /** After a restart (bin/shutdown.exe), the guest never answers again. */
+  bootHangs?: boolean;
+  /** Takes effect at the next restart (what Windows applies at boot: verifier settings, a pending install). */
+  onReboot?: Partial<WindowsDoubleState> | null;
+  /** Restarts so far. */
+  boots?: number;
+}
+
+/** A Windows 11 24H2 guest at 26100.4349, test signing on, Secure Boot off, as a cell image would be. */
+export function windows11State(o: { build?: number; ubr?: number; lastBoot?: string } = {}): WindowsDoubleState {
+  const cv = 'HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion';
+  return {
+    env: { COMPUTERNAME: 'FG-CELL', PROCESSOR_ARCHITECTURE: 'AMD64', firmware_type: 'UEFI', SystemRoot: 'C:\\Windows' },
+    registry: {
+      [cv]: {
+        CurrentBuild: { type: 'REG_SZ', value: String(o.build ?? 26100) },
+        UBR: { type: 'REG_DWORD', value: o.ubr ?? 4349 },
+        EditionID: { type: 'REG_SZ', value: 'Enterprise' },
+        ProductName: { type: 'REG_SZ', value: 'Windows 10 Enterprise' },
+        DisplayVersion: { type: 'REG_SZ', value: '24H2' },
+        InstallationType: { type: 'REG_SZ', value: 'Client' },
+        CurrentMajorVersionNumber: { type: 'REG_DWORD', value: 10 },
+        CurrentMinorVersionNumber: { type: 'REG_DWORD', value: 0 },
+      },
+      'HKLM:\\SYSTEM\\CurrentControlSet\\Control': {
+        SystemStartOptions: { type: 'REG_SZ', value: ' NOEXECUTE=OPTIN  TESTSIGNING  NOVGA' },
+      },
+      'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\CrashControl': {
+        CrashDumpEnabled: { type: 'REG_DWORD', value: 1 },
+        FilterPages: { type: 'REG_DWORD', value: 1 },
+        AutoReboot: { type: 'REG_DWORD', value: 1 },
+        Overwrite: { type: 'REG_DWORD', value: 1 },
+        DumpFile: { type: 'REG_EXPAND_SZ', value: '%SystemRoot%\\MEMORY.DMP' },
+        MinidumpDir: { type: 'REG_EXPAND_SZ', value: '%SystemRoot%\\Minidump' },
+      },
+    },
+    secureBoot: false,
+    cim: {
+      'root\\cimv2:Win32_OperatingSystem': { LastBootUpTime: o.lastBoot ?? '2026-12-01T08:30:00Z' },
+      'root\\Microsoft\\Windows\\DeviceGuard:Win32_DeviceGuard': { SecurityServicesRunning: [0], SecurityServicesConfigured: [0], VirtualizationBasedSecurityStatus: 0 },
+    },
+  };
+}
+
+export interface WindowsDoubleGuest {
+  channel: SshGuestChannel;
+  stateDir: string;
+  sshd: SshdFixture;
+  /** Another SSH session to the guest (after a restart). */
+  connect(signal?: AbortSignal): Promise<SshGuestChannel>;
+  /** Rewrites the guest's state (between scripts, as a reboot or an install would change it). */
+  setState(state: WindowsDoubleState): void;
+  /** The guest's state now (what the doubles changed included). */
+  state(): WindowsDoubleState;
+  /** Which recorded output a program replays: a file of ../shared/samples/, copied into the state. */
+  replay(program: 'bcdedit-enum-current', sample: string): void;
+  stop(): Promise<void>;
+}
+
+export async function startWindowsDouble(state: WindowsDoubleState = windows11State()): Promise<WindowsDoubleGuest> {
+  const pwsh = powerShellTools().pwsh;
+  if (!pwsh) throw new Error('the Windows guest double needs pwsh');
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'fg-windouble-'));
+  const setState = (s: WindowsDoubleState): void => writeFileSync(path.join(stateDir, 'state.json'), JSON.stringify(s));
+  setState(state);
+  const sshd = await SshdFixture.create({
+    env: {
+      PATH: `${path.join(HERE, 'bin')}:${path.dirname(pwsh)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      FLEETGATE_WINDOWS_DOUBLE: stateDir,
+      FLEETGATE_PWSH: pwsh,
+      // pwsh as a .NET global tool finds its runtime through DOTNET_ROOT when dotnet is not on PATH.
+      ...(process.env.DOTNET_ROOT ? { DOTNET_ROOT: process.env.DOTNET_ROOT } : {}),
+      DOTNET_CLI_TELEMETRY_OPTOUT: '1',
+      POWERSHELL_TELEMETRY_OPTOUT: '1',
+    },
+  });
+  await sshd.start();
+  const connect = (signal?: AbortSignal): Promise<SshGuestChannel> =>
+    connectSsh({
+      host: '127.0.0.1',
+      port: sshd.port,
+      username: sshd.user,
+      privateKeyPath: sshd.clientKeyPath,
+      hostKeyFingerprint: sshd.hostFingerprint,
+      remoteSha256: windowsRemoteSha256,
+      heartbeatCommand,
+      ...(signal ? { signal } : {}),
+    });
+  const channel = await connect();
+  const opened: SshGuestChannel[] = [channel];
+  return {
+    channel,
+    connect: async (signal) => {
+      const c = await connect(signal);
+      opened.push(c);
+      return c;
+    },
+    stateDir,
+    sshd,
+    setState,
+    state: () => JSON.parse(readFileSync(path.join(stateDir, 'state.json'), 'utf8')) as WindowsDoubleState,
+    replay: (program, sample) => writeFileSync(path.join(stateDir, `${program}.txt`), readFileSync(path.join(SAMPLES, sample))),
+    stop: async () => {
+      for (const c of opened) await c.close().catch(() => undefined);
+      await sshd.stop();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+// WindowsGuest against the Windows guest double (test-doubles/guest-double.ts): the real composed
+// scripts go over real SSH as -EncodedCommand (and through the stdin bootstrap when too long) to real
+// PowerShell 7, where only Windows's own cmdlets and programs are doubles replaying recorded outputs.
+import t from 'tap';
+import { pwshSkip } from '../../../lib/pwsh.ts';
+import { sshdMissingReason } from '../ssh/sshd-fixture.ts';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { WindowsGuest } from './windows-guest.ts';
+import { preparePowerShell } from './encode.ts';
+import { SAMPLES, startWindowsDouble, windows11State } from './test-doubles/guest-double.ts';
+
+const skip = sshdMissingReason() || pwshSkip() || (existsSync(SAMPLES) ? false : `${SAMPLES} is not beside the repository`);
+
+t.test('identity: build, UBR, test signing from the registry and a recorded bcdedit, last boot from CIM', { skip, timeout: 120_000 }, async (t) => {
+  const g = await startWindowsDouble(windows11State({ build: 26100, ubr: 4349, lastBoot: '2026-12-01T08:30:00Z' }));
+  t.teardown(() => g.stop());
+  g.replay('bcdedit-enum-current', 'bcdedit/windbg_feedback_issue392_bcdedit_enum_current_partial.txt');
+  const id = await new WindowsGuest(g.channel).identity();
+  t.equal(id.build, 26100);
+  t.equal(id.ubr, 4349);
+  t.equal(id.patchLevel, '26100.4349');
+  t.equal(id.displayVersion, '24H2');
+  t.equal(id.testSigning, true, 'TESTSIGNING in SystemStartOptions');
+  t.equal(id.testSigningConfigured, false, 'the recorded bcdedit {current} has no testsigning line: not configured');
+  t.equal(id.secureBoot, false);
+  t.equal(id.lastBootUpTime, '2026-12-01T08:30:00.000Z');
+  t.equal(id.crashDump.kind, 'active', 'CrashDumpEnabled=1 with FilterPages=1');
+  t.equal(id.crashDump.dumpFile, 'C:\\Windows\\MEMORY.DMP', 'REG_EXPAND_SZ expanded');
+  t.equal(id.crashDump.dumpFileRaw, '%SystemRoot%\\MEMORY.DMP', 'and kept raw');
+  t.equal(id.computerName, 'FG-CELL');
+});
+
+t.test('a changed state is what the next script sees (a reboot changes LastBootUpTime)', { skip, timeout: 120_000 }, async (t) => {
+  const g = await startWindowsDouble();
+  t.teardown(() => g.stop());
+  const guest = new WindowsGuest(g.channel);
+  const before = await guest.identity();
+  g.setState(windows11State({ lastBoot: '2026-12-02T09:00:00Z', ubr: 4652 }));
+  const after = await guest.identity();
+  t.not(after.lastBootUpTime, before.lastBootUpTime);
+  t.equal(after.patchLevel, '26100.4652');
+  t.match(before.reasons.testSigningConfigured ?? '', /bcdedit exited with 1/, 'without a recorded bcdedit the double refuses, and the script says why');
+});
+
+t.test('Secure Boot refused the way Windows refuses it is a reason, not a failure', { skip, timeout: 120_000 }, async (t) => {
+  const g = await startWindowsDouble({ ...windows11State(), secureBoot: 'not-uefi' });
+  t.teardown(() => g.stop());
+  const id = await new WindowsGuest(g.channel).identity();
+  t.equal(id.secureBoot, null);
+  t.match(id.reasons.secureBoot ?? '', /^not-uefi: PlatformNotSupportedException/);
+});
+
+t.test('a script too long for the command line goes through the stdin bootstrap and still answers', { skip, timeout: 120_000 }, async (t) => {
+  const g = await startWindowsDouble();
+  t.teardown(() => g.stop());
+  const data = { pad: 'x'.repeat(12_000) };
+  t.equal(preparePowerShell('test_alive', data).mode, 'stdin', 'too long for -EncodedCommand');
+  const r = await new WindowsGuest(g.channel).runScript<{ alive: boolean }>('test_alive', data);
+  t.ok(r, 'the result line came back through the bootstrap');
+});
+
+t.test('the heartbeat runs test_alive on the double', { skip, timeout: 120_000 }, async (t) => {
+  const g = await startWindowsDouble();
+  t.teardown(() => g.stop());
+  const r = await g.channel.exec((await import('./windows-guest.ts')).heartbeatCommand, { timeoutMs: 60_000 });
+  t.equal(r.exitCode, 0, r.stderr);
+});
+
+t.test('the powershell.exe double refuses arguments fleetgate never sends', { skip, timeout: 120_000 }, async (t) => {
+  const g = await startWindowsDouble();
+  t.teardown(() => g.stop());
+  const r = await g.channel.exec('powershell -NoProfile -Command "Get-Date"', { timeoutMs: 60_000 });
+  t.equal(r.exitCode, 64);
+  t.match(r.stderr, /argument '-Command' is not one fleetgate sends/);
+  t.ok(path.isAbsolute(g.stateDir));
+});
+
+t.test('reboot and wait: the guest comes back with a changed LastBootUpTime, and what was pending is in effect', { skip, timeout: 180_000 }, async (t) => {
+  const { rebootAndWait } = await import('./reboot.ts');
+  const base = windows11State({ lastBoot: '2026-12-01T08:30:00Z', ubr: 4349 });
+  const g = await startWindowsDouble({ ...base, onReboot: { registry: { ...base.registry, ['HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion']: { ...base.registry['HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion']!, UBR: { type: 'REG_DWORD', value: 4652 } } } } });
+  t.teardown(() => g.stop());
+  const r = await rebootAndWait(g.channel, { reconnect: (s) => g.connect(s), timeoutMs: 60_000, pollMs: 200, delaySeconds: 1 });
+  t.equal(r.previousBoot, '2026-12-01T08:30:00.000Z');
+  t.not(r.identity.lastBootUpTime, r.previousBoot, 'a new boot');
+  t.equal(r.identity.patchLevel, '26100.4652', 'the update pending on reboot is in effect');
+  t.equal(g.state().boots, 1);
+});
+
+t.test('reboot and wait: a guest that never comes back is a BootFailure after the limit', { skip, timeout: 180_000 }, async (t) => {
+  const { rebootAndWait } = await import('./reboot.ts');
+  const { BootFailure } = await import('../../cell/failures.ts');
+  const g = await startWindowsDouble({ ...windows11State(), bootHangs: true });
+  t.teardown(() => g.stop());
+  const err = await rebootAndWait(g.channel, { reconnect: (s) => g.connect(s), timeoutMs: 6_000, pollMs: 200, delaySeconds: 1 }).catch((e: unknown) => e);
+  t.ok(err instanceof BootFailure, String(err));
+  t.match((err as Error).message, /did not come back within 6 s of its restart \(booted last at 2026-12-01T08:30:00\.000Z/);
+});
+
+t.test('restart refuses a delay shutdown.exe would not take, before anything restarts', { skip, timeout: 120_000 }, async (t) => {
+  const g = await startWindowsDouble();
+  t.teardown(() => g.stop());
+  const err = await new WindowsGuest(g.channel).runScript('restart', { delaySeconds: 0 }).catch((e: unknown) => e as Error);
+  t.match(String(err), /delaySeconds must be 1 to 600/);
+  t.equal(g.state().boots, undefined, 'no restart happened');
+});
