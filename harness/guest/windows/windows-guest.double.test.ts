@@ -6,7 +6,9 @@ import { pwshSkip } from '../../../lib/pwsh.ts';
 import { sshdMissingReason } from '../ssh/sshd-fixture.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { WindowsGuest } from './windows-guest.ts';
+import { heartbeatCommand, WindowsGuest } from './windows-guest.ts';
+import { rebootAndWait } from './reboot.ts';
+import { BootFailure } from '../../cell/failures.ts';
 import { preparePowerShell } from './encode.ts';
 import { SAMPLES, startWindowsDouble, windows11State } from './test-doubles/guest-double.ts';
 
@@ -63,7 +65,7 @@ t.test('a script too long for the command line goes through the stdin bootstrap 
 t.test('the heartbeat runs test_alive on the double', { skip, timeout: 120_000 }, async (t) => {
   const g = await startWindowsDouble();
   t.teardown(() => g.stop());
-  const r = await g.channel.exec((await import('./windows-guest.ts')).heartbeatCommand, { timeoutMs: 60_000 });
+  const r = await g.channel.exec(heartbeatCommand, { timeoutMs: 60_000 });
   t.equal(r.exitCode, 0, r.stderr);
 });
 
@@ -77,7 +79,6 @@ t.test('the powershell.exe double refuses arguments fleetgate never sends', { sk
 });
 
 t.test('reboot and wait: the guest comes back with a changed LastBootUpTime, and what was pending is in effect', { skip, timeout: 180_000 }, async (t) => {
-  const { rebootAndWait } = await import('./reboot.ts');
   const base = windows11State({ lastBoot: '2026-12-01T08:30:00Z', ubr: 4349 });
   const g = await startWindowsDouble({ ...base, onReboot: { registry: { ...base.registry, ['HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion']: { ...base.registry['HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion']!, UBR: { type: 'REG_DWORD', value: 4652 } } } } });
   t.teardown(() => g.stop());
@@ -89,8 +90,6 @@ t.test('reboot and wait: the guest comes back with a changed LastBootUpTime, and
 });
 
 t.test('reboot and wait: a guest that never comes back is a BootFailure after the limit', { skip, timeout: 180_000 }, async (t) => {
-  const { rebootAndWait } = await import('./reboot.ts');
-  const { BootFailure } = await import('../../cell/failures.ts');
   const g = await startWindowsDouble({ ...windows11State(), bootHangs: true });
   t.teardown(() => g.stop());
   const err = await rebootAndWait(g.channel, { reconnect: (s) => g.connect(s), timeoutMs: 6_000, pollMs: 200, delaySeconds: 1 }).catch((e: unknown) => e);
