@@ -232,3 +232,13 @@ t.test('translated hex form: labels ignored, hex and module names read', async (
   t.match(checkSettings(q, verifierPlan('standard', WIN11, { driver: 'fgfilter.sys', bootMode: 'persistent' })).problems.join(''), /could not be read \(Dauerhaft\)/);
   t.throws(() => parseQuerySettings('nothing useful here'), InputError);
 });
+
+t.test("verifier /query with nothing verified: the recorded sentence is nothing verified, not unreadable", { skip }, async (t) => {
+  const text = readSample('verifier', 'safeupload_querysettings_none_plus_query_none.txt');
+  const sentence = text.split(/\r?\n/).filter((l) => l.trim()).at(-1)!;
+  t.equal(sentence, 'No drivers are currently verified.', 'the /query part of the recording');
+  const q = parseVerifierQuery(`${sentence}\r\n`);
+  t.same(q.modules, []);
+  t.equal(q.enabledFlags, 0);
+  t.throws(() => parseVerifierQuery('Verifier Flags: 0x00000000\n'), InputError, 'a /querysettings line is still not /query');
+});

@@ -317,6 +317,13 @@ export interface VerifierQuery {
  * allocations, peak bytes), then its two contiguous memory figures.
  */
 export function parseVerifierQuery(text: string, file = 'verifier /query'): VerifierQuery {
+  // With nothing verified, /query prints one sentence and nothing else: "No drivers are currently
+  // verified." Only the English one is known; a translated one stays unreadable (an error, not a
+  // guess that nothing runs).
+  const said = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  if (said.length === 1 && /^no drivers are currently verified\.?$/i.test(said[0]!)) {
+    return { verifierFlags: null, flags: [], enabledFlags: 0, flagsSource: null, statistics: {}, modules: [], warnings: [`read "${said[0]}" as nothing verified`] };
+  }
   const kind = recogniseVerifierOutput(text);
   if (kind === 'debugger-extension') throw new InputError({ file, line: 1 }, 'this is kd "!verifier" debugger extension output, not verifier /query: read it with parseVerifierExtension');
   if (kind !== 'query') {

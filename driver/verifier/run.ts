@@ -1,8 +1,8 @@
 // Callers of apply_verifier.ps1 and query_verifier.ps1 (driver/windows) through the injected runner.
 import { EXIT, FleetgateError, UsageError } from '../../lib/errors.ts';
 import { nativeRun, ResultReader, scriptPath, type PowerShellRunner } from '../windows/runner.ts';
-import { interpretVerifierExit, quoteArg, type VerifierPlan } from './profiles.ts';
-import { checkSettings, parseQuerySettings, type QuerySettings, type SettingsCheck } from './querysettings.ts';
+import { bitsOf, flagName, hex8, interpretVerifierExit, quoteArg, type VerifierPlan } from './profiles.ts';
+import { checkSettings, parseQuerySettings, parseVerifierQuery, type QuerySettings, type SettingsCheck, type VerifierQuery } from './querysettings.ts';
 
 /** verifier.exe answered 1 (error) or something unexpected. */
 export class VerifierCommandError extends FleetgateError {
@@ -46,6 +46,44 @@ export async function queryVerifier(runner: PowerShellRunner, opts: { timeoutMs?
   const run = nativeRun(r);
   if (run.exitCode !== 0) throw new VerifierCommandError('verifier /querysettings', run.exitCode, run.stdout + run.stderr);
   return { settings: parseQuerySettings(run.stdout, 'guest verifier /querysettings'), text: run.stdout };
+}
+
+export interface RunningCheck {
+  ok: boolean;
+  problems: string[];
+  query: VerifierQuery;
+  text: string;
+}
+
+/**
+ * Proves a profile is in effect on the running system (`verifier /query`), which /querysettings cannot:
+ * that shows the next boot's settings. Each module of the plan must be listed and loaded, and the
+ * running flags must hold every flag the profile asks for. Profile `none`: nothing may be verified.
+ */
+export async function verifyVerifierRunning(runner: PowerShellRunner, plan: VerifierPlan, opts: { timeoutMs?: number } = {}): Promise<RunningCheck> {
+  const r = new ResultReader('query_verifier', await runner.run(scriptPath('query_verifier'), { mode: 'query' }, { timeoutMs: opts.timeoutMs ?? 180_000 }));
+  const run = nativeRun(r);
+  if (run.exitCode !== 0) throw new VerifierCommandError('verifier /query', run.exitCode, run.stdout + run.stderr);
+  const query = parseVerifierQuery(run.stdout, 'guest verifier /query');
+  return { ...checkRunning(query, plan), query, text: run.stdout };
+}
+
+/** The comparison of verifyVerifierRunning, for a /query already read. */
+export function checkRunning(query: VerifierQuery, plan: VerifierPlan): { ok: boolean; problems: string[] } {
+  const problems: string[] = [];
+  const flags = query.enabledFlags ?? 0;
+  if (plan.profile === 'none') {
+    if (query.modules.length || flags !== 0) problems.push(`profile "none" expects nothing verified, but the running system verifies ${query.modules.map((m) => m.name).join(', ') || 'with flags'} ${hex8(flags)}`);
+    return { ok: problems.length === 0, problems };
+  }
+  const missing = plan.expectedFlags & ~flags;
+  if (missing) problems.push(`the running system lacks ${bitsOf(missing).map(flagName).join(', ')} (${hex8(missing)}): running flags ${hex8(flags)}`);
+  for (const d of plan.drivers) {
+    const m = query.modules.find((x) => x.name.toLowerCase() === d.toLowerCase());
+    if (!m) problems.push(`${d} is not in the running system's verified modules (${query.modules.map((x) => x.name).join(', ') || 'none'})`);
+    else if (!m.loaded && d.toLowerCase() !== 'ntoskrnl.exe') problems.push(`${d} is verified but not loaded (load: ${m.loads} / unload: ${m.unloads})`);
+  }
+  return { ok: problems.length === 0, problems };
 }
 
 /** Query and compare with the plan: what the cell's "settings are active" step needs. */

@@ -50,6 +50,9 @@ export type FltmcErrorKind =
   | 'instance-name-collision'
   | 'file-not-found'
   | 'already-exists'
+  | 'code-integrity'
+  | 'blocked-by-policy'
+  | 'driver-init-failed'
   | 'unknown';
 
 /** HRESULTs fltmc prints. Names from winerror.h; which fltmc command reports each is marked. */
@@ -61,7 +64,23 @@ export const FLTMC_HRESULTS: Readonly<Record<string, { kind: FltmcErrorKind; mea
   '0x801f0012': { kind: 'instance-name-collision', meaning: 'ERROR_FLT_INSTANCE_NAME_COLLISION: an instance with this name already exists on the volume' },
   '0x80070002': { kind: 'file-not-found', meaning: 'ERROR_FILE_NOT_FOUND: service or driver file not found (unverified for fltmc load)' },
   '0x800700b7': { kind: 'already-exists', meaning: 'ERROR_ALREADY_EXISTS: probably already loaded (unverified for fltmc load)' },
+  '0x80070241': { kind: 'code-integrity', meaning: 'ERROR_INVALID_IMAGE_HASH: code integrity refused the driver image, its signature could not be verified (unverified for fltmc load)' },
+  '0x800704ec': { kind: 'blocked-by-policy', meaning: 'ERROR_ACCESS_DISABLED_BY_POLICY: a code integrity policy (WDAC, the vulnerable driver blocklist) blocks the driver (unverified for fltmc load)' },
+  '0x8007001f': { kind: 'driver-init-failed', meaning: "ERROR_GEN_FAILURE: the driver's DriverEntry failed, e.g. with STATUS_UNSUCCESSFUL (unverified for fltmc load)" },
+  '0x8007045a': { kind: 'driver-init-failed', meaning: "ERROR_DLL_INIT_FAILED: the driver's initialization routine failed (unverified for fltmc load)" },
 };
+
+/**
+ * Load errors that are the driver's own doing once its package installed (the service key and the file
+ * are there, the session is elevated): code integrity refusing the image, a policy blocking it, its
+ * DriverEntry failing. An HRESULT nobody listed is counted with them: DriverEntry may return any
+ * NTSTATUS, and the harness's own causes (not elevated, no such service) have codes of their own.
+ */
+export const PRODUCT_LOAD_KINDS: ReadonlySet<FltmcErrorKind> = new Set(['code-integrity', 'blocked-by-policy', 'driver-init-failed', 'unknown']);
+
+export function isProductLoadRefusal(err: FltmcError): boolean {
+  return err.operation?.toLowerCase() !== 'unload' && PRODUCT_LOAD_KINDS.has(err.kind);
+}
 
 /** fltmc printed an error line instead of (or after) its output. */
 export class FltmcError extends FleetgateError {
@@ -72,9 +91,11 @@ export class FltmcError extends FleetgateError {
   readonly rawLine: string;
   constructor(hresult: string, operation: string | null, rawLine: string) {
     const known = FLTMC_HRESULTS[hresult];
-    super(`fltmc ${operation ? `${operation.toLowerCase()} ` : ''}failed with ${hresult}${known ? `: ${known.meaning}` : ''} (fltmc printed: ${rawLine.trim()})`, EXIT.inconclusive);
+    const kind = known?.kind ?? 'unknown';
+    const productKind = kind === 'code-integrity' || kind === 'blocked-by-policy' || kind === 'driver-init-failed';
+    super(`fltmc ${operation ? `${operation.toLowerCase()} ` : ''}failed with ${hresult}${known ? `: ${known.meaning}` : ''} (fltmc printed: ${rawLine.trim()})`, productKind ? EXIT.productFailure : EXIT.inconclusive);
     this.hresult = hresult;
-    this.kind = known?.kind ?? 'unknown';
+    this.kind = kind;
     this.operation = operation;
     this.rawLine = rawLine;
   }

@@ -22,8 +22,9 @@ switch ([string]$in.method) {
         $r = Invoke-FleetgateNative (Join-Path $sys32 'rundll32.exe') @('setupapi.dll,InstallHinfSection', [string]$in.section, '132', [string]$in.infPath) $timeout
     }
     'pnputil' {
-        $infName = [IO.Path]::GetFileName([string]$in.infPath)
-        $drv = Get-WindowsDriver -Online -All | Where-Object { [IO.Path]::GetFileName($_.OriginalFileName) -ieq $infName } | Select-Object -First 1
+        # File names split on \ and / here: [IO.Path] splits on / only where PowerShell does not run on Windows.
+        $infName = ([string]$in.infPath -split '[\\/]')[-1]
+        $drv = Get-WindowsDriver -Online -All | Where-Object { ([string]$_.OriginalFileName -split '[\\/]')[-1] -ieq $infName } | Select-Object -First 1
         if (-not $drv) { throw "no driver package in the store was installed from $infName" }
         $published = [string]$drv.Driver
         $r = Invoke-FleetgateNative (Join-Path $sys32 'pnputil.exe') @('/delete-driver', $published, '/uninstall') $timeout

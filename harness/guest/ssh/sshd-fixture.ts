@@ -96,7 +96,7 @@ export class SshdFixture {
   private child: ChildProcess | undefined;
   private log = '';
 
-  private constructor(readonly port: number, env: Record<string, string> = {}) {
+  private constructor(readonly port: number, env: Record<string, string> = {}, sftpStartDir?: string) {
     this.dir = mkdtempSync(join(tmpdir(), 'fleetgate-sshd-'));
     this.hostKeyPath = makeKey(this.dir, 'host_ed25519');
     this.clientKeyPath = makeKey(this.dir, 'client_ed25519');
@@ -121,7 +121,8 @@ export class SshdFixture {
         'PrintMotd no',
         // Not DEBUG: in debug mode sshd copies its debug lines into the sessions' stderr.
         'LogLevel INFO',
-        `Subsystem sftp ${SFTP_SERVER}`,
+        // -d: where relative SFTP paths start (a Windows double maps `C:/...` under its state folder).
+        `Subsystem sftp ${SFTP_SERVER}${sftpStartDir ? ` -d ${sftpStartDir}` : ''}`,
         // The login shell (bash) reads ~/.bashrc for commands run over SSH. The host's own dotfiles
         // are not ours to run: they can be slow, and ones that take locks (pyenv rehash) leave
         // those locks stale when a test kills a session. An empty HOME keeps sessions clean.
@@ -134,11 +135,12 @@ export class SshdFixture {
   }
 
   /** Keys and config are made now; the server starts with start(). */
-  static async create(o: { env?: Record<string, string> } = {}): Promise<SshdFixture> {
+  static async create(o: { env?: Record<string, string>; sftpStartDir?: string } = {}): Promise<SshdFixture> {
     for (const [k, v] of Object.entries(o.env ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\s"'\\]/.test(v)) throw new Error(`sshd fixture: SetEnv ${k}=${v} cannot be written into sshd_config`);
     }
-    return new SshdFixture(await freePort(), o.env);
+    if (o.sftpStartDir !== undefined && !/^\/[A-Za-z0-9_./-]+$/.test(o.sftpStartDir)) throw new Error(`sshd fixture: sftp start folder ${o.sftpStartDir} cannot be written into sshd_config`);
+    return new SshdFixture(await freePort(), o.env, o.sftpStartDir);
   }
 
   get pid(): number | undefined {

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { pwshSkip } from '../../../lib/pwsh.ts';
 import { sshdMissingReason } from '../ssh/sshd-fixture.ts';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { heartbeatCommand, WindowsGuest } from './windows-guest.ts';
 import { rebootAndWait } from './reboot.ts';
@@ -103,4 +103,15 @@ t.test('restart refuses a delay shutdown.exe would not take, before anything res
   const err = await new WindowsGuest(g.channel).runScript('restart', { delaySeconds: 0 }).catch((e: unknown) => e as Error);
   t.match(String(err), /delaySeconds must be 1 to 600/);
   t.equal(g.state().boots, undefined, 'no restart happened');
+});
+
+t.test('list_dumps finds the real triage dump in the Minidump folder CrashControl names, by its Windows path', { skip, timeout: 120_000 }, async (t) => {
+  const g = await startWindowsDouble();
+  t.teardown(() => g.stop());
+  copyFileSync(path.join(SAMPLES, 'dumps/triage_x64.dmp'), g.hostPath('C:\\Windows\\Minidump\\120226-8171-01.dmp'));
+  const dumps = await new WindowsGuest(g.channel).listDumps();
+  t.match(dumps, [{ path: 'C:\\Windows\\Minidump\\120226-8171-01.dmp', kind: 'minidump', sizeBytes: statSync(path.join(SAMPLES, 'dumps/triage_x64.dmp')).size }]);
+  const local = path.join(g.stateDir, 'downloaded.dmp');
+  const r = await g.channel.download('C:/Windows/Minidump/120226-8171-01.dmp', local);
+  t.ok(r.sha256, 'downloaded and checked against the guest-side SHA-256');
 });

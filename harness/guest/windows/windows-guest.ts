@@ -316,6 +316,12 @@ export class WindowsGuest {
     return fileHashFromResult(result, windowsPath);
   }
 
+  /** Makes a folder (and its parents) on the guest; an absolute Windows path. */
+  async newFolder(windowsPath: string): Promise<{ existed: boolean }> {
+    const f = Fields.of(await this.runScript('new_folder', { path: windowsPath }), 'new_folder result');
+    return { existed: f.bool('existed') ?? false };
+  }
+
   /** MEMORY.DMP and Minidump\*.dmp where CrashControl puts them (and the default places). */
   async listDumps(): Promise<WindowsDumpFile[]> {
     return dumpsFromResult(await this.runScript('list_dumps', {}));

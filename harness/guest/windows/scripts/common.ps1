@@ -94,7 +94,9 @@ function Invoke-FleetgateNative {
         if ($a -eq '' -or $a -match '[\s"]') { '"' + (($a -replace '(\\*)"', '$1$1\"') -replace '(\\+)$', '$1$1') + '"' } else { $a }
     }
     $psi = New-Object System.Diagnostics.ProcessStartInfo
-    $psi.FileName = $FilePath
+    # A drive path goes through PowerShell's provider, as Test-Path and Get-FileHash see it (on Windows
+    # the same path back; where the drive is mapped, as in the guest double, the folder behind it).
+    $psi.FileName = if ($FilePath -match '^[A-Za-z]:[\\/]') { $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($FilePath) } else { $FilePath }
     $psi.Arguments = (@($quoted) -join ' ')
     $psi.UseShellExecute = $false
     $psi.RedirectStandardOutput = $true

@@ -13,16 +13,19 @@ $seen = @{}
 $dumps = New-Object System.Collections.Generic.List[object]
 foreach ($f in $memoryFiles) {
     $item = Get-Item -LiteralPath $f -Force -ErrorAction SilentlyContinue
-    if ($null -eq $item -or $item.PSIsContainer -or $seen.ContainsKey($item.FullName)) { continue }
-    $seen[$item.FullName] = $true
-    $dumps.Add([ordered]@{ path = $item.FullName; kind = 'memory'; sizeBytes = $item.Length; lastWriteTimeUtc = (ConvertTo-FleetgateTime $item.LastWriteTimeUtc) })
+    if ($null -eq $item -or $item.PSIsContainer -or $seen.ContainsKey($f)) { continue }
+    $seen[$f] = $true
+    $dumps.Add([ordered]@{ path = $f; kind = 'memory'; sizeBytes = $item.Length; lastWriteTimeUtc = (ConvertTo-FleetgateTime $item.LastWriteTimeUtc) })
 }
 foreach ($d in $minidumpDirs) {
     if (-not (Test-Path -LiteralPath $d -PathType Container)) { continue }
     foreach ($item in @(Get-ChildItem -LiteralPath $d -Filter '*.dmp' -File -Force)) {
-        if ($seen.ContainsKey($item.FullName)) { continue }
-        $seen[$item.FullName] = $true
-        $dumps.Add([ordered]@{ path = $item.FullName; kind = 'minidump'; sizeBytes = $item.Length; lastWriteTimeUtc = (ConvertTo-FleetgateTime $item.LastWriteTimeUtc) })
+        # The path as Windows names it: the folder as CrashControl has it, a backslash, the name (not
+        # Join-Path, which writes / where PowerShell runs off Windows, as in the tests).
+        $path = $d.TrimEnd('\') + '\' + $item.Name
+        if ($seen.ContainsKey($path)) { continue }
+        $seen[$path] = $true
+        $dumps.Add([ordered]@{ path = $path; kind = 'minidump'; sizeBytes = $item.Length; lastWriteTimeUtc = (ConvertTo-FleetgateTime $item.LastWriteTimeUtc) })
     }
 }
 Write-FleetgateResult ([ordered]@{ dumps = $dumps.ToArray(); memoryFiles = $memoryFiles; minidumpDirs = $minidumpDirs })

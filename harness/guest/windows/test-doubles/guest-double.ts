@@ -3,7 +3,7 @@
 // (Windows programs replaying recorded real outputs from ../shared/samples/) first on PATH. The test
 // writes the guest's state (registry values, Secure Boot, CIM instances, which recorded output each
 // program replays); the real WindowsGuest sends the real composed scripts to it over real SSH.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,25 @@ export interface WindowsDoubleState {
   onReboot?: Partial<WindowsDoubleState> | null;
   /** Restarts so far. */
   boots?: number;
+  /** fltmc.exe: the recorded listing replayed, the filters loaded since, load refusals by service. */
+  fltmc?: {
+    filtersSample?: string;
+    loaded?: Array<{ name: string; altitude: string; instance: string; volumes: string[] }>;
+    /** HRESULT a `fltmc load <service>` fails with (code integrity 0x80070241, a DriverEntry failure...). */
+    loadErrors?: Record<string, string>;
+    refuseUnload?: string[];
+    volumes?: string[];
+    accessDenied?: boolean;
+  };
+  /** pnputil.exe: a recorded refusal (a file of ../shared/samples/pnputil/) replayed for /add-driver. */
+  pnputil?: { refuseAdd?: string; nextOem?: number };
+  /** Driver Verifier as running now (`verifier /query`); next-boot settings go to onReboot.verifier. */
+  verifier?: { flags: number; drivers: string[]; bootMode: string; ruleClasses?: number[]; lowResources?: unknown };
+  driverStore?: Array<{ published: string; originalFileName: string; service: string }>;
 }
+
+/** The programs the guest double has in C:\Windows\System32 (bin/*.exe). */
+const SYSTEM32_PROGRAMS = ['bcdedit.exe', 'fltmc.exe', 'pnputil.exe', 'rundll32.exe', 'sc.exe', 'shutdown.exe', 'verifier.exe'];
 
 /** A Windows 11 24H2 guest at 26100.4349, test signing on, Secure Boot off, as a cell image would be. */
 export function windows11State(o: { build?: number; ubr?: number; lastBoot?: string } = {}): WindowsDoubleState {
@@ -80,6 +98,8 @@ export interface WindowsDoubleGuest {
   state(): WindowsDoubleState;
   /** Which recorded output a program replays: a file of ../shared/samples/, copied into the state. */
   replay(program: 'bcdedit-enum-current', sample: string): void;
+  /** Where a path of the guest's C: drive (`C:\\fleetgate\\x`) is on this machine. */
+  hostPath(windowsPath: string): string;
   stop(): Promise<void>;
 }
 
@@ -87,18 +107,30 @@ export async function startWindowsDouble(state: WindowsDoubleState = windows11St
   const pwsh = powerShellTools().pwsh;
   if (!pwsh) throw new Error('the Windows guest double needs pwsh');
   const stateDir = mkdtempSync(path.join(tmpdir(), 'fg-windouble-'));
+  // The C: drive: a folder PowerShell mounts as drive C (double-state.ps1), and `C:` beside it for the
+  // SFTP server, whose relative paths start in the state folder: `C:/fleetgate/x` lands in C/fleetgate/x.
+  const system32 = path.join(stateDir, 'C', 'Windows', 'System32');
+  for (const d of [path.join(system32, 'drivers'), path.join(stateDir, 'C', 'Windows', 'Minidump'), path.join(stateDir, 'C', 'fleetgate')]) mkdirSync(d, { recursive: true });
+  for (const exe of SYSTEM32_PROGRAMS) symlinkSync(path.join(HERE, 'bin', exe), path.join(system32, exe));
+  symlinkSync('C', path.join(stateDir, 'C:'));
+  const hostPath = (windowsPath: string): string => {
+    if (!/^[Cc]:\\/.test(windowsPath)) throw new Error(`the guest double has only a C: drive, not ${windowsPath}`);
+    return path.join(stateDir, 'C', ...windowsPath.slice(3).split('\\'));
+  };
   const setState = (s: WindowsDoubleState): void => writeFileSync(path.join(stateDir, 'state.json'), JSON.stringify(s));
   setState(state);
   const sshd = await SshdFixture.create({
     env: {
       PATH: `${path.join(HERE, 'bin')}:${path.dirname(pwsh)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
       FLEETGATE_WINDOWS_DOUBLE: stateDir,
+      FLEETGATE_SAMPLES: SAMPLES,
       FLEETGATE_PWSH: pwsh,
       // pwsh as a .NET global tool finds its runtime through DOTNET_ROOT when dotnet is not on PATH.
       ...(process.env.DOTNET_ROOT ? { DOTNET_ROOT: process.env.DOTNET_ROOT } : {}),
       DOTNET_CLI_TELEMETRY_OPTOUT: '1',
       POWERSHELL_TELEMETRY_OPTOUT: '1',
     },
+    sftpStartDir: stateDir,
   });
   await sshd.start();
   const connect = (signal?: AbortSignal): Promise<SshGuestChannel> =>
@@ -125,6 +157,7 @@ export async function startWindowsDouble(state: WindowsDoubleState = windows11St
     sshd,
     setState,
     state: () => JSON.parse(readFileSync(path.join(stateDir, 'state.json'), 'utf8')) as WindowsDoubleState,
+    hostPath,
     replay: (program, sample) => writeFileSync(path.join(stateDir, `${program}.txt`), readFileSync(path.join(SAMPLES, sample))),
     stop: async () => {
       for (const c of opened) await c.close().catch(() => undefined);

@@ -5,7 +5,10 @@
 # Guard, last boot time. Each takes the parameters of the real cmdlet that fleetgate uses and refuses
 # others (parameter binding fails on a name the function does not declare), so a typo in a script
 # fails here as it would on Windows. Anything not Windows-only is the real pwsh cmdlet.
-$FleetgateDoubleState = Get-Content -LiteralPath (Join-Path $env:FLEETGATE_WINDOWS_DOUBLE 'state.json') -Raw | ConvertFrom-Json
+# Each double reads the state when called: a program the same script ran may have changed it.
+. (Join-Path $PSScriptRoot 'double-state.ps1')
+Mount-DoubleDrive
+$FleetgateDoubleState = Read-DoubleState
 
 # The environment a Windows guest's sessions have.
 foreach ($p in $FleetgateDoubleState.env.PSObject.Properties) { Set-Item -LiteralPath "env:$($p.Name)" -Value ([string]$p.Value) }
@@ -41,7 +44,7 @@ function Get-Item {
     $target = if ($PSCmdlet.ParameterSetName -eq 'LiteralPath') { $LiteralPath } else { $Path }
     foreach ($t in $target) {
         if ($t -match '^HK(LM|CU):\\') {
-            $values = $FleetgateDoubleState.registry.PSObject.Properties[$t]
+            $values = Find-DoubleRegistryKey (Read-DoubleState) $t
             if ($null -eq $values) {
                 $err = [System.Management.Automation.ErrorRecord]::new(
                     [System.Management.Automation.ItemNotFoundException]::new("Cannot find path '$t' because it does not exist."),
@@ -59,7 +62,7 @@ function Get-Item {
 function Confirm-SecureBootUEFI {
     [CmdletBinding()]
     param()
-    $s = $FleetgateDoubleState.secureBoot
+    $s = (Read-DoubleState).secureBoot
     if ($s -eq 'not-uefi') { throw [System.PlatformNotSupportedException]::new('Cmdlet not supported on this platform: 0xC0000002') }
     if ($s -eq 'access-denied') { throw [System.UnauthorizedAccessException]::new('Access was denied. To run this cmdlet, start Windows PowerShell with the "Run as administrator" option.') }
     return [bool]$s
@@ -73,7 +76,7 @@ function Get-CimInstance {
         [string]$Filter
     )
     $key = "$Namespace`:$ClassName"
-    $instance = $FleetgateDoubleState.cim.PSObject.Properties[$key]
+    $instance = (Read-DoubleState).cim.PSObject.Properties[$key]
     if ($null -eq $instance) {
         throw [Microsoft.Management.Infrastructure.CimException]::new("Invalid class")
     }
@@ -85,4 +88,86 @@ function Get-CimInstance {
         }
     }
     return $o
+}
+
+function New-DoubleNotFound([string]$Path, [string]$Cmdlet) {
+    return [System.Management.Automation.ErrorRecord]::new(
+        [System.Management.Automation.ItemNotFoundException]::new("Cannot find path '$Path' because it does not exist."),
+        "PathNotFound,Microsoft.PowerShell.Commands.$Cmdlet", 'ObjectNotFound', $Path)
+}
+
+# Get-ItemProperty HKLM:\...: the key's values as properties (REG_EXPAND_SZ expanded, DWORDs as numbers).
+function Get-ItemProperty {
+    [CmdletBinding(DefaultParameterSetName = 'Path')]
+    param(
+        [Parameter(ParameterSetName = 'Path', Position = 0)][string[]]$Path,
+        [Parameter(ParameterSetName = 'LiteralPath', Mandatory = $true)][string[]]$LiteralPath,
+        [Parameter(Position = 1)][string[]]$Name
+    )
+    $target = if ($PSCmdlet.ParameterSetName -eq 'LiteralPath') { $LiteralPath } else { $Path }
+    foreach ($t in $target) {
+        if ($t -notmatch '^HK(LM|CU):\\') { Microsoft.PowerShell.Management\Get-ItemProperty @PSBoundParameters; continue }
+        $key = Find-DoubleRegistryKey (Read-DoubleState) $t
+        if ($null -eq $key) { $PSCmdlet.WriteError((New-DoubleNotFound $t 'GetItemPropertyCommand')); continue }
+        $o = [ordered]@{}
+        foreach ($v in $key.Value.PSObject.Properties) {
+            if ($Name -and $Name -notcontains $v.Name) { continue }
+            $o[$v.Name] = switch ($v.Value.type) { 'REG_EXPAND_SZ' { Expand-DoubleEnvironment ([string]$v.Value.value) } { $_ -in 'REG_DWORD', 'REG_QWORD' } { [int64]$v.Value.value } default { $v.Value.value } }
+        }
+        $o['PSPath'] = "Microsoft.PowerShell.Core\Registry::$t"
+        [pscustomobject]$o
+    }
+}
+
+# Test-Path HKLM:\...: whether the key (or a key under it) exists; anything else is the real Test-Path.
+function Test-Path {
+    [CmdletBinding(DefaultParameterSetName = 'Path')]
+    param(
+        [Parameter(ParameterSetName = 'Path', Position = 0)][string[]]$Path,
+        [Parameter(ParameterSetName = 'LiteralPath', Mandatory = $true)][string[]]$LiteralPath,
+        [Microsoft.PowerShell.Commands.TestPathType]$PathType = 'Any',
+        [switch]$IsValid
+    )
+    $target = if ($PSCmdlet.ParameterSetName -eq 'LiteralPath') { $LiteralPath } else { $Path }
+    if (@($target | Where-Object { $_ -match '^HK(LM|CU):\\' }).Count -eq 0) { return Microsoft.PowerShell.Management\Test-Path @PSBoundParameters }
+    $state = Read-DoubleState
+    foreach ($t in $target) {
+        $found = $false
+        foreach ($p in $state.registry.PSObject.Properties) { if ($p.Name -ieq $t -or $p.Name.StartsWith("$t\", [StringComparison]::OrdinalIgnoreCase)) { $found = $true; break } }
+        $found -and $PathType -ne 'Leaf'
+    }
+}
+
+# New-ItemProperty HKLM:\... -Name -Value -PropertyType [-Force]: writes the value into the state.
+function New-ItemProperty {
+    [CmdletBinding(DefaultParameterSetName = 'Path')]
+    param(
+        [Parameter(ParameterSetName = 'Path', Position = 0, Mandatory = $true)][string[]]$Path,
+        [Parameter(ParameterSetName = 'LiteralPath', Mandatory = $true)][string[]]$LiteralPath,
+        [Parameter(Mandatory = $true)][string]$Name,
+        $Value,
+        [ValidateSet('String', 'ExpandString', 'Binary', 'DWord', 'MultiString', 'QWord', 'Unknown')][string]$PropertyType = 'String',
+        [switch]$Force
+    )
+    $target = if ($PSCmdlet.ParameterSetName -eq 'LiteralPath') { $LiteralPath } else { $Path }
+    $types = @{ String = 'REG_SZ'; ExpandString = 'REG_EXPAND_SZ'; DWord = 'REG_DWORD'; QWord = 'REG_QWORD'; MultiString = 'REG_MULTI_SZ' }
+    foreach ($t in $target) {
+        if ($t -notmatch '^HK(LM|CU):\\') { throw "guest double: New-ItemProperty is only doubled for the registry, not $t" }
+        $state = Read-DoubleState
+        if ($null -eq (Find-DoubleRegistryKey $state $t)) { $PSCmdlet.WriteError((New-DoubleNotFound $t 'NewItemPropertyCommand')); continue }
+        $existing = (Find-DoubleRegistryKey $state $t).Value.PSObject.Properties[$Name]
+        if ($null -ne $existing -and -not $Force) { throw "The property already exists." }
+        Set-DoubleRegistryValue $state $t $Name $types[$PropertyType] $Value
+        Save-DoubleState $state
+        [pscustomobject]@{ $Name = $Value; PSPath = "Microsoft.PowerShell.Core\Registry::$t" }
+    }
+}
+
+# Get-WindowsDriver -Online [-All]: the driver store's packages (pnputil /add-driver puts ours there).
+function Get-WindowsDriver {
+    [CmdletBinding()]
+    param([Parameter(Mandatory = $true)][switch]$Online, [switch]$All)
+    foreach ($d in @(Get-DoubleValue (Read-DoubleState) 'driverStore' @())) {
+        [pscustomobject]@{ Driver = $d.published; OriginalFileName = $d.originalFileName; Inbox = $false; ClassName = $d.className; ProviderName = $d.provider; Version = $d.version }
+    }
 }
