@@ -41,7 +41,7 @@ export function unavailableCells(cells: readonly Cell[], hosts: readonly HostSpe
         reasons.push('no host here runs lab cells (they need a qemu host whose images list lab or *)');
       }
     } else {
-      if (!hasRunner(cell)) reasons.push(`no runner for ${release} cells yet (the Windows lifecycle is not built)`);
+      if (!hasRunner(cell)) reasons.push(`no runner for ${release} cells`);
       stored ??= scanImageStore(store);
       for (const row of planImages(imagesForCells([cell]), stored)) {
         if (row.status === 'missing') reasons.push(`image ${row.name} is not in ${store}`);

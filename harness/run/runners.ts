@@ -1,13 +1,14 @@
 // Which lifecycle runs a cell: every cell runs harness/cell/lifecycle.ts, with the guest personality
 // of its OS family and the provider of the host it was placed on. The only per-OS knowledge here is
-// which personality and which policy: the lab's latency budget below. Windows releases get their
-// personality with the Windows lifecycle work (issue #15); until then their cells are unavailable at
-// plan time (prepare.ts) and, reached anyway, end as infra errors saying so, never as a product verdict.
+// which personality and which policy: the lab's latency budget below. Windows cells get the Windows
+// personality (harness/guest/windows/personality.ts); a cell whose golden image is not in the store is
+// unavailable at plan time (prepare.ts) and, reached anyway, an infra error saying so.
 import { InfraFailure } from '../../lib/errors.ts';
 import type { Cell } from '../../matrix/index.ts';
 import { runCell, type CellPolicy } from '../cell/lifecycle.ts';
 import type { GuestPersonality } from '../cell/personality.ts';
 import { linuxPersonality } from '../guest/linux/personality.ts';
+import { windowsPersonality } from '../guest/windows/personality.ts';
 import { createProvider } from '../providers/index.ts';
 import type { CellRunner } from './types.ts';
 
@@ -44,7 +45,7 @@ export function personalityFor(cell: Cell): GuestPersonality | null {
       return linuxPersonality;
     case 'client':
     case 'server':
-      return null;
+      return windowsPersonality();
   }
 }
 
@@ -56,7 +57,7 @@ export function hasRunner(cell: Cell): boolean {
 export function runnerFor(cell: Cell): CellRunner {
   const personality = personalityFor(cell);
   if (!personality) {
-    throw new InfraFailure(`no runner for ${cell.os.release} yet: Windows cells need the Windows personality and an image for ${cell.os.release} ${cell.os.patchLevel ?? ''}`.trimEnd());
+    throw new InfraFailure(`no runner for ${cell.os.release} cells`);
   }
   const policy = personality.family === 'linux' ? labPolicy() : {};
   return (ctx) => runCell(ctx, { provider: createProvider(ctx.hostSpec.provider), personality }, policy);

@@ -54,7 +54,7 @@ const SYSTEM32_PROGRAMS = ['bcdedit.exe', 'fltmc.exe', 'pnputil.exe', 'rundll32.
 export function windows11State(o: { build?: number; ubr?: number; lastBoot?: string } = {}): WindowsDoubleState {
   const cv = 'HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion';
   return {
-    env: { COMPUTERNAME: 'FG-CELL', PROCESSOR_ARCHITECTURE: 'AMD64', firmware_type: 'UEFI', SystemRoot: 'C:\\Windows' },
+    env: { COMPUTERNAME: 'FG-CELL', PROCESSOR_ARCHITECTURE: 'AMD64', firmware_type: 'UEFI', SystemRoot: 'C:\\Windows', ProgramFiles: 'C:\\Program Files' },
     registry: {
       [cv]: {
         CurrentBuild: { type: 'REG_SZ', value: String(o.build ?? 26100) },
@@ -113,6 +113,9 @@ export async function startWindowsDouble(state: WindowsDoubleState = windows11St
   for (const d of [path.join(system32, 'drivers'), path.join(stateDir, 'C', 'Windows', 'Minidump'), path.join(stateDir, 'C', 'fleetgate')]) mkdirSync(d, { recursive: true });
   for (const exe of SYSTEM32_PROGRAMS) symlinkSync(path.join(HERE, 'bin', exe), path.join(system32, exe));
   symlinkSync('C', path.join(stateDir, 'C:'));
+  // Node.js where an image installs it: this machine's node itself, not a double (it runs here).
+  mkdirSync(path.join(stateDir, 'C', 'Program Files', 'nodejs'), { recursive: true });
+  symlinkSync(process.execPath, path.join(stateDir, 'C', 'Program Files', 'nodejs', 'node.exe'));
   const hostPath = (windowsPath: string): string => {
     if (!/^[Cc]:\\/.test(windowsPath)) throw new Error(`the guest double has only a C: drive, not ${windowsPath}`);
     return path.join(stateDir, 'C', ...windowsPath.slice(3).split('\\'));

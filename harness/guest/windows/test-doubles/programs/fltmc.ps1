@@ -62,7 +62,9 @@ switch ($verb) {
         # An instance at an altitude another filter holds on the volume is not attached (0x801f0011).
         $recorded = foreach ($l in Get-DoubleSampleLines (Get-DoubleValue $fltmc 'filtersSample' 'fltmc/winfsp_issue498_fltmc_filters_containers.txt')) { if ($l -match '^\S+\s+\d+\s+(\d+(\.\d+)?)\s+\d+\s*$') { $Matches[1] } }
         $taken = (@($loaded | Where-Object { [string]$_.altitude -eq $altitude }).Count -gt 0) -or (@($recorded) -contains $altitude)
-        $volumes = if ($taken) { @() } else { @(Get-DoubleValue $fltmc 'volumes' @('C:')) }
+        # Not `$volumes = if ...`: a statement's output unrolls a one-element array into its element.
+        $volumes = @()
+        if (-not $taken) { $volumes = @(Get-DoubleValue $fltmc 'volumes' @('C:')) }
         Save-Loaded (@($loaded) + [pscustomobject]@{ name = $name; altitude = $altitude; instance = $default; volumes = $volumes })
         exit 0
     }

@@ -1,0 +1,120 @@
+// The Windows personality's session, step by step as the lifecycle calls it, against the Windows guest
+// double (real SSH, real PowerShell 7, the real guest and driver scripts; Windows's own programs and
+// cmdlets are test doubles replaying recorded outputs). Each refusal is checked for whose it is.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import type { Cell } from '../../../matrix/index.ts';
+import { pwshSkip } from '../../../lib/pwsh.ts';
+import { parseWorkload } from '../../../workloads/spec.ts';
+import { InfraFailure, PackageRefused } from '../../cell/failures.ts';
+import type { GuestSession, PreparedCell } from '../../cell/personality.ts';
+import type { VmInstance } from '../../providers/types.ts';
+import { sshdMissingReason } from '../ssh/sshd-fixture.ts';
+import { windowsImageFor, windowsPersonality } from './personality.ts';
+import { SAMPLES, startWindowsDouble, windows11State, type WindowsDoubleGuest, type WindowsDoubleState } from './test-doubles/guest-double.ts';
+
+const skip = sshdMissingReason() || pwshSkip() || (existsSync(SAMPLES) ? false : `${SAMPLES} is not beside the repository`);
+const PACKAGE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../driver/packages/fgfilter');
+const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+async function session(t: { teardown(fn: () => unknown): void }, state: WindowsDoubleState = windows11State(), ubr = 4349): Promise<{ g: WindowsDoubleGuest; s: GuestSession }> {
+  const g = await startWindowsDouble(state);
+  t.teardown(() => g.stop());
+  const personality = windowsPersonality({ rebootPollMs: 200, rebootDelaySeconds: 1, connectOptions: { privateKeyPath: g.sshd.clientKeyPath } });
+  // What prepare() gives for a win11-24h2 cell at 26100.<ubr> (the image is the manifest's facts alone).
+  const prepared = {
+    image: { dir: g.stateDir, manifest: { os: { family: 'windows', release: 'win11-24h2', build: '26100', ubr }, ssh: { user: g.sshd.user, hostKeyFingerprint: g.sshd.hostFingerprint } } },
+    packages: [{ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }],
+    params: {},
+    ours: ['fgfilter'],
+  } as unknown as PreparedCell;
+  const s = await personality.connect({ ssh: { host: '127.0.0.1', port: g.sshd.port } } as VmInstance, prepared, AbortSignal.timeout(60_000));
+  t.teardown(() => s.close());
+  return { g, s };
+}
+
+const signal = (): AbortSignal => AbortSignal.timeout(240_000);
+
+t.test('a cell on the double: identity, stage, install, verifier with its reboot, workload, unload, collect', { skip, timeout: 600_000 }, async (t) => {
+  const { g, s } = await session(t);
+  t.same(await s.identity(signal()), { build: '26100.4349' }, 'the patch level the cell asked for');
+
+  const staged = await s.stage({ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }, signal());
+  t.equal(staged.remote, 'C:\\fleetgate\\packages\\fgfilter\\fgfilter.inf');
+  t.equal(staged.sha256, sha256(path.join(PACKAGE, 'fgfilter.sys')), 'the .sys that arrived, checked on the guest');
+
+  await s.install(staged, {}, signal());
+  t.match(g.state().fltmc?.loaded, [{ name: 'fgfilter', altitude: '371100', volumes: ['C:'] }], 'loaded and attached');
+
+  const firstChannel = s.channel;
+  const v = await s.applyVerifier('standard', signal());
+  t.equal(v.applied, true);
+  t.match(v.note, /verifier \/standard \/driver fgfilter\.sys; rebooted in \d+ s .*verifier \/query: flags 0x209bb, fgfilter\.sys \(load: 1\)/);
+  t.not(s.channel, firstChannel, 'the channel after the reboot is a new one');
+  t.equal(g.state().boots, 1);
+
+  const spec = parseWorkload('tiny.yaml', 'name: tiny\ndefaults: { dir: tiny, files: 20, fileSize: 512 }\noperations:\n  - op: create\n  - op: open\n    count: 40\n');
+  const result = await s.runWorkload(spec, { timeoutMs: 120_000, signal: signal() });
+  t.equal(result.workload, 'tiny');
+  t.ok(result.steps.some((x) => x.op === 'open' && x.count === 40), 'the agent ran under the image Node.js, on the guest C: drive');
+
+  await s.unload(staged, signal());
+  t.same(g.state().fltmc?.loaded, [], 'unloaded');
+  t.same(g.state().driverStore, [], 'and uninstalled');
+
+  copyFileSync(path.join(SAMPLES, 'dumps/triage_x64.dmp'), g.hostPath('C:\\Windows\\Minidump\\120226-8171-01.dmp'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'fg-collect-'));
+  const files = await s.collect(dir, signal());
+  t.same(files.map((f) => path.basename(f)), ['minidump-120226-8171-01.dmp']);
+  t.equal(sha256(files[0]!), sha256(path.join(SAMPLES, 'dumps/triage_x64.dmp')), 'the dump whole');
+});
+
+t.test('a guest at another patch level than its image is infrastructure, not a verdict', { skip, timeout: 240_000 }, async (t) => {
+  const { s } = await session(t, windows11State({ ubr: 4652 }));
+  const err = await s.identity(signal()).catch((e: unknown) => e);
+  t.ok(err instanceof InfraFailure && !(err instanceof PackageRefused), String(err));
+  t.match(String(err), /runs 26100\.4652, but its image is 26100\.4349/);
+});
+
+t.test('code integrity refusing ours at load is our install failure, with fltmc words as evidence', { skip, timeout: 240_000 }, async (t) => {
+  const { s } = await session(t, { ...windows11State(), fltmc: { loadErrors: { fgfilter: '0x80070241' } } });
+  const staged = await s.stage({ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }, signal());
+  const err = await s.install(staged, {}, signal()).catch((e: unknown) => e);
+  t.ok(err instanceof PackageRefused, String(err));
+  t.equal((err as PackageRefused).role, 'ours');
+  t.match((err as PackageRefused).evidence, { file: 'install.txt', text: /Load failed with error: 0x80070241/ });
+});
+
+t.test('pnputil refusing our catalog is our install failure', { skip, timeout: 240_000 }, async (t) => {
+  const { s } = await session(t, { ...windows11State(), pnputil: { refuseAdd: 'pnputil/pscam4windows_issue1_add_driver_hash_not_in_catalog.txt' } });
+  const staged = await s.stage({ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }, signal());
+  const err = await s.install(staged, {}, signal()).catch((e: unknown) => e);
+  t.ok(err instanceof PackageRefused, String(err));
+  t.match((err as PackageRefused).evidence?.text, /The hash for the file is not present in the specified catalog file/);
+});
+
+t.test('another filter loaded at our altitude is a finding that names it', { skip, timeout: 240_000 }, async (t) => {
+  const { s } = await session(t, { ...windows11State(), fltmc: { loaded: [{ name: 'partnerav', altitude: '371100', instance: 'partnerav Instance', volumes: ['C:'] }] } });
+  const staged = await s.stage({ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }, signal());
+  const err = await s.install(staged, {}, signal()).catch((e: unknown) => e);
+  t.ok(err instanceof PackageRefused, String(err));
+  t.match(String(err), /altitude 371100 collides with partnerav, already loaded/);
+});
+
+t.test('a cell whose golden image is not there fails as infrastructure, naming where it looked', async (t) => {
+  const cell = { id: 'c1', os: { release: 'win11-24h2', family: 'client', build: 26100, ubr: 4349, kb: null, month: null, patchLevel: '26100.4349' } } as unknown as Cell;
+  const err = (() => {
+    try {
+      windowsImageFor(cell, '/nonexistent/images');
+      return null;
+    } catch (e) {
+      return e;
+    }
+  })();
+  t.ok(err instanceof InfraFailure, String(err));
+  t.match(String(err), /\/nonexistent\/images\/win11-24h2-26100\.4349 does not exist/);
+});

@@ -1,0 +1,350 @@
+// The Windows personality (harness/cell/personality.ts): a Windows guest as the cell lifecycle sees it.
+// Its image is a golden image (images/windows, found by the cell's release and patch level), its driver
+// package is an INF/SYS/CAT folder (driver/package), its channel is SSH to Windows OpenSSH, its
+// operations are the guest's scripts (./scripts) and the driver's (driver/windows/*.ps1), composed with
+// common.ps1 and sent as -EncodedCommand. Its crashes reach the host as the hypervisor's bugcheck event;
+// the guest writes the dump itself (collect brings the Minidump folder back).
+//
+// Whose fault, said where it is known: pnputil refusing our package, fltmc refusing to load it (code
+// integrity, DriverEntry), ours not attached or at an altitude another loaded filter holds are
+// PackageRefused (the cell's install-failure); a guest that does not come back from the verifier's
+// reboot is BootFailure (reboot.ts); the rest (the channel, the host's files, a session that is not
+// elevated, a verifier setting that did not take) is infrastructure.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadDriverPackage, type DriverPackage } from '../../../driver/package/load.ts';
+import { verifierPlan, VERIFIER_PROFILE_NAMES, type VerifierProfileName } from '../../../driver/verifier/profiles.ts';
+import { applyVerifier, verifyVerifierRunning } from '../../../driver/verifier/run.ts';
+import { FltmcError, isProductLoadRefusal, parseFltmcFilters } from '../../../driver/windows/fltmc.ts';
+import { checkLoadedAndAttached, DriverStepError, installDriver, startDriver, uninstallDriver, unloadDriver, type InstallMethod } from '../../../driver/windows/lifecycle.ts';
+import { scriptPath } from '../../../driver/windows/runner.ts';
+import { readWindowsManifest, imageName, type WindowsImageManifest } from '../../../images/windows/manifest.ts';
+import { defaultImageStore } from '../../../images/windows/store.ts';
+import type { Cell } from '../../../matrix/index.ts';
+import type { Step } from '../../../runfolder/results.ts';
+import type { AgentResult, WorkloadSpec } from '../../../workloads/agent/protocol.ts';
+import { bundleAgent } from '../../../workloads/agent/bundle.ts';
+import { parseAgentOutput } from '../../../workloads/result.ts';
+import { bucketCrash } from '../../crash/bucket.ts';
+import type { CrashReport } from '../../crash/types.ts';
+import { InfraFailure, PackageRefused, TestError } from '../../cell/failures.ts';
+import type { CrashStrategy, GuestPersonality, GuestSession, HostPackage, PreparedCell, StagedPackage } from '../../cell/personality.ts';
+import type { VmInstance, VmStartInfo } from '../../providers/types.ts';
+import type { GuestChannel } from '../channel.ts';
+import { connectSsh, fromManifest, type SshConnectOptions } from '../ssh/client.ts';
+import { rebootAndWait } from './reboot.ts';
+import { heartbeatCommand, WindowsGuest, windowsRemoteSha256, type WindowsIdentity } from './windows-guest.ts';
+
+/** Per-step limits on the slowest host (a loaded Hyper-V host; a verifier reboot of a 24H2 guest). */
+export const WINDOWS_TIMEOUTS: Readonly<Record<Step, number>> = {
+  acquire: 15 * 60_000,
+  identity: 5 * 60_000,
+  baseline: 30 * 60_000,
+  install: 10 * 60_000,
+  // Apply, reboot (a verified boot is slow), load ours again, prove it running; plus a low-resources delay.
+  verifier: 30 * 60_000,
+  workload: 30 * 60_000,
+  unload: 5 * 60_000,
+  collect: 10 * 60_000,
+  triage: 10 * 60_000,
+  verdict: 60_000,
+  release: 5 * 60_000,
+};
+
+/** Where the harness keeps its files on the guest. */
+export const GUEST_ROOT = 'C:\\fleetgate';
+/** pnputil /add-driver /install handles primitive driver INFs from Windows 10 1903 (build 18362) on (windows.md section 3). */
+export const PNPUTIL_MIN_BUILD = 18362;
+/** The volume our filter must attach to in every cell (the system volume). */
+export const REQUIRED_VOLUMES = ['C:'];
+
+/**
+ * Windows writes no crash text to the serial console the monitor reads: the hypervisor's bugcheck event
+ * (code and parameters) is the evidence at the time, the dump the guest writes comes back with collect.
+ */
+export const WINDOWS_CRASH: CrashStrategy = {
+  parseConsole: () => null,
+  bucket: (report: CrashReport, cfg) => {
+    const code = /\b0x([0-9a-f]{1,8})\b/i.exec(report.title);
+    return bucketCrash({ kind: 'hypervisor', ...(code ? { code: Number.parseInt(code[1]!, 16) } : {}), params: [], ...(report.module ? { module: report.module } : {}) }, cfg);
+  },
+};
+
+export function isWindowsCell(cell: Cell): boolean {
+  return cell.os.family === 'client' || cell.os.family === 'server';
+}
+
+/** The golden image a cell boots: named by release and patch level (images/windows/manifest.ts imageName). */
+export function windowsImageFor(cell: Cell, root = defaultImageStore()): { dir: string; manifest: WindowsImageManifest } {
+  if (cell.os.build === null || cell.os.ubr === null) throw new InfraFailure(`${cell.id}: a Windows cell needs a patch level (build.UBR); ${cell.os.release} has none`);
+  const dir = path.join(root, imageName(cell.os.release, cell.os.build, cell.os.ubr));
+  if (!existsSync(dir)) throw new InfraFailure(`no golden image for ${cell.os.release} at ${cell.os.build}.${cell.os.ubr}: ${dir} does not exist (build it with fleetgate images, images/windows/README.md)`);
+  return { dir, manifest: readWindowsManifest(dir) };
+}
+
+function ourPackage(cell: Cell): DriverPackage & { service: NonNullable<DriverPackage['service']> } {
+  const pkg = loadDriverPackage(cell.driverBuild.path);
+  if (!pkg.service) throw new PackageRefused('ours', path.basename(pkg.folder), `${pkg.infPath} installs no service: nothing to load`, undefined);
+  const failed = pkg.checks.filter((c) => !c.ok);
+  if (failed.length) {
+    throw new PackageRefused('ours', pkg.service.name, `${pkg.infPath} fails its static checks: ${failed.map((c) => `${c.name}: ${c.explanation}`).join('; ')}`, {
+      file: 'package-checks.txt',
+      text: failed.map((c) => `${c.name}: ${c.explanation}\n`).join(''),
+    });
+  }
+  return pkg as DriverPackage & { service: NonNullable<DriverPackage['service']> };
+}
+
+export interface WindowsPersonalityOptions {
+  /** Golden images folder (default images/windows/store.ts defaultImageStore(): FLEETGATE_IMAGES or .cache/images/windows). */
+  imageRoot?: string;
+  /** Between attempts to reach a rebooting guest. @default 5000 */
+  rebootPollMs?: number;
+  /** shutdown /t of a cell's own reboots. @default 5 */
+  rebootDelaySeconds?: number;
+  /** Connects to a guest again after a reboot (default: SSH to the same endpoint). */
+  connectOptions?: Partial<Omit<SshConnectOptions, 'host' | 'port'>>;
+}
+
+export function windowsPersonality(o: WindowsPersonalityOptions = {}): GuestPersonality {
+  return {
+    family: 'windows',
+    timeouts: WINDOWS_TIMEOUTS,
+    crash: WINDOWS_CRASH,
+
+    async prepare(cell: Cell): Promise<PreparedCell> {
+      const image = windowsImageFor(cell, o.imageRoot);
+      const pkg = ourPackage(cell);
+      if (cell.coexist.length) throw new InfraFailure(`${cell.id}: coexisting filters on Windows cells (${cell.coexist.join(', ')}) are not installed by this personality yet`);
+      const { trigger, ...params } = cell.driverBuild.params;
+      if (trigger !== undefined || Object.keys(params).length) {
+        throw new InfraFailure(`${cell.id}: driver parameters (${Object.keys(cell.driverBuild.params).join(', ')}) are not written to a Windows service yet`);
+      }
+      return {
+        image: { dir: image.dir, manifest: image.manifest },
+        packages: [{ role: 'ours', name: pkg.service.name, package: pkg.folder, path: pkg.folder }],
+        params: {},
+        ours: [pkg.service.name],
+      };
+    },
+
+    async connect(vm: VmInstance, prepared: PreparedCell, signal: AbortSignal): Promise<GuestSession> {
+      const options = fromManifest(prepared.image.dir, prepared.image.manifest, vm.ssh, { remoteSha256: windowsRemoteSha256, heartbeatCommand, ...o.connectOptions });
+      const reconnect = (s: AbortSignal): Promise<GuestChannel> => connectSsh({ ...options, signal: s });
+      const manifest = prepared.image.manifest;
+      return new WindowsSession(await reconnect(signal), reconnect, { build: Number(manifest.os.build), ubr: manifest.os.ubr ?? null, family: manifest.os.release.startsWith('server') ? 'server' : 'client' }, o);
+    },
+  };
+}
+
+interface Expected {
+  build: number;
+  ubr: number | null;
+  family: 'client' | 'server';
+}
+
+class WindowsSession implements GuestSession {
+  private current: GuestChannel;
+  private guest: WindowsGuest;
+  private seen: WindowsIdentity | null = null;
+  private agentUploaded: string | null = null;
+  private installed: { pkg: StagedPackage; method: InstallMethod; sys: string; altitude: string } | null = null;
+
+  constructor(
+    channel: GuestChannel,
+    private readonly reconnect: (signal: AbortSignal) => Promise<GuestChannel>,
+    private readonly expected: Expected,
+    private readonly o: WindowsPersonalityOptions,
+  ) {
+    this.current = channel;
+    this.guest = new WindowsGuest(channel);
+  }
+
+  /** After a reboot the channel is a new one: the monitor watches whichever is current. */
+  get channel(): GuestChannel {
+    return this.current;
+  }
+
+  private get runner() {
+    return this.guest.powerShellRunner();
+  }
+
+  async settle(_start: VmStartInfo): Promise<string[]> {
+    return [];
+  }
+
+  /** The build the guest runs, checked against the image the cell asked for (its patch level). */
+  async identity(): Promise<{ build: string }> {
+    const id = await this.guest.identity();
+    this.seen = id;
+    if (id.build !== this.expected.build || (this.expected.ubr !== null && id.ubr !== this.expected.ubr)) {
+      throw new InfraFailure(`the guest runs ${id.patchLevel}, but its image is ${this.expected.build}.${this.expected.ubr ?? '?'}: the image is not the patch level the cell asked for`);
+    }
+    return { build: id.patchLevel };
+  }
+
+  async runWorkload(spec: WorkloadSpec, o: { timeoutMs: number; signal: AbortSignal }): Promise<AgentResult> {
+    const agent = await bundleAgent();
+    const dir = `${GUEST_ROOT}\\agent`;
+    if (this.agentUploaded !== agent.path) {
+      await this.guest.newFolder(dir);
+      await this.current.upload(agent.path, sftpPath(`${dir}\\agent.js`));
+      this.agentUploaded = agent.path;
+    }
+    const specName = `spec-${spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
+    const local = await mkdtemp(path.join(tmpdir(), 'fg-spec-'));
+    try {
+      await writeFile(path.join(local, specName), JSON.stringify(spec));
+      await this.current.upload(path.join(local, specName), sftpPath(`${dir}\\${specName}`));
+    } finally {
+      await rm(local, { recursive: true, force: true });
+    }
+    const seconds = Math.ceil(o.timeoutMs / 1000);
+    const r = await this.guest.runScript<{ exitCode: number; stdout: string | null; stderr: string | null }>(
+      'run_workload',
+      { agent: `${dir}\\agent.js`, spec: `${dir}\\${specName}`, workdir: `${GUEST_ROOT}\\work`, timeoutSeconds: seconds },
+      { timeoutMs: o.timeoutMs + 60_000, maxBufferBytes: 16 * 1024 * 1024 },
+    );
+    const out = parseAgentOutput(r.stdout ?? '', `agent output for ${spec.name}`);
+    if (out.kind === 'fatal') throw new TestError(`the agent could not run ${spec.name}: ${out.fatal.fatal}`);
+    return out.result;
+  }
+
+  /** The package folder to C:\fleetgate\packages\<name>, file by file, each checked by its SHA-256. */
+  async stage(pkg: HostPackage): Promise<StagedPackage> {
+    const folder = `${GUEST_ROOT}\\packages\\${pkg.name}`;
+    await this.guest.newFolder(folder);
+    const files = readdirSync(pkg.path).filter((f) => statSync(path.join(pkg.path, f)).isFile());
+    const loaded = loadDriverPackage(pkg.path);
+    const sys = path.basename(loaded.service?.binary ?? `${pkg.name}.sys`);
+    let sha256 = '';
+    for (const f of files) {
+      const r = await this.current.upload(path.join(pkg.path, f), sftpPath(`${folder}\\${f}`));
+      if (f.toLowerCase() === sys.toLowerCase()) sha256 = r.sha256;
+    }
+    if (!sha256) throw new InfraFailure(`${pkg.path} has no ${sys} to send`);
+    return { ...pkg, remote: `${folder}\\${path.basename(loaded.infPath)}`, sha256 };
+  }
+
+  /** pnputil (Windows 10 1903 and later) or InstallHinfSection, fltmc load, then proved loaded and attached. */
+  async install(pkg: StagedPackage): Promise<void> {
+    const loaded = loadDriverPackage(pkg.path);
+    const service = loaded.service!;
+    const sys = path.basename(service.binary ?? `${pkg.name}.sys`);
+    const altitude = service.altitude ?? undefined;
+    const method: InstallMethod = this.expected.build >= PNPUTIL_MIN_BUILD ? 'pnputil' : 'infsection';
+    const refused = (message: string, text: string, cause?: unknown): PackageRefused =>
+      new PackageRefused(pkg.role, pkg.name, message, { file: 'install.txt', text: `${text.trimEnd()}\n` }, cause === undefined ? undefined : { cause });
+    try {
+      await installDriver(this.runner, { infPath: pkg.remote, service: service.name, sysName: sys, method, ...(altitude ? { altitude } : {}) });
+    } catch (err) {
+      if (err instanceof DriverStepError) throw refused(`${method} did not install ${pkg.name}: ${err.message}`, err.output, err);
+      throw err;
+    }
+    // Recorded before the load: an uninstall is owed from here on, whatever the load does.
+    this.installed = { pkg, method, sys, altitude: altitude ?? '' };
+    await this.load(service.name, altitude ?? null, refused);
+  }
+
+  private async load(service: string, altitude: string | null, refused: (m: string, t: string, c?: unknown) => PackageRefused): Promise<void> {
+    try {
+      await startDriver(this.runner, { service });
+    } catch (err) {
+      if (err instanceof FltmcError && isProductLoadRefusal(err)) throw refused(`fltmc load ${service} was refused: ${err.message}`, err.rawLine, err);
+      throw err;
+    }
+    if (altitude === null) return;
+    const check = await checkLoadedAndAttached(this.runner, { service, altitude, volumes: REQUIRED_VOLUMES });
+    const listing = check.instances.map((i) => `${i.filter} ${i.volume} ${i.altitude}`).join('\n');
+    if (!check.loaded) throw refused(`${service} is not in fltmc filters after a load that reported success`, listing);
+    const others = await this.otherFiltersAt(altitude, service);
+    if (others.length) throw refused(`${service}'s altitude ${altitude} collides with ${others.join(', ')}, already loaded`, listing);
+    if (!check.altitudeOk) throw refused(`${service} runs at altitude ${check.filterAltitude}, not the INF's ${altitude}`, listing);
+    if (check.missingVolumes.length) throw refused(`${service} did not attach to ${check.missingVolumes.join(', ')}`, listing || '(no instance of ours)');
+  }
+
+  /** Loaded filters (Defender's WdFilter among them) at our altitude. */
+  private async otherFiltersAt(altitude: string, service: string): Promise<string[]> {
+    const r = (await this.runner.run(scriptPath('check_driver'), {})) as { filters?: { stdout?: string } };
+    return parseFltmcFilters(r.filters?.stdout ?? '')
+      .filter((f) => f.altitude === altitude && f.name.toLowerCase() !== service.toLowerCase())
+      .map((f) => f.name);
+  }
+
+  /**
+   * Applies the profile, reboots, loads ours again (a demand-start filter does not come back by
+   * itself) and proves the profile running with `verifier /query`. The low-resources profile's fault
+   * delay is waited out from the new boot, so the workload sees faults from its start.
+   */
+  async applyVerifier(profile: string, signal: AbortSignal): Promise<{ applied: boolean; note?: string }> {
+    if (!(VERIFIER_PROFILE_NAMES as readonly string[]).includes(profile)) throw new InfraFailure(`verifier profile ${profile} is not one of ${VERIFIER_PROFILE_NAMES.join(', ')}`);
+    if (!this.installed) throw new InfraFailure('the verifier step needs ours installed first');
+    const plan = verifierPlan(profile as VerifierProfileName, { build: this.expected.build, family: this.expected.family }, { driver: this.installed.sys });
+    const applied = await applyVerifier(this.runner, plan);
+    const notes = [...plan.commandLines];
+    if (applied.rebootRequired) {
+      const rebooted = await rebootAndWait(this.current, {
+        reconnect: this.reconnect,
+        timeoutMs: WINDOWS_TIMEOUTS.verifier / 2,
+        ...(this.o.rebootPollMs !== undefined ? { pollMs: this.o.rebootPollMs } : {}),
+        ...(this.o.rebootDelaySeconds !== undefined ? { delaySeconds: this.o.rebootDelaySeconds } : {}),
+        signal,
+      });
+      await this.current.close().catch(() => undefined);
+      this.current = rebooted.channel;
+      this.guest = new WindowsGuest(rebooted.channel);
+      this.seen = rebooted.identity;
+      notes.push(`rebooted in ${Math.round(rebooted.ms / 1000)} s (last boot ${rebooted.identity.lastBootUpTime})`);
+      const { pkg, altitude } = this.installed;
+      await this.load(pkg.name, altitude || null, (m, t, c) => new PackageRefused(pkg.role, pkg.name, `after the verifier reboot: ${m}`, { file: 'install.txt', text: `${t}\n` }, c === undefined ? undefined : { cause: c }));
+    }
+    const running = await verifyVerifierRunning(this.runner, plan);
+    if (!running.ok) throw new InfraFailure(`verifier ${profile} is not running as asked: ${running.problems.join('; ')}`);
+    if (plan.lowResources && plan.lowResources.delayMinutes > 0) {
+      const boot = Date.parse(this.seen?.lastBootUpTime ?? '');
+      const wait = Number.isFinite(boot) ? boot + plan.lowResources.delayMinutes * 60_000 - Date.now() : plan.lowResources.delayMinutes * 60_000;
+      if (wait > 0) await sleep(wait, undefined, { signal });
+      notes.push(`waited out the ${plan.lowResources.delayMinutes}-minute fault delay from boot: the workload sees faults from its start`);
+    }
+    notes.push(`verifier /query: flags 0x${(running.query.enabledFlags ?? 0).toString(16)}, ${running.query.modules.map((m) => `${m.name} (load: ${m.loads})`).join(', ')}`);
+    return { applied: true, note: notes.join('; ') };
+  }
+
+  async fire(pkg: StagedPackage, knob: string): Promise<void> {
+    throw new InfraFailure(`${pkg.name} on Windows has no knob "${knob}": knobs are the lab module's`);
+  }
+
+  async unload(pkg: StagedPackage): Promise<void> {
+    const r = await unloadDriver(this.runner, { service: pkg.name });
+    if (!r.unloaded && r.reason === 'refused') throw new TestError(`${pkg.name} refused to unload (${r.hresult}): ${r.output.trim()}`);
+    const method = this.installed?.method ?? 'pnputil';
+    const sys = this.installed?.sys ?? `${pkg.name}.sys`;
+    await uninstallDriver(this.runner, { method: method === 'pnputil' ? 'pnputil' : 'service', service: pkg.name, sysName: sys, infPath: pkg.remote });
+    this.installed = null;
+  }
+
+  /** The dumps Windows wrote (MEMORY.DMP, Minidump\*.dmp), each brought back whole and checked. */
+  async collect(dir: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const d of await this.guest.listDumps()) {
+      const name = `${d.kind === 'memory' ? 'MEMORY' : 'minidump'}-${d.path.split('\\').pop()}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+      const local = path.join(dir, name);
+      await this.current.download(sftpPath(d.path), local);
+      out.push(local);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.current.close();
+  }
+}
+
+/** A Windows path as Windows OpenSSH's SFTP server takes it: `C:/fleetgate/x` (windowsPathFromSftp's inverse). */
+export function sftpPath(windowsPath: string): string {
+  if (!/^[A-Za-z]:\\/.test(windowsPath)) throw new InfraFailure(`not an absolute Windows path: ${windowsPath}`);
+  return windowsPath.replace(/\\/g, '/');
+}
