@@ -7,6 +7,7 @@
 import { FleetgateError, EXIT, InfraFailure } from '../../lib/errors.ts';
 import { PRODUCT_FAILURES, type Step, type Verdict } from '../../runfolder/results.ts';
 import type { MonitorOutcome } from './monitor.ts';
+import { isVerifierStopCode } from '../crash/bugchecks.ts';
 
 export { InfraFailure };
 
@@ -44,7 +45,7 @@ export class PackageRefused extends FleetgateError {
 /** The hypervisor saw the VM go away without a panic (killed, reset, host trouble): the host's, never ours. */
 export class VmGone extends InfraFailure {}
 
-/** The verifier reported a violation by our driver (Driver Verifier's bugcheck 0xC4 is a crash, not this). */
+/** The verifier reported a violation by our driver without a stop (a Filter Verifier break-in); a verifier stop code is a GuestCrashed judged verifier-violation. */
 export class VerifierViolation extends FleetgateError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, EXIT.productFailure, options);
@@ -61,8 +62,18 @@ export class GuestCrashed extends FleetgateError {
   }
 }
 
-/** A crash whose report is a lockup detector's is a hang, however the monitor first saw it. */
+/**
+ * A crash whose report is a lockup detector's is a hang, however the monitor first saw it. A guest
+ * that stopped on a Driver Verifier stop code (the hypervisor's bugcheck code: 0xC4 and the rest of
+ * harness/crash/bugchecks.ts VERIFIER_STOP_CODES) is a verifier violation, not a plain crash.
+ */
 function findingVerdict(f: GuestFinding): Verdict {
+  if (f.kind !== 'crash' && f.kind !== 'hang') return 'product-hang';
+  const info = f.panic.info;
+  if (f.kind === 'crash' && info?.kind === 'hyper-v') {
+    const code = Number.parseInt(info.code, 16);
+    if (Number.isFinite(code) && isVerifierStopCode(code)) return 'verifier-violation';
+  }
   return f.kind !== 'crash' || f.evidence.report?.kind === 'HANG' ? 'product-hang' : 'product-crash';
 }
 
@@ -96,7 +107,7 @@ export const BOOT_WHILE_OURS_LOADS: Verdict = 'boot-failure';
  * row). InfraFailure is last: a typed product failure that extends it would still be the product's.
  */
 export const FAILURE_VERDICTS: ReadonlyArray<{ type: string; matches: (err: unknown) => Verdict | undefined; means: string }> = [
-  { type: 'GuestCrashed', matches: (e) => (e instanceof GuestCrashed ? findingVerdict(e.finding) : undefined), means: 'crash: product-crash; hang or a lockup report: product-hang' },
+  { type: 'GuestCrashed', matches: (e) => (e instanceof GuestCrashed ? findingVerdict(e.finding) : undefined), means: 'crash: product-crash; on a Driver Verifier stop code: verifier-violation; hang or a lockup report: product-hang' },
   { type: 'TestError', matches: (e) => (e instanceof TestError ? 'test-error' : undefined), means: 'the workload is broken: no verdict, not retried' },
   { type: 'PackageRefused', matches: (e) => (e instanceof PackageRefused ? (e.role === 'ours' ? 'install-failure' : 'infra-error') : undefined), means: "ours refused: install-failure; a partner's: infrastructure" },
   { type: 'BootFailure', matches: (e) => (e instanceof BootFailure ? 'boot-failure' : undefined), means: 'the guest did not come back after our install or the verifier reboot' },

@@ -86,6 +86,15 @@ t.test('product-crash: the VM panics under the workload; the monitor decides, tr
   t.same(stepNames(result), ['acquire', 'identity', 'baseline', 'install', 'workload!', 'collect', 'triage', 'release']);
 });
 
+t.test('verifier-violation: a Driver Verifier stop code from the hypervisor; another stop code stays product-crash', async (t) => {
+  const c4 = await attempt({ workload: 'bugcheck-c4' });
+  t.equal(c4.result.verdict, 'verifier-violation');
+  t.same(stepNames(c4.result), ['acquire', 'identity', 'baseline', 'install', 'workload!', 'collect', 'triage', 'release'], 'its evidence is collected and triaged like a crash');
+  t.equal(c4.result.crash?.title, 'stop 0xc4 in fakefilter');
+  const d1 = await attempt({ workload: 'bugcheck-d1' });
+  t.equal(d1.result.verdict, 'product-crash');
+});
+
 t.test('product-crash while ours loads: the install step is watched too', async (t) => {
   const { result } = await attempt({ install: 'crash' });
   t.equal(result.verdict, 'product-crash');

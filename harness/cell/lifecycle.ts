@@ -101,7 +101,7 @@ class CellAttempt {
       this.judge(err instanceof StepFailed ? err.decision : decideFailure('acquire', err, { interrupted: this.ctx.signal.aborted }));
       // A crash or hang while ours loaded or ran: the verdict is the crash's; what follows only
       // gathers and reads its evidence.
-      if (err instanceof StepFailed && err.cause instanceof GuestCrashed && (this.result.verdict === 'product-crash' || this.result.verdict === 'product-hang')) {
+      if (err instanceof StepFailed && err.cause instanceof GuestCrashed && (this.result.verdict === 'product-crash' || this.result.verdict === 'product-hang' || this.result.verdict === 'verifier-violation')) {
         const finding = err.cause.finding;
         await this.step('collect', async () => this.keepCrashEvidence(finding)).catch(() => undefined);
         await this.step('triage', async () => this.triage(finding)).catch(() => undefined);

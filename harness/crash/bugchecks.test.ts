@@ -1,6 +1,6 @@
 // The bugcheck table: every code the brief and reference §6 name, _M variants, 0xC4 subcodes.
 import t from 'tap';
-import { baseBugcheckCode, bugcheckName, bugcheckSubcode, describeParams, formatBugcheckCode, KNOWN_BUGCHECKS, lookupBugcheck, verifierSubcode } from './bugchecks.ts';
+import { baseBugcheckCode, bugcheckName, bugcheckSubcode, describeParams, formatBugcheckCode, isVerifierStopCode, KNOWN_BUGCHECKS, lookupBugcheck, verifierSubcode } from './bugchecks.ts';
 
 const REQUIRED = [0x0a, 0x1e, 0x3b, 0x50, 0x7e, 0x1000007e, 0x80, 0x9f, 0xc1, 0xc2, 0xc4, 0xc9, 0xd1, 0xea, 0xef, 0xf5, 0x133, 0x139, 0x13a, 0x19, 0x20, 0x39, 0xe3];
 
@@ -41,4 +41,9 @@ t.test('subcodes and 0xC4 parameter 1', async (t) => {
   t.equal(verifierSubcode('0x777'), undefined);
   t.equal(verifierSubcode('zz'), undefined);
   t.match(describeParams(0xc4, ['0x62', '0x1', '0x2', '0x3'])[0], /^0x62 \(driver unloaded/);
+});
+
+t.test("Driver Verifier's stop codes, and the live dump it writes without one", async (t) => {
+  for (const c of [0xc4, 0xc1, 0xc6, 0xc7, 0xc9, 0xd5, 0xd6, 0xe6, 0x1c4]) t.equal(isVerifierStopCode(c), true, formatBugcheckCode(c));
+  for (const c of [0xd1, 0x50, 0x1000007e, 0x139, 0x3b]) t.equal(isVerifierStopCode(c), false, formatBugcheckCode(c));
 });

@@ -155,3 +155,16 @@ export function describeParams(code: number, params: readonly string[]): string[
     return meaning ? `${p} (${meaning})` : p;
   });
 }
+
+/**
+ * Stop codes Driver Verifier raises: 0xC4 DRIVER_VERIFIER_DETECTED_VIOLATION (with its subcodes), 0xC1
+ * SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, 0xC6 DRIVER_CAUGHT_MODIFYING_FREED_POOL, 0xC7
+ * TIMER_OR_DPC_INVALID, 0xC9 DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0xD5 DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL,
+ * 0xD6 DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION, 0xE6 DRIVER_VERIFIER_DMA_VIOLATION; and 0x1C4, the live
+ * dump it writes under %SystemRoot%\LiveKernelReports without stopping the system.
+ */
+export const VERIFIER_STOP_CODES: ReadonlySet<number> = new Set([0xc4, 0xc1, 0xc6, 0xc7, 0xc9, 0xd5, 0xd6, 0xe6, 0x1c4]);
+
+export function isVerifierStopCode(code: number): boolean {
+  return VERIFIER_STOP_CODES.has(baseBugcheckCode(code >>> 0) & ~0x10000000);
+}

@@ -31,7 +31,8 @@ export interface FakeGuestScript {
   install?: 'refuse' | 'crash' | 'lose-guest' | 'reset' | 'hang-coexist';
   verifier?: 'violation' | 'no-reboot';
   /** What happens once ours is in and the workload runs. */
-  workload?: 'crash' | 'lockup' | 'hang' | 'broken' | 'vm-gone';
+  /** bugcheck-c4 / bugcheck-d1: the hypervisor reports a Windows stop code (hv-crash), as Hyper-V does. */
+  workload?: 'crash' | 'lockup' | 'hang' | 'broken' | 'vm-gone' | 'bugcheck-c4' | 'bugcheck-d1';
   unload?: 'busy';
   latency?: FakeLatency;
   /** Identity reports another build than the image's. */
@@ -133,6 +134,13 @@ class FakeSession implements GuestSession {
           this.vm.panic('FAKE PANIC: BUG: unable to handle page fault in fakefilter_open\n');
           await sleep(20);
           throw new InfraFailure('fake channel: connection lost');
+        case 'bugcheck-c4':
+        case 'bugcheck-d1': {
+          const code = this.script.workload === 'bugcheck-c4' ? '0xc4' : '0xd1';
+          this.vm.panic(`FAKE PANIC: stop ${code} in fakefilter\n`, { kind: 'hyper-v', code, params: ['0x62', '0xffffa00000001000', '0x1', '0x0'] });
+          await sleep(20);
+          throw new InfraFailure('fake channel: connection lost');
+        }
         case 'lockup':
           this.vm.panic('FAKE PANIC: watchdog: soft LOCKUP - CPU#0 stuck in fakefilter_open\n');
           await sleep(20);

@@ -5,7 +5,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraFailure } from '../../../lib/errors.ts';
 import { EventLog } from '../../providers/event-stream.ts';
-import type { DumpFormat, HostDumpCapable, Provider, VmInstance, VmSpec, VmStartInfo, VmStatus } from '../../providers/types.ts';
+import type { DumpFormat, HostDumpCapable, PanicInfo, Provider, VmInstance, VmSpec, VmStartInfo, VmStatus } from '../../providers/types.ts';
 
 export interface FakeProviderScript {
   /** The first this many starts fail as infrastructure (a host that cannot boot VMs). @default 0 */
@@ -38,10 +38,10 @@ export class FakeVm implements VmInstance, HostDumpCapable {
   }
 
   /** The guest panics: its console says why, then the hypervisor reports it (and pauses the guest). */
-  panic(consoleText: string): void {
+  panic(consoleText: string, info: PanicInfo = { kind: 'pvpanic' }): void {
     appendFileSync(this.consolePath, consoleText);
     this.state = 'paused';
-    this.events.push({ type: 'panicked', at: now(), action: 'pause', info: { kind: 'pvpanic' } });
+    this.events.push({ type: 'panicked', at: now(), action: 'pause', info });
   }
 
   /** The VM's process dies without a panic (host trouble). */

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ExecOptions, ExecResult, GuestChannel, TransferResult } from '../channel.ts';
 import { decodePowerShell, RESULT_MARKER } from './encode.ts';
-import { analyzeOnHost, loadAnalysisHost, sftpPath } from './analysis-host.ts';
+import { analyzeOnHost, loadAnalysisHost } from './analysis-host.ts';
+import { sftpPath } from './windows-guest.ts';
 
 const samples = resolve(fileURLToPath(new URL('../../../', import.meta.url)), '../shared/samples/kd');
 const sample = join(samples, 'analyze_c4_62_windows-driver-samples205.txt');
@@ -40,7 +41,7 @@ t.test('config file: defaults, key path relative to the file, errors with line a
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, `host: x\nusername: a\nprivateKey: k\nhostKeyFingerprint: MD5:aa\n`);
   t.throws(() => loadAnalysisHost(bad), /bad\.yaml:4:\d+: .*SHA256/);
-  t.equal(sftpPath('C:\\fleetgate\\triage\\a.dmp'), '/C:/fleetgate/triage/a.dmp');
+  t.equal(sftpPath('C:\\fleetgate\\triage\\a.dmp'), 'C:/fleetgate/triage/a.dmp');
 });
 
 t.test('a dump is uploaded, kd runs through run_kd_analysis, its output is parsed', { skip: !existsSync(sample) && `no samples at ${samples}` }, async (t) => {
@@ -51,7 +52,7 @@ t.test('a dump is uploaded, kd runs through run_kd_analysis, its output is parse
   const host = { file: 'kd-host.yaml', host: 'kdhost', port: 22, username: 'a', privateKeyPath: '/k', hostKeyFingerprint: 'SHA256:x', kdPath: 'C:\\kd\\kd.exe', symbolPath: 'srv*C:\\sym', workDir: 'C:\\fg\\triage\\', timeoutSec: 60 };
   const r = await analyzeOnHost(ch as unknown as GuestChannel, dump, host);
   t.equal(ch.uploads.length, 1);
-  t.match(ch.uploads[0]!.remote, /^\/C:\/fg\/triage\/[0-9a-f]{16}\.dmp$/);
+  t.match(ch.uploads[0]!.remote, /^C:\/fg\/triage\/[0-9a-f]{16}\.dmp$/);
   t.equal(ch.scripts[0]!.script, 'run_kd_analysis');
   t.match(ch.scripts[0]!.input, { kd: 'C:\\kd\\kd.exe', symbolPath: 'srv*C:\\sym', dump: /^C:\\fg\\triage\\[0-9a-f]{16}\.dmp$/ });
   t.equal(r.analysis.bugcheck?.code, 0xc4);

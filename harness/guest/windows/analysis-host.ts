@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { compileSchema, readSource, validateOrThrow } from '../../../lib/source-doc.ts';
 import { InfraFailure } from '../../../lib/errors.ts';
 import type { GuestChannel } from '../channel.ts';
-import { WindowsGuest } from './windows-guest.ts';
+import { sftpPath, WindowsGuest } from './windows-guest.ts';
 import { parseKdAnalysis, type KdAnalysis } from '../../crash/windows/kd.ts';
 
 export interface AnalysisHost {
@@ -74,11 +74,6 @@ export function loadAnalysisHost(file: string): AnalysisHost {
     workDir: raw.workDir ?? 'C:\\fleetgate\\triage',
     timeoutSec: raw.timeoutSec ?? 900,
   };
-}
-
-/** `C:\a\b` → `/C:/a/b`, the path Windows OpenSSH's SFTP server takes. */
-export function sftpPath(windowsPath: string): string {
-  return `/${windowsPath.replace(/\\/g, '/')}`;
 }
 
 async function sha256File(path: string): Promise<string> {

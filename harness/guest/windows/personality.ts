@@ -36,7 +36,7 @@ import type { VmInstance, VmStartInfo } from '../../providers/types.ts';
 import type { GuestChannel } from '../channel.ts';
 import { connectSsh, fromManifest, type SshConnectOptions } from '../ssh/client.ts';
 import { rebootAndWait } from './reboot.ts';
-import { heartbeatCommand, WindowsGuest, windowsRemoteSha256, type WindowsIdentity } from './windows-guest.ts';
+import { heartbeatCommand, sftpPath, WindowsGuest, windowsRemoteSha256, type WindowsIdentity } from './windows-guest.ts';
 
 /** Per-step limits on the slowest host (a loaded Hyper-V host; a verifier reboot of a 24H2 guest). */
 export const WINDOWS_TIMEOUTS: Readonly<Record<Step, number>> = {
@@ -330,7 +330,7 @@ class WindowsSession implements GuestSession {
   async collect(dir: string): Promise<string[]> {
     const out: string[] = [];
     for (const d of await this.guest.listDumps()) {
-      const name = `${d.kind === 'memory' ? 'MEMORY' : 'minidump'}-${d.path.split('\\').pop()}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+      const name = `${d.kind === 'memory' ? 'MEMORY' : d.kind}-${d.path.split('\\').pop()}`.replace(/[^A-Za-z0-9_.-]/g, '_');
       const local = path.join(dir, name);
       await this.current.download(sftpPath(d.path), local);
       out.push(local);
@@ -341,10 +341,4 @@ class WindowsSession implements GuestSession {
   async close(): Promise<void> {
     await this.current.close();
   }
-}
-
-/** A Windows path as Windows OpenSSH's SFTP server takes it: `C:/fleetgate/x` (windowsPathFromSftp's inverse). */
-export function sftpPath(windowsPath: string): string {
-  if (!/^[A-Za-z]:\\/.test(windowsPath)) throw new InfraFailure(`not an absolute Windows path: ${windowsPath}`);
-  return windowsPath.replace(/\\/g, '/');
 }

@@ -4,7 +4,9 @@
 import t from 'tap';
 import { pwshSkip } from '../../../lib/pwsh.ts';
 import { sshdMissingReason } from '../ssh/sshd-fixture.ts';
-import { copyFileSync, existsSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { analyzeOnHost } from './analysis-host.ts';
 import path from 'node:path';
 import { heartbeatCommand, WindowsGuest } from './windows-guest.ts';
 import { rebootAndWait } from './reboot.ts';
@@ -105,13 +107,31 @@ t.test('restart refuses a delay shutdown.exe would not take, before anything res
   t.equal(g.state().boots, undefined, 'no restart happened');
 });
 
-t.test('list_dumps finds the real triage dump in the Minidump folder CrashControl names, by its Windows path', { skip, timeout: 120_000 }, async (t) => {
+t.test('list_dumps finds the real triage dump in the Minidump folder CrashControl names and a live dump, by their Windows paths', { skip, timeout: 120_000 }, async (t) => {
   const g = await startWindowsDouble();
   t.teardown(() => g.stop());
   copyFileSync(path.join(SAMPLES, 'dumps/triage_x64.dmp'), g.hostPath('C:\\Windows\\Minidump\\120226-8171-01.dmp'));
+  mkdirSync(g.hostPath('C:\\Windows\\LiveKernelReports\\Verifier'), { recursive: true });
+  copyFileSync(path.join(SAMPLES, 'dumps/triage_x64.dmp'), g.hostPath('C:\\Windows\\LiveKernelReports\\Verifier\\Verifier-20261202-1300.dmp'));
   const dumps = await new WindowsGuest(g.channel).listDumps();
-  t.match(dumps, [{ path: 'C:\\Windows\\Minidump\\120226-8171-01.dmp', kind: 'minidump', sizeBytes: statSync(path.join(SAMPLES, 'dumps/triage_x64.dmp')).size }]);
+  t.match(dumps, [
+    { path: 'C:\\Windows\\Minidump\\120226-8171-01.dmp', kind: 'minidump', sizeBytes: statSync(path.join(SAMPLES, 'dumps/triage_x64.dmp')).size },
+    { path: 'C:\\Windows\\LiveKernelReports\\Verifier\\Verifier-20261202-1300.dmp', kind: 'live' },
+  ]);
   const local = path.join(g.stateDir, 'downloaded.dmp');
   const r = await g.channel.download('C:/Windows/Minidump/120226-8171-01.dmp', local);
   t.ok(r.sha256, 'downloaded and checked against the guest-side SHA-256');
+});
+
+t.test('run_kd_analysis on an analysis host: kd (a double replaying a recorded 0xC4 session) analyzes the uploaded real triage dump', { skip, timeout: 120_000 }, async (t) => {
+  const g = await startWindowsDouble({ ...windows11State(), kd: { analysis: 'kd/analyze_c4_62_windows-driver-samples205.txt' } });
+  t.teardown(() => g.stop());
+  mkdirSync(g.hostPath('C:\\Debuggers'), { recursive: true });
+  symlinkSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'test-doubles', 'bin', 'kd.exe'), g.hostPath('C:\\Debuggers\\kd.exe'));
+  await new WindowsGuest(g.channel).newFolder('C:\\fg\\triage');
+  const host = { file: 'kd-host.yaml', host: 'double', port: g.sshd.port, username: 'root', privateKeyPath: g.sshd.clientKeyPath, hostKeyFingerprint: g.sshd.hostFingerprint, kdPath: 'C:\\Debuggers\\kd.exe', symbolPath: 'srv*C:\\sym', workDir: 'C:\\fg\\triage\\', timeoutSec: 60 };
+  const r = await analyzeOnHost(g.channel, path.join(SAMPLES, 'dumps/triage_x64.dmp'), host);
+  t.equal(r.exitCode, 0);
+  t.equal(r.analysis.bugcheck?.code, 0xc4, 'the recorded analysis, parsed');
+  t.match(r.output, /^Loading Dump File \[C:\\fg\\triage\\[0-9a-f]{16}\.dmp\]/, 'kd was given the uploaded dump by its Windows path');
 });

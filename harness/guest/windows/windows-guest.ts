@@ -73,8 +73,9 @@ export interface WindowsIdentity {
 
 export interface WindowsDumpFile {
   path: string;
-  /** memory: the kernel/complete dump file (MEMORY.DMP); minidump: one file of the Minidump folder. */
-  kind: 'memory' | 'minidump';
+  /** memory: the kernel/complete dump file (MEMORY.DMP); minidump: one file of the Minidump folder;
+   * live: a live kernel dump of LiveKernelReports (written without a stop, e.g. Driver Verifier's 0x1C4). */
+  kind: 'memory' | 'minidump' | 'live';
   sizeBytes: number;
   lastWriteTimeUtc: string | null;
 }
@@ -237,7 +238,7 @@ function dumpsFromResult(result: unknown): WindowsDumpFile[] {
   return f.array('dumps').map((d, i) => {
     const g = Fields.of(d, `list_dumps result.dumps[${i}]`);
     const kind = g.requiredString('kind');
-    if (kind !== 'memory' && kind !== 'minidump') throw new InfraFailure(`list_dumps result.dumps[${i}]: kind ${JSON.stringify(kind)} is neither memory nor minidump`);
+    if (kind !== 'memory' && kind !== 'minidump' && kind !== 'live') throw new InfraFailure(`list_dumps result.dumps[${i}]: kind ${JSON.stringify(kind)} is not memory, minidump or live`);
     return { path: g.requiredString('path'), kind, sizeBytes: g.int('sizeBytes') ?? 0, lastWriteTimeUtc: g.string('lastWriteTimeUtc') };
   });
 }
@@ -252,6 +253,16 @@ function dumpsFromResult(result: unknown): WindowsDumpFile[] {
 export function windowsPathFromSftp(remotePath: string): string {
   const p = /^\/[A-Za-z]:([/\\]|$)/.test(remotePath) ? remotePath.slice(1) : remotePath;
   return /^[A-Za-z]:/.test(p) ? p.replace(/\//g, '\\') : p;
+}
+
+/**
+ * A Windows path as the SFTP path of Windows OpenSSH: `C:\\a\\b` → `C:/a/b`. Windows OpenSSH's SFTP
+ * server takes a drive path with or without a leading slash (windowsPathFromSftp reads both back);
+ * this form is the one a test double can also serve (relative to its SFTP start folder).
+ */
+export function sftpPath(windowsPath: string): string {
+  if (!/^[A-Za-z]:\\/.test(windowsPath)) throw new InfraFailure(`not an absolute Windows path: ${windowsPath}`);
+  return windowsPath.replace(/\\/g, '/');
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -322,7 +333,7 @@ export class WindowsGuest {
     return { existed: f.bool('existed') ?? false };
   }
 
-  /** MEMORY.DMP and Minidump\*.dmp where CrashControl puts them (and the default places). */
+  /** MEMORY.DMP and Minidump\*.dmp where CrashControl puts them (and the default places); LiveKernelReports\**\*.dmp. */
   async listDumps(): Promise<WindowsDumpFile[]> {
     return dumpsFromResult(await this.runScript('list_dumps', {}));
   }

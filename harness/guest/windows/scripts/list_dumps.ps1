@@ -1,4 +1,5 @@
-# list_dumps: the kernel crash dumps present now (windows.md section 1 "Locations", section 4).
+# list_dumps: the kernel crash dumps present now (windows.md section 1 "Locations", section 4), and the
+# live kernel dumps of LiveKernelReports.
 # Input: none. Looks where CrashControl says dumps go (DumpFile, MinidumpDir), falling back to
 # %SystemRoot%\MEMORY.DMP and %SystemRoot%\Minidump, and also at the defaults when they differ.
 $ErrorActionPreference = 'Stop'
@@ -26,6 +27,18 @@ foreach ($d in $minidumpDirs) {
         if ($seen.ContainsKey($path)) { continue }
         $seen[$path] = $true
         $dumps.Add([ordered]@{ path = $path; kind = 'minidump'; sizeBytes = $item.Length; lastWriteTimeUtc = (ConvertTo-FleetgateTime $item.LastWriteTimeUtc) })
+    }
+}
+# Live kernel dumps, written without a stop (Driver Verifier's 0x1C4 among them), in subfolders of
+# LiveKernelReports by component (which subfolder the verifier uses is unverified: all are looked at).
+$live = [Environment]::ExpandEnvironmentVariables('%SystemRoot%\LiveKernelReports')
+if (Test-Path -LiteralPath $live -PathType Container) {
+    foreach ($item in @(Get-ChildItem -LiteralPath $live -Filter '*.dmp' -File -Recurse -Force)) {
+        $rel = $item.FullName.Substring((Get-Item -LiteralPath $live -Force).FullName.Length).TrimStart('\', '/') -replace '/', '\'
+        $path = $live + '\' + $rel
+        if ($seen.ContainsKey($path)) { continue }
+        $seen[$path] = $true
+        $dumps.Add([ordered]@{ path = $path; kind = 'live'; sizeBytes = $item.Length; lastWriteTimeUtc = (ConvertTo-FleetgateTime $item.LastWriteTimeUtc) })
     }
 }
 Write-FleetgateResult ([ordered]@{ dumps = $dumps.ToArray(); memoryFiles = $memoryFiles; minidumpDirs = $minidumpDirs })

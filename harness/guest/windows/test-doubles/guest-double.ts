@@ -45,6 +45,8 @@ export interface WindowsDoubleState {
   /** Driver Verifier as running now (`verifier /query`); next-boot settings go to onReboot.verifier. */
   verifier?: { flags: number; drivers: string[]; bootMode: string; ruleClasses?: number[]; lowResources?: unknown };
   driverStore?: Array<{ published: string; originalFileName: string; service: string }>;
+  /** kd.exe (an analysis host's): the recorded `!analyze -v` session (a file of ../shared/samples/kd/) it replays. */
+  kd?: { analysis?: string };
 }
 
 /** The programs the guest double has in C:\Windows\System32 (bin/*.exe). */
