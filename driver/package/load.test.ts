@@ -16,7 +16,7 @@ t.test('fgfilter example package', async (t) => {
   t.equal(pkg.infPath, 'fgfilter.inf');
   t.same(pkg.service, { name: 'fgfilter', binary: 'fgfilter.sys', altitude: '371100', loadOrderGroup: 'FSFilter Activity Monitor' });
   t.same(pkg.checks.filter((c) => !c.ok), [], 'every check passes');
-  t.same(pkg.files.map((f) => [f.path, f.placeholder]), [['fgfilter.cat', true], ['fgfilter.inf', false], ['fgfilter.sys', true]]);
+  t.same(pkg.files.map((f) => [f.path, f.placeholder]), [['fgfilter.cat', true], ['fgfilter.inf', false], ['fgfilter.sys', true], ['fleetgate.driver.yaml', false]], 'the package manifest travels with the package');
   for (const f of pkg.files) {
     const bytes = readFileSync(path.join(packages, 'fgfilter', f.path));
     t.equal(f.sha256, createHash('sha256').update(bytes).digest('hex'), `${f.path} hash`);

@@ -71,7 +71,8 @@ const SAMPLE_INPUTS: Record<ScriptName, unknown> = {
   get_crash_control: {},
   set_crash_control: { values: { CrashDumpEnabled: 1, AutoReboot: 1, DumpFile: '%SystemRoot%\\MEMORY.DMP' } },
   apply_verifier: { commands: [['/standard', '/driver', 'fgfilter.sys'], ['/bootmode', 'persistent']] },
-  query_verifier: {},
+  query_verifier: { mode: 'query' },
+  set_service_values: { service: 'fgfilter', values: [{ key: 'Parameters', name: 'AllowedImages', type: 'multi-string', value: ['%ProgramFiles%\\nodejs\\node.exe'] }] },
 };
 
 t.test("scripts take their helpers from common.ps1, composed in by the runner: no copies of their own", async (t) => {

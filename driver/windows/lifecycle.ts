@@ -256,6 +256,26 @@ export async function upgradeDriver(
   return { sha256Before, sha256After, unload, loaded: true, output };
 }
 
+// ---------------------------------------------------------------- service values (the package manifest)
+
+export interface ServiceValueWrite {
+  key: string;
+  name: string;
+  type: 'dword' | 'string' | 'multi-string';
+  value: number | string | string[];
+}
+
+/** Writes values under the service's key (mode, allowed executables) and checks what reads back. */
+export async function setServiceValues(runner: PowerShellRunner, o: { service: string; values: ServiceValueWrite[]; timeoutMs?: number }): Promise<void> {
+  const r = new ResultReader('set_service_values', await runner.run(scriptPath('set_service_values'), { service: check(SERVICE, o.service, 'service name'), values: o.values }, { timeoutMs: o.timeoutMs ?? 120_000 }));
+  const written = r.array('written');
+  for (const [i, v] of o.values.entries()) {
+    const back = new ResultReader('set_service_values', written[i], `written[${i}]`).array('value').map(String);
+    const want = (Array.isArray(v.value) ? v.value : [v.value]).map(String);
+    if (back.join('\u0000') !== want.join('\u0000')) throw new DriverStepError('configure', `${v.key}\\${v.name} reads back ${JSON.stringify(back)}, not ${JSON.stringify(want)}`, '');
+  }
+}
+
 // ---------------------------------------------------------------- CrashControl (windows.md §4)
 
 export const CRASH_DUMP_TYPES = { none: 0, complete: 1, kernel: 2, small: 3, automatic: 7 } as const;

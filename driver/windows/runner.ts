@@ -24,6 +24,7 @@ export const SCRIPT_NAMES = [
   'set_crash_control',
   'apply_verifier',
   'query_verifier',
+  'set_service_values',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -49,6 +49,9 @@ t.test('a cell on the double: identity, stage, install, verifier with its reboot
 
   await s.install(staged, {}, signal());
   t.match(g.state().fltmc?.loaded, [{ name: 'fgfilter', altitude: '371100', volumes: ['C:'] }], 'loaded and attached');
+  const params = g.state().registry['HKLM:\\SYSTEM\\CurrentControlSet\\Services\\fgfilter\\Parameters']!;
+  t.same(params.EnforcementMode, { type: 'REG_DWORD', value: 1 }, "the manifest's enforce mode, written before the load");
+  t.match(params.AllowedImages, { type: 'REG_MULTI_SZ', value: ['%SystemRoot%\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', '%SystemRoot%\\System32\\OpenSSH\\sshd.exe', '%ProgramFiles%\\nodejs\\node.exe', '%SystemRoot%\\System32\\cmd.exe'] }, "the harness's executables allowed");
 
   const firstChannel = s.channel;
   const v = await s.applyVerifier('standard', signal());

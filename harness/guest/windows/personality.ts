@@ -16,10 +16,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadDriverPackage, type DriverPackage } from '../../../driver/package/load.ts';
+import { readWindowsDriverManifest, serviceValuesOf } from '../../../driver/package/manifest.ts';
 import { verifierPlan, VERIFIER_PROFILE_NAMES, type VerifierProfileName } from '../../../driver/verifier/profiles.ts';
 import { applyVerifier, verifyVerifierRunning } from '../../../driver/verifier/run.ts';
 import { FltmcError, isProductLoadRefusal, parseFltmcFilters } from '../../../driver/windows/fltmc.ts';
-import { checkLoadedAndAttached, DriverStepError, installDriver, startDriver, uninstallDriver, unloadDriver, type InstallMethod } from '../../../driver/windows/lifecycle.ts';
+import { checkLoadedAndAttached, DriverStepError, installDriver, setServiceValues, startDriver, uninstallDriver, unloadDriver, type InstallMethod } from '../../../driver/windows/lifecycle.ts';
 import { scriptPath } from '../../../driver/windows/runner.ts';
 import { readWindowsManifest, imageName, type WindowsImageManifest } from '../../../images/windows/manifest.ts';
 import { defaultImageStore } from '../../../images/windows/store.ts';
@@ -118,6 +119,8 @@ export function windowsPersonality(o: WindowsPersonalityOptions = {}): GuestPers
     async prepare(cell: Cell): Promise<PreparedCell> {
       const image = windowsImageFor(cell, o.imageRoot);
       const pkg = ourPackage(cell);
+      // Read now so a bad manifest is the cell's input error before any VM, not mid-install.
+      readWindowsDriverManifest(pkg.folder, pkg.service.name);
       if (cell.coexist.length) throw new InfraFailure(`${cell.id}: coexisting filters on Windows cells (${cell.coexist.join(', ')}) are not installed by this personality yet`);
       const { trigger, ...params } = cell.driverBuild.params;
       if (trigger !== undefined || Object.keys(params).length) {
@@ -246,6 +249,9 @@ class WindowsSession implements GuestSession {
     }
     // Recorded before the load: an uninstall is owed from here on, whatever the load does.
     this.installed = { pkg, method, sys, altitude: altitude ?? '' };
+    // The product's mode and the harness's own executables allowed, before it loads and starts denying.
+    const manifest = readWindowsDriverManifest(pkg.path, service.name);
+    if (manifest) await setServiceValues(this.runner, { service: service.name, values: serviceValuesOf(manifest) });
     await this.load(service.name, altitude ?? null, refused);
   }
 

@@ -171,3 +171,23 @@ function Get-WindowsDriver {
         [pscustomobject]@{ Driver = $d.published; OriginalFileName = $d.originalFileName; Inbox = $false; ClassName = $d.className; ProviderName = $d.provider; Version = $d.version }
     }
 }
+
+# New-Item HKLM:\... [-Force]: makes the registry key; anything else is the real New-Item.
+function New-Item {
+    [CmdletBinding()]
+    param(
+        [Parameter(Position = 0)][string[]]$Path,
+        [string]$Name,
+        [string]$ItemType,
+        $Value,
+        [switch]$Force
+    )
+    if (@($Path | Where-Object { $_ -match '^HK(LM|CU):\\' }).Count -eq 0) { return Microsoft.PowerShell.Management\New-Item @PSBoundParameters }
+    $state = Read-DoubleState
+    foreach ($p in $Path) {
+        if ($null -eq (Find-DoubleRegistryKey $state $p)) { Set-DoubleValue $state.registry $p ([pscustomobject]@{}) }
+        elseif (-not $Force) { throw "A key at this path already exists." }
+        [pscustomobject]@{ Name = $p; PSPath = "Microsoft.PowerShell.Core\Registry::$p" }
+    }
+    Save-DoubleState $state
+}
