@@ -2,7 +2,7 @@
 // settings. Each sends one .ps1 through the injected PowerShellRunner and turns its JSON into a typed
 // value, parsing fltmc text with fltmc.ts. No hypervisor, no SSH here (DESIGN.md, room driver/).
 import { EXIT, FleetgateError, UsageError } from '../../lib/errors.ts';
-import { FltmcError, findFltmcError, parseFltmcFilters, parseFltmcInstances, type FltmcInstance } from './fltmc.ts';
+import { FltmcError, findFltmcError, parseFltmcFilters, parseFltmcInstances, type FltmcFilter, type FltmcInstance } from './fltmc.ts';
 import { nativeRun, ResultReader, scriptPath, type NativeRun, type PowerShellRunner } from './runner.ts';
 
 /** A driver step that ran but did not do what it should (install left no service, load failed...). */
@@ -130,6 +130,8 @@ export interface AttachCheck {
   /** Volumes with an instance whose VlStatus says it is not attached (e.g. "Detached"). */
   detachedVolumes: string[];
   instances: FltmcInstance[];
+  /** Every filter `fltmc filters` listed (Defender's WdFilter among them), for altitude collisions. */
+  filters: FltmcFilter[];
 }
 
 const sameVolume = (a: string, b: string): boolean => a.replace(/\\$/, '').toLowerCase() === b.replace(/\\$/, '').toLowerCase();
@@ -159,6 +161,7 @@ export async function checkLoadedAndAttached(
     missingVolumes: o.volumes.filter((v) => !attachedVolumes.includes(v)),
     detachedVolumes,
     instances,
+    filters,
   };
 }
 

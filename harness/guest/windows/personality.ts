@@ -19,9 +19,8 @@ import { loadDriverPackage, type DriverPackage } from '../../../driver/package/l
 import { readWindowsDriverManifest, serviceValuesOf } from '../../../driver/package/manifest.ts';
 import { verifierPlan, VERIFIER_PROFILE_NAMES, type VerifierProfileName } from '../../../driver/verifier/profiles.ts';
 import { applyVerifier, verifyVerifierRunning } from '../../../driver/verifier/run.ts';
-import { FltmcError, isProductLoadRefusal, parseFltmcFilters } from '../../../driver/windows/fltmc.ts';
+import { FltmcError, isProductLoadRefusal } from '../../../driver/windows/fltmc.ts';
 import { checkLoadedAndAttached, DriverStepError, installDriver, setServiceValues, startDriver, uninstallDriver, unloadDriver, type InstallMethod } from '../../../driver/windows/lifecycle.ts';
-import { scriptPath } from '../../../driver/windows/runner.ts';
 import { readWindowsManifest, imageName, type WindowsImageManifest } from '../../../images/windows/manifest.ts';
 import { defaultImageStore } from '../../../images/windows/store.ts';
 import type { Cell } from '../../../matrix/index.ts';
@@ -74,10 +73,6 @@ export const WINDOWS_CRASH: CrashStrategy = {
   },
 };
 
-export function isWindowsCell(cell: Cell): boolean {
-  return cell.os.family === 'client' || cell.os.family === 'server';
-}
-
 /** The golden image a cell boots: named by release and patch level (images/windows/manifest.ts imageName). */
 export function windowsImageFor(cell: Cell, root = defaultImageStore()): { dir: string; manifest: WindowsImageManifest } {
   if (cell.os.build === null || cell.os.ubr === null) throw new InfraFailure(`${cell.id}: a Windows cell needs a patch level (build.UBR); ${cell.os.release} has none`);
@@ -122,8 +117,7 @@ export function windowsPersonality(o: WindowsPersonalityOptions = {}): GuestPers
       // Read now so a bad manifest is the cell's input error before any VM, not mid-install.
       readWindowsDriverManifest(pkg.folder, pkg.service.name);
       if (cell.coexist.length) throw new InfraFailure(`${cell.id}: coexisting filters on Windows cells (${cell.coexist.join(', ')}) are not installed by this personality yet`);
-      const { trigger, ...params } = cell.driverBuild.params;
-      if (trigger !== undefined || Object.keys(params).length) {
+      if (Object.keys(cell.driverBuild.params).length) {
         throw new InfraFailure(`${cell.id}: driver parameters (${Object.keys(cell.driverBuild.params).join(', ')}) are not written to a Windows service yet`);
       }
       return {
@@ -155,6 +149,8 @@ class WindowsSession implements GuestSession {
   private seen: WindowsIdentity | null = null;
   private agentUploaded: string | null = null;
   private installed: { pkg: StagedPackage; method: InstallMethod; sys: string; altitude: string } | null = null;
+  /** Each package folder read (and hashed) once per session, not at every step. */
+  private readonly packages = new Map<string, DriverPackage>();
 
   constructor(
     channel: GuestChannel,
@@ -169,6 +165,12 @@ class WindowsSession implements GuestSession {
   /** After a reboot the channel is a new one: the monitor watches whichever is current. */
   get channel(): GuestChannel {
     return this.current;
+  }
+
+  private packageAt(dir: string): DriverPackage {
+    let p = this.packages.get(dir);
+    if (!p) this.packages.set(dir, (p = loadDriverPackage(dir)));
+    return p;
   }
 
   private get runner() {
@@ -221,7 +223,7 @@ class WindowsSession implements GuestSession {
     const folder = `${GUEST_ROOT}\\packages\\${pkg.name}`;
     await this.guest.newFolder(folder);
     const files = readdirSync(pkg.path).filter((f) => statSync(path.join(pkg.path, f)).isFile());
-    const loaded = loadDriverPackage(pkg.path);
+    const loaded = this.packageAt(pkg.path);
     const sys = path.basename(loaded.service?.binary ?? `${pkg.name}.sys`);
     let sha256 = '';
     for (const f of files) {
@@ -234,7 +236,7 @@ class WindowsSession implements GuestSession {
 
   /** pnputil (Windows 10 1903 and later) or InstallHinfSection, fltmc load, then proved loaded and attached. */
   async install(pkg: StagedPackage): Promise<void> {
-    const loaded = loadDriverPackage(pkg.path);
+    const loaded = this.packageAt(pkg.path);
     const service = loaded.service!;
     const sys = path.basename(service.binary ?? `${pkg.name}.sys`);
     const altitude = service.altitude ?? undefined;
@@ -266,18 +268,10 @@ class WindowsSession implements GuestSession {
     const check = await checkLoadedAndAttached(this.runner, { service, altitude, volumes: REQUIRED_VOLUMES });
     const listing = check.instances.map((i) => `${i.filter} ${i.volume} ${i.altitude}`).join('\n');
     if (!check.loaded) throw refused(`${service} is not in fltmc filters after a load that reported success`, listing);
-    const others = await this.otherFiltersAt(altitude, service);
+    const others = check.filters.filter((f) => f.altitude === altitude && f.name.toLowerCase() !== service.toLowerCase()).map((f) => f.name);
     if (others.length) throw refused(`${service}'s altitude ${altitude} collides with ${others.join(', ')}, already loaded`, listing);
     if (!check.altitudeOk) throw refused(`${service} runs at altitude ${check.filterAltitude}, not the INF's ${altitude}`, listing);
     if (check.missingVolumes.length) throw refused(`${service} did not attach to ${check.missingVolumes.join(', ')}`, listing || '(no instance of ours)');
-  }
-
-  /** Loaded filters (Defender's WdFilter among them) at our altitude. */
-  private async otherFiltersAt(altitude: string, service: string): Promise<string[]> {
-    const r = (await this.runner.run(scriptPath('check_driver'), {})) as { filters?: { stdout?: string } };
-    return parseFltmcFilters(r.filters?.stdout ?? '')
-      .filter((f) => f.altitude === altitude && f.name.toLowerCase() !== service.toLowerCase())
-      .map((f) => f.name);
   }
 
   /**
