@@ -2,13 +2,8 @@
 // JSON result, over two transports that carry the same encoded scripts (encode-host.ts):
 //   local  powershell.exe on this (Windows) machine, started with child_process.
 //   ssh    a remote Hyper-V host's OpenSSH server (harness/guest/ssh connectSsh), windows.md section 9.
-// DESIGN.md names node-powershell as the local part. It is not installed here (no npm install was
-// allowed for this change), so LocalPowerShellTransport spawns powershell.exe itself; node-powershell
-// keeps one PowerShell process alive between commands, which saves the start-up cost per poll. To
-// swap it in, the lead installs it and implements PowerShellTransport with it: nothing else changes.
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { copyFile } from 'node:fs/promises';
-import path from 'node:path';
+// The local transport is local-shell.ts: one long-lived PowerShell through node-powershell, each
+// script in a runspace of its own, a per-call limit that kills and restarts a hung shell.
 import { InfraFailure } from '../../../lib/errors.ts';
 import type { GuestChannel } from '../../guest/channel.ts';
 import {
@@ -21,7 +16,8 @@ import {
   type PowerShellErrorInfo,
   type PreparedPowerShell,
 } from '../../guest/windows/encode.ts';
-import { LOCAL_MAX_COMMAND_CHARS, prepareHostPowerShell, type HyperVScriptName } from './encode-host.ts';
+import { prepareHostPowerShell, type HyperVScriptName } from './encode-host.ts';
+import { LocalShellTransport } from './local-shell.ts';
 
 export interface HostRunOptions {
   /** Wall-clock limit of the one script. */
@@ -123,64 +119,6 @@ export class PowerShellHyperVHost implements HyperVHost {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// local: powershell.exe on this machine
-
-export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
-
-/** The argv for powershell.exe from an encoded command: the same flags, no shell in between. */
-export function localPowerShellArgs(command: string): string[] {
-  if (!command.startsWith(POWERSHELL_PREFIX)) throw new TypeError('not a fleetgate PowerShell command');
-  return ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-EncodedCommand', command.slice(POWERSHELL_PREFIX.length)];
-}
-
-export class LocalPowerShellTransport implements PowerShellTransport {
-  readonly where = 'local';
-  readonly maxCommandChars = LOCAL_MAX_COMMAND_CHARS;
-  constructor(
-    private readonly spawnFn: SpawnFn = spawn,
-    /** powershell.exe (Windows PowerShell 5.1: the Hyper-V module is a 5.1 module on every host we know). */
-    private readonly exe: string = 'powershell.exe',
-  ) {}
-
-  exec(prepared: PreparedPowerShell, timeoutMs: number): Promise<TransportResult> {
-    return new Promise((resolve, reject) => {
-      const child = this.spawnFn(this.exe, localPowerShellArgs(prepared.command), { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill();
-      }, timeoutMs);
-      child.stdout?.on('data', (c: Buffer) => out.push(c));
-      child.stderr?.on('data', (c: Buffer) => err.push(c));
-      child.once('error', (e) => {
-        clearTimeout(timer);
-        reject(new InfraFailure(`starting ${this.exe}: ${e.message} (the local Hyper-V transport needs Windows with the Hyper-V PowerShell module)`, { cause: e }));
-      });
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), exitCode: code, timedOut });
-      });
-      child.stdin?.on('error', () => undefined);
-      child.stdin?.end(prepared.mode === 'stdin' ? prepared.stdin : undefined);
-    });
-  }
-
-  async putFile(localPath: string, hostPath: string): Promise<void> {
-    if (path.resolve(localPath) !== path.resolve(hostPath)) await copyFile(localPath, hostPath);
-  }
-
-  async getFile(hostPath: string, localPath: string): Promise<void> {
-    if (path.resolve(localPath) !== path.resolve(hostPath)) await copyFile(hostPath, localPath);
-  }
-
-  async close(): Promise<void> {
-    // One process per command: nothing stays open.
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
 // ssh: a remote Hyper-V host
 
 /** Over SSH the host's default shell is cmd.exe (windows.md section 9): its line limit applies. */
@@ -229,14 +167,38 @@ export interface HyperVHostEnv {
  */
 export function hostFromEnv(env: HyperVHostEnv = process.env): HyperVHost {
   const target = env.FLEETGATE_HYPERV_HOST;
-  if (!target) return new PowerShellHyperVHost(new LocalPowerShellTransport());
+  if (!target) return new PowerShellHyperVHost(new LocalShellTransport());
   const m = /^([^@\s]+)@([^:\s]+)(?::(\d+))?$/.exec(target);
   if (!m) throw new InfraFailure(`FLEETGATE_HYPERV_HOST must be user@host[:port], got ${JSON.stringify(target)}`);
   const [, username, host, port] = m as unknown as [string, string, string, string | undefined];
-  const key = env.FLEETGATE_HYPERV_KEY;
-  const fingerprint = env.FLEETGATE_HYPERV_HOST_KEY;
+  return sshHost({ username, host, port: Number(port ?? 22), key: env.FLEETGATE_HYPERV_KEY, fingerprint: env.FLEETGATE_HYPERV_HOST_KEY, keySource: 'FLEETGATE_HYPERV_HOST_KEY' });
+}
+
+/**
+ * The host of an inventory entry (hosts.yaml): `reach: local` is this machine, `ssh://user@host[:port]`
+ * a remote host over SSH with the entry's pinned `hyperv.hostKey` (or FLEETGATE_HYPERV_HOST_KEY) and
+ * the client key `hyperv.identity` (or FLEETGATE_HYPERV_KEY).
+ */
+export function hostFromReach(reach: string, o: { hostKey?: string | undefined; identity?: string | undefined; hostName?: string } = {}, env: HyperVHostEnv = process.env): HyperVHost {
+  if (reach === 'local') return new PowerShellHyperVHost(new LocalShellTransport());
+  const m = /^ssh:\/\/([^@\s]+)@([^:\s/]+)(?::(\d+))?$/.exec(reach);
+  if (!m) throw new InfraFailure(`host ${o.hostName ?? ''}: reach must be local or ssh://user@host[:port], got ${JSON.stringify(reach)}`);
+  const [, username, host, port] = m as unknown as [string, string, string, string | undefined];
+  return sshHost({
+    username,
+    host,
+    port: Number(port ?? 22),
+    key: o.identity ?? env.FLEETGATE_HYPERV_KEY,
+    fingerprint: o.hostKey ?? env.FLEETGATE_HYPERV_HOST_KEY,
+    keySource: o.hostKey ? `hosts.yaml hyperv.hostKey of ${o.hostName ?? host}` : 'FLEETGATE_HYPERV_HOST_KEY',
+  });
+}
+
+function sshHost(o: { username: string; host: string; port: number; key: string | undefined; fingerprint: string | undefined; keySource: string }): HyperVHost {
+  const { username, host, key, fingerprint } = o;
+  const port = String(o.port);
   if (!key || !fingerprint) {
-    throw new InfraFailure('a remote Hyper-V host needs FLEETGATE_HYPERV_KEY (client key file) and FLEETGATE_HYPERV_HOST_KEY (SHA256:... of its host key)');
+    throw new InfraFailure(`the remote Hyper-V host ${host} needs a client key file (hosts.yaml hyperv.identity or FLEETGATE_HYPERV_KEY) and its pinned host key (hyperv.hostKey or FLEETGATE_HYPERV_HOST_KEY, SHA256:...)`);
   }
   const where = `ssh ${username}@${host}:${port ?? 22}`;
   let connecting: Promise<HyperVHost> | undefined;
@@ -252,7 +214,7 @@ export function hostFromEnv(env: HyperVHostEnv = process.env): HyperVHost {
         username,
         privateKeyPath: key,
         hostKeyFingerprint: fingerprint,
-        hostKeySource: 'FLEETGATE_HYPERV_HOST_KEY',
+        hostKeySource: o.keySource,
         remoteSha256: windowsRemoteSha256,
         heartbeatCommand,
         retry: { deadlineMs: 30_000 },

@@ -15,7 +15,8 @@ import type { VmInstance, VmSpec } from '../types.ts';
 import { createProvider, hasHostDump, providers } from '../index.ts';
 import { formatTag, thisControllerId, type VmTag } from './controller.ts';
 import { composeHostScript, HYPERV_SCRIPTS, hostScriptSource, prepareHostPowerShell } from './encode-host.ts';
-import { HyperVHostError, LocalPowerShellTransport, localPowerShellArgs, PowerShellHyperVHost, type SpawnFn } from './host.ts';
+import { HyperVHostError, PowerShellHyperVHost } from './host.ts';
+import { LocalShellTransport, shellLine } from './local-shell.ts';
 import { HyperVProvider, HyperVStartError, panicFrom18590, statusFromState, type HyperVProviderOptions } from './hyperv.ts';
 import { NO_EVENTS_ERROR, RecordedHyperVHost } from './testdata/recorded-host.ts';
 import { windowsImageForTests } from './testdata/windows-image.ts';
@@ -310,32 +311,30 @@ t.test('composed host scripts decode back to their name and input; long input go
   t.equal(prepareHostPowerShell('get_vm_state', { pad: 'y'.repeat(4000) }, 32_000).mode, 'encoded', 'locally the CreateProcess limit applies');
 });
 
-t.test('local transport: powershell.exe with the encoded command, no shell; results and errors parsed', async (t) => {
-  const seen: { command: string; args: readonly string[] }[] = [];
-  const fakeSpawn = (answer: { stdout: string; code: number }): SpawnFn =>
-    ((command: string, args: readonly string[]) => {
-      seen.push({ command, args });
-      const child = new EventEmitter() as ChildProcess;
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      Object.assign(child, { stdout, stderr, stdin: new PassThrough(), kill: () => true });
-      setImmediate(() => {
-        stdout.end(answer.stdout);
-        stderr.end();
-        child.emit('close', answer.code);
-      });
-      return child;
-    }) as SpawnFn;
-  const ok = new PowerShellHyperVHost(new LocalPowerShellTransport(fakeSpawn({ stdout: '@@FLEETGATE-JSON@@{"ok":true,"script":"get_vm_state","result":{"exists":false,"name":"x"}}\r\n', code: 0 })));
-  t.same(await ok.run('get_vm_state', { name: 'x' }), { exists: false, name: 'x' });
-  t.equal(seen[0]!.command, 'powershell.exe');
-  t.same(seen[0]!.args.slice(0, 5), ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-EncodedCommand']);
-  t.same(decodePowerShell(POWERSHELL_PREFIX + seen[0]!.args[5]).input, { name: 'x' });
-  t.throws(() => localPowerShellArgs('cmd /c x'), TypeError);
-  const failing = new PowerShellHyperVHost(new LocalPowerShellTransport(fakeSpawn({ stdout: `@@FLEETGATE-JSON@@${JSON.stringify({ ok: false, script: 'get_crash_events', error: NO_EVENTS_ERROR })}\r\n`, code: 1 })));
+t.test("local transport: the script on the long-lived shell's stdin, in a runspace of its own; results and errors parsed", async (t) => {
+  const lines: string[] = [];
+  const shellAnswering = (stdout: string): LocalShellTransport =>
+    new LocalShellTransport({
+      start: () => ({
+        invoke: async (line) => {
+          lines.push(line);
+          return { stdout: Buffer.from(`\u001b[?1h\u001b[?1l${stdout}`), stderr: Buffer.alloc(0) };
+        },
+        dispose: async () => undefined,
+      }),
+    });
+  const ok = new PowerShellHyperVHost(shellAnswering('@@FLEETGATE-JSON@@{"ok":true,"script":"get_vm_state","result":{"exists":false,"name":"x"}}\r\n'));
+  t.same(await ok.run('get_vm_state', { name: 'x', pad: 'y'.repeat(40_000) }), { exists: false, name: 'x' }, 'a script over any command-line limit still goes encoded');
+  t.equal(lines[0], '[Console]::Out.WriteLine($PID)', "first the shell's own pid, to kill a hung one by");
+  const run = lines.find((l) => l.startsWith('$fgPs'))!;
+  const b64 = /FromBase64String\('([A-Za-z0-9+/=]+)'\)/.exec(run)![1]!;
+  t.same((decodePowerShell(POWERSHELL_PREFIX + b64).input as { name: string }).name, 'x');
+  t.match(run, /^\$fgPs = \[powershell\]::Create\(\)/, 'a runspace of its own: its exit ends the script, not the shell');
+  t.throws(() => shellLine({ mode: 'stdin', command: 'x', stdin: 'y' }), TypeError);
+  const failing = new PowerShellHyperVHost(shellAnswering(`@@FLEETGATE-JSON@@${JSON.stringify({ ok: false, script: 'get_crash_events', error: NO_EVENTS_ERROR })}\r\n`));
   const e = await failing.run('get_crash_events', {}).catch((x: unknown) => x);
   t.type(e, HyperVHostError);
   t.match((e as Error).message, /^Hyper-V host local: get_crash_events failed: System.Exception: No events were found/);
-  const silent = new PowerShellHyperVHost(new LocalPowerShellTransport(fakeSpawn({ stdout: 'Windows PowerShell\r\n', code: 1 })));
+  const silent = new PowerShellHyperVHost(shellAnswering('Windows PowerShell\r\n'));
   await t.rejects(silent.run('get_vm_state', {}), /Hyper-V host local: script get_vm_state: no @@FLEETGATE-JSON@@ result line/);
 });
