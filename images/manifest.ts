@@ -47,6 +47,8 @@ export interface ImageManifest {
     cpus: number;
     /** How a guest crash reaches the hypervisor: pvpanic (lab) or Hyper-V's crash MSRs (Windows). */
     crash: 'pvpanic' | 'hv-crash';
+    /** Windows: seconds a reboot of this image took when it was built (the reboot wait allows three times that). */
+    bootSeconds?: number;
   };
   ssh: {
     user: string;

@@ -38,8 +38,10 @@ function listFiles(root: string, rel = ''): string[] {
   const out: string[] = [];
   for (const ent of readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const r = rel ? `${rel}/${ent.name}` : ent.name;
-    if (ent.isDirectory()) out.push(...listFiles(root, r));
-    else if (ent.isFile()) out.push(r);
+    // A symbolic link counts as what it points to (a package that shares files with another).
+    const kind = ent.isSymbolicLink() ? statSync(path.join(root, r), { throwIfNoEntry: false }) : ent;
+    if (kind?.isDirectory()) out.push(...listFiles(root, r));
+    else if (kind?.isFile()) out.push(r);
   }
   return out;
 }

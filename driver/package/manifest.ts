@@ -49,6 +49,8 @@ export const HARNESS_EXECUTABLES: readonly string[] = [
   '%SystemRoot%\\System32\\WindowsPowerShell\\v1.0\\powershell.exe',
   '%SystemRoot%\\System32\\OpenSSH\\sshd.exe',
   '%ProgramFiles%\\nodejs\\node.exe',
+  // OpenSSH's shell: sshd starts every command, the heartbeat's included, as cmd.exe /c.
+  '%SystemRoot%\\System32\\cmd.exe',
 ];
 
 const KEY = { type: 'string', pattern: '^[A-Za-z0-9_. -]+(\\\\[A-Za-z0-9_. -]+)*$', description: 'a subkey of the service key, e.g. Parameters' };

@@ -62,6 +62,8 @@ t.test('scripts: one per caller, Stop on errors, input from $FleetgateInput, one
 
 /** An input of the shape each script's caller sends (lifecycle.ts, ../verifier/run.ts). */
 const SAMPLE_INPUTS: Record<ScriptName, unknown> = {
+  import_certificate: { path: 'C:\\fleetgate\\pkg\\fgfilter.cer' },
+  read_denials: { logName: 'Application', provider: 'fgfilter', maxEvents: 200 },
   install_driver: { infPath: 'C:\\fleetgate\\pkg\\fgfilter.inf', method: 'infsection', section: 'DefaultInstall.NTamd64', service: 'fgfilter', sysName: 'fgfilter.sys', timeoutSeconds: 300 },
   start_driver: { service: 'fgfilter' },
   check_driver: {},

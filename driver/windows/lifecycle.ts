@@ -259,6 +259,38 @@ export async function upgradeDriver(
   return { sha256Before, sha256After, unload, loaded: true, output };
 }
 
+// ---------------------------------------------------------------- a test-signed package's certificate
+
+export interface ImportedCertificate {
+  thumbprint: string;
+  subject: string;
+  stores: string[];
+}
+
+/** Imports the .cer at `path` (on the guest) into LocalMachine\Root and TrustedPublisher. */
+export async function importCertificate(runner: PowerShellRunner, o: { path: string; timeoutMs?: number }): Promise<ImportedCertificate> {
+  const r = new ResultReader('import_certificate', await runner.run(scriptPath('import_certificate'), { path: o.path }, { timeoutMs: o.timeoutMs ?? 120_000 }));
+  return { thumbprint: r.text('thumbprint'), subject: r.text('subject'), stores: r.array('stores').map(String) };
+}
+
+// ---------------------------------------------------------------- what the product denied
+
+export interface DenialEvent {
+  time: string | null;
+  id: number;
+  level: string;
+  message: string;
+}
+
+/** The product's denial records, newest first, from the log and provider its manifest names. */
+export async function readDenials(runner: PowerShellRunner, o: { logName: string; provider: string; maxEvents?: number; timeoutMs?: number }): Promise<DenialEvent[]> {
+  const r = new ResultReader('read_denials', await runner.run(scriptPath('read_denials'), { logName: o.logName, provider: o.provider, maxEvents: o.maxEvents ?? 200 }, { timeoutMs: o.timeoutMs ?? 120_000 }));
+  return r.array('events').map((e, i) => {
+    const x = new ResultReader('read_denials', e, `events[${i}]`);
+    return { time: x.optText('time'), id: x.num('id'), level: x.text('level'), message: x.text('message') };
+  });
+}
+
 // ---------------------------------------------------------------- service values (the package manifest)
 
 export interface ServiceValueWrite {

@@ -14,6 +14,7 @@ export interface PowerShellRunner {
 }
 
 export const SCRIPT_NAMES = [
+  'import_certificate',
   'install_driver',
   'start_driver',
   'check_driver',
@@ -25,6 +26,7 @@ export const SCRIPT_NAMES = [
   'apply_verifier',
   'query_verifier',
   'set_service_values',
+  'read_denials',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -59,6 +59,8 @@ export async function runCell(ctx: AttemptContext, seams: CellSeams, policy: Cel
 class CellAttempt {
   private readonly steps: StepRecord[] = [];
   private readonly evidence: string[] = [];
+  /** What the guest gave back after its crash (its own dumps), for triage. */
+  private readonly guestCrashFiles: string[] = [];
   private readonly result: AttemptResult = { verdict: 'pass', steps: this.steps, evidence: this.evidence };
   private readonly personality: GuestPersonality;
   private readonly faults: Set<string>;
@@ -103,7 +105,7 @@ class CellAttempt {
       // gathers and reads its evidence.
       if (err instanceof StepFailed && err.cause instanceof GuestCrashed && (this.result.verdict === 'product-crash' || this.result.verdict === 'product-hang' || this.result.verdict === 'verifier-violation')) {
         const finding = err.cause.finding;
-        await this.step('collect', async () => this.keepCrashEvidence(finding)).catch(() => undefined);
+        await this.step('collect', async (s) => this.collectCrashEvidence(finding, s)).catch(() => undefined);
         await this.step('triage', async () => this.triage(finding)).catch(() => undefined);
       }
       return this.result;
@@ -166,7 +168,9 @@ class CellAttempt {
 
   private async checkIdentity(prepared: PreparedCell, signal: AbortSignal): Promise<void> {
     const id = await this.session!.identity(signal);
-    const want = prepared.image.manifest.os.build;
+    // The patch level where the image has one (Windows build.UBR), else the build (the lab's kernel release).
+    const os = prepared.image.manifest.os;
+    const want = os.ubr !== undefined ? `${os.build}.${os.ubr}` : os.build;
     if (String(id.build) !== String(want)) throw new InfraFailure(`the guest runs ${id.build}, the image says ${want}`);
   }
 
@@ -292,18 +296,26 @@ class CellAttempt {
     }
   }
 
-  /** The monitor already wrote the dump and the console is the provider's: both become evidence. */
-  private keepCrashEvidence(o: GuestFinding): void {
+  /**
+   * The monitor already wrote the host's dump and the console is the provider's: both become evidence.
+   * A guest that writes its own dump (no host dump) is waited for and asked for it.
+   */
+  private async collectCrashEvidence(o: GuestFinding, signal: AbortSignal): Promise<void> {
     if (o.kind !== 'hang-no-dump' && o.evidence.dump) this.evidence.push(this.rel(o.evidence.dump.path));
+    if (o.kind === 'hang-no-dump' || o.evidence.dump || !this.session?.afterCrash) return;
+    for (const file of await this.session.afterCrash(this.ctx.attemptDir, signal)) {
+      this.guestCrashFiles.push(file);
+      this.evidence.push(this.rel(file));
+    }
   }
 
   /** What the crash was: its report's title, its bucket and whose it is (ours, another vendor's, the OS's). */
-  private triage(o: GuestFinding): void {
+  private async triage(o: GuestFinding): Promise<void> {
     if (o.kind === 'hang-no-dump') {
       this.result.reason = o.reason;
       return;
     }
-    const report = o.evidence.report;
+    const report = o.evidence.report ?? (await this.personality.crash.reportFrom?.(o.panic.info, this.guestCrashFiles)) ?? null;
     const bucket = report ? this.personality.crash.bucket(report, { ours: this.ours }) : undefined;
     const crash: CrashSummary = {
       title: report?.title ?? (o.kind === 'hang' ? 'hang: heartbeat lost, NMI forced a panic' : 'guest panic without console text'),

@@ -8,7 +8,7 @@ import type { AgentResult, WorkloadSpec } from '../../workloads/agent/protocol.t
 import type { AttributionConfig, CrashBucket } from '../crash/bucket.ts';
 import type { CrashReport } from '../crash/types.ts';
 import type { GuestChannel } from '../guest/channel.ts';
-import type { VmInstance, VmSpec, VmStartInfo } from '../providers/types.ts';
+import type { PanicInfo, VmInstance, VmSpec, VmStartInfo } from '../providers/types.ts';
 import type { Step } from '../../runfolder/results.ts';
 
 export type OsFamily = 'linux' | 'windows';
@@ -66,6 +66,11 @@ export interface GuestSession {
   unload(pkg: StagedPackage, signal: AbortSignal): Promise<void>;
   /** Evidence the guest holds (kernel log, event records, counters), written into `dir`; the paths. */
   collect(dir: string, signal: AbortSignal): Promise<string[]>;
+  /**
+   * After a crash, where the guest writes its own dump and restarts (Windows; not where the host
+   * dumps the VM's memory): waits for it to come back and brings that evidence into `dir`.
+   */
+  afterCrash?(dir: string, signal: AbortSignal): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -76,6 +81,11 @@ export interface CrashStrategy {
   /** File name (in the attempt folder) of a host-side memory dump; absent: the guest writes its own. */
   hostDumpFile?: string;
   bucket(report: CrashReport, cfg: AttributionConfig): CrashBucket;
+  /**
+   * Where the console says nothing (Windows): the report from what the hypervisor recorded (the
+   * bugcheck code and parameters) and the evidence files the guest gave back (its dumps).
+   */
+  reportFrom?(panic: PanicInfo | undefined, files: readonly string[]): Promise<CrashReport | null>;
 }
 
 export interface GuestPersonality {

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { InputError } from '../../lib/errors.ts';
 import { defaultHosts, parseHosts, parseSlots, slotsFor } from './hosts.ts';
+import { providerOptionsFor } from './runners.ts';
 
 t.test('reads an inventory', async (t) => {
   const hosts = parseHosts('hosts.yaml', `hosts:
@@ -46,4 +47,31 @@ t.test('default host: slots from cores and memory, at least one', async (t) => {
   t.ok(h!.slots >= 1);
   t.equal(parseSlots('3'), 3);
   t.throws(() => parseSlots('0'), /--slots 0: expected a whole number/);
+});
+
+t.test("a Hyper-V host's settings: pinned host key, client key beside the file, folders, the guests' forwarded port", async (t) => {
+  const [h] = parseHosts('/etc/fleetgate/hosts.yaml', `hosts:
+  - name: hv-1
+    provider: hyperv
+    reach: ssh://fleet@hv-1.lab:2222
+    slots: 1
+    memoryMiB: 65536
+    images: [win11-24h2]
+    hyperv:
+      hostKey: SHA256:${'A'.repeat(43)}
+      identity: keys/hv-1
+      imageRoot: 'D:\\images'
+      vmRoot: 'D:\\vms'
+      switch: Lab
+      guestSshPort: 2200
+`);
+  t.same(h!.hyperv, { hostKey: `SHA256:${'A'.repeat(43)}`, identity: '/etc/fleetgate/keys/hv-1', imageRoot: 'D:\\images', vmRoot: 'D:\\vms', switch: 'Lab', guestSshPort: 2200 });
+  const options = providerOptionsFor(h!);
+  t.equal(options?.host.where, 'ssh fleet@hv-1.lab:2222', 'the reach is where the provider goes');
+  t.match(options, { imageRoot: 'D:\\images', vmRoot: 'D:\\vms', switchName: 'Lab', guestSshPort: 2200 });
+  t.equal(providerOptionsFor({ name: 'q', provider: 'qemu', reach: 'local', slots: 1, memoryMiB: 4096, images: ['*'] }), undefined, 'QEMU needs none');
+  const entry = (extra: string) => `hosts:\n  - { name: x, provider: ${extra}, reach: local, slots: 1, memoryMiB: 4096, images: ['*'] }\n`;
+  t.throws(() => parseHosts('hosts.yaml', entry("qemu, hyperv: { switch: Lab }")), /host "x" has hyperv settings but its provider is qemu/);
+  t.throws(() => parseHosts('hosts.yaml', entry("hyperv, hyperv: { imageRoot: /srv/images }")), /hosts\.yaml:2:.*imageRoot.*a Windows path/);
+  t.throws(() => parseHosts('hosts.yaml', entry("hyperv, hyperv: { hostKey: 'not-a-key' }")), /hostKey.*SHA256/);
 });

@@ -1,6 +1,7 @@
 // The host inventory: which machines run cells, how many at once (slots), and which images they have.
 // From hosts.yaml (errors name file:line:col) or, without a file, this machine alone.
 import os from 'node:os';
+import path from 'node:path';
 import { errorAt, compileSchema, readSource, validateOrThrow, parseSource, type SourceDoc } from '../../lib/source-doc.ts';
 import { UsageError } from '../../lib/errors.ts';
 import type { HostRecord } from '../../runfolder/run-json.ts';
@@ -11,6 +12,24 @@ export type HostProvider = ProviderKind;
 /** An inventory entry: the run.json host record with the provider kinds this harness has. */
 export interface HostSpec extends HostRecord {
   provider: HostProvider;
+  /** How the provider reaches a Hyper-V host's parts (provider hyperv only). */
+  hyperv?: HyperVHostSettings;
+}
+
+/** hosts.yaml `hyperv:` of a Hyper-V host. */
+export interface HyperVHostSettings {
+  /** The pinned host key of an ssh:// reach, `SHA256:...` as ssh-keygen -lf prints it. */
+  hostKey?: string;
+  /** The client key file for the SSH login (relative to hosts.yaml). */
+  identity?: string;
+  /** Host folder holding the image folders (`<imageRoot>\<image name>\<disk>`). */
+  imageRoot?: string;
+  /** Host folder for per-cell VM folders. */
+  vmRoot?: string;
+  /** The virtual switch cell VMs are connected to. */
+  switch?: string;
+  /** Where the controller reaches a VM's sshd at its address (a forwarded port). @default 22 */
+  guestSshPort?: number;
 }
 
 interface RawHosts {
@@ -40,6 +59,18 @@ const hostsSchema = {
           slots: { type: 'integer', minimum: 1, maximum: 256 },
           memoryMiB: { type: 'integer', minimum: 512 },
           images: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          hyperv: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              hostKey: { type: 'string', pattern: '^SHA256:[A-Za-z0-9+/]{43}$', description: 'SHA256:<43 base64 characters> as ssh-keygen -lf prints it' },
+              identity: { type: 'string', minLength: 1 },
+              imageRoot: { type: 'string', pattern: '^[A-Za-z]:\\\\', description: 'a Windows path on the host, such as C:\\fleetgate\\images' },
+              vmRoot: { type: 'string', pattern: '^[A-Za-z]:\\\\', description: 'a Windows path on the host, such as C:\\fleetgate\\vms' },
+              switch: { type: 'string', minLength: 1 },
+              guestSshPort: { type: 'integer', minimum: 1, maximum: 65535 },
+            },
+          },
         },
       },
     },
@@ -55,8 +86,14 @@ function checkHosts(src: SourceDoc): HostSpec[] {
     const first = seen.get(h.name);
     if (first !== undefined) throw errorAt(src, ['hosts', i, 'name'], `host "${h.name}" is listed twice (first as hosts[${first}])`);
     seen.set(h.name, i);
+    if (h.hyperv && h.provider !== 'hyperv') throw errorAt(src, ['hosts', i, 'hyperv'], `host "${h.name}" has hyperv settings but its provider is ${h.provider}`);
   });
-  return raw.hosts.map((h) => ({ ...h, images: [...h.images] }));
+  const base = path.dirname(path.resolve(src.file));
+  return raw.hosts.map((h) => ({
+    ...h,
+    images: [...h.images],
+    ...(h.hyperv ? { hyperv: { ...h.hyperv, ...(h.hyperv.identity ? { identity: path.resolve(base, h.hyperv.identity) } : {}) } } : {}),
+  }));
 }
 
 /** Reads hosts.yaml; an error names the file, line and column. */

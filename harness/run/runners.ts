@@ -9,7 +9,10 @@ import { runCell, type CellPolicy } from '../cell/lifecycle.ts';
 import type { GuestPersonality } from '../cell/personality.ts';
 import { linuxPersonality } from '../guest/linux/personality.ts';
 import { windowsPersonality } from '../guest/windows/personality.ts';
+import { hostFromReach, type HyperVHost } from '../providers/hyperv/host.ts';
+import type { HyperVProviderOptions } from '../providers/hyperv/hyperv.ts';
 import { createProvider } from '../providers/index.ts';
+import type { HostSpec } from './hosts.ts';
 import type { CellRunner } from './types.ts';
 
 /**
@@ -38,6 +41,16 @@ export function labPolicy(): CellPolicy {
   return { runs: 2, latencyBudget: LAB_LATENCY_BUDGET, start: parseStartMode(process.env.FLEETGATE_START) };
 }
 
+/**
+ * Windows cells' policy. The heartbeat is one cmd.exe opening a file (windows-guest.ts
+ * heartbeatCommand) every 5 s, given 15 s to answer, lost after three misses: a guest slowed down by
+ * Driver Verifier still answers in that, and a hung one is found within a minute. One run a side:
+ * Windows cells have no latency budget yet (a Windows budget needs Windows measurements).
+ */
+export function windowsPolicy(): CellPolicy {
+  return { runs: 1, heartbeat: { intervalMs: 5_000, timeoutMs: 15_000, missesBeforeLost: 3 }, monitor: { hangGraceMs: 10_000, nmiPanicMs: 60_000 } };
+}
+
 /** The personality of a cell's OS family, or null when there is none yet. */
 export function personalityFor(cell: Cell): GuestPersonality | null {
   switch (cell.os.family) {
@@ -59,6 +72,28 @@ export function runnerFor(cell: Cell): CellRunner {
   if (!personality) {
     throw new InfraFailure(`no runner for ${cell.os.release} cells`);
   }
-  const policy = personality.family === 'linux' ? labPolicy() : {};
-  return (ctx) => runCell(ctx, { provider: createProvider(ctx.hostSpec.provider), personality }, policy);
+  const policy = personality.family === 'linux' ? labPolicy() : windowsPolicy();
+  return async (ctx) => {
+    const options = providerOptionsFor(ctx.hostSpec);
+    try {
+      return await runCell(ctx, { provider: createProvider(ctx.hostSpec.provider, options), personality }, policy);
+    } finally {
+      // The attempt's connection to a Hyper-V host ends with it.
+      await options?.host.close().catch(() => undefined);
+    }
+  };
+}
+
+/** What an inventory entry says about how its provider reaches the host (Hyper-V: reach, keys, folders). */
+export function providerOptionsFor(spec: HostSpec): (HyperVProviderOptions & { host: HyperVHost }) | undefined {
+  if (spec.provider !== 'hyperv') return undefined;
+  const h = spec.hyperv ?? {};
+  const options = {
+    host: hostFromReach(spec.reach, { hostKey: h.hostKey, identity: h.identity, hostName: spec.name }),
+    ...(h.imageRoot !== undefined ? { imageRoot: h.imageRoot } : {}),
+    ...(h.vmRoot !== undefined ? { vmRoot: h.vmRoot } : {}),
+    ...(h.switch !== undefined ? { switchName: h.switch } : {}),
+    ...(h.guestSshPort !== undefined ? { guestSshPort: h.guestSshPort } : {}),
+  };
+  return options;
 }

@@ -66,6 +66,7 @@ export const windowsManifestSchema = {
         memoryMiB: { type: 'integer', minimum: 512 },
         cpus: { type: 'integer', minimum: 1 },
         crash: { const: 'hv-crash' },
+        bootSeconds: { type: 'integer', minimum: 1, maximum: 3600, description: 'seconds a reboot took when the image was built' },
       },
     },
     ssh: {

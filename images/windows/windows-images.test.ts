@@ -94,6 +94,7 @@ t.test('provisioning and Hyper-V host scripts pass the tokenizer check (not a Po
   for (const s of HYPERV_SCRIPTS) t.doesNotThrow(() => checkPowerShellSyntax(`${s}.ps1`, hostScriptSource(s), { forbidHereStrings: true }), `host ${s}`);
   t.match(read('provision/install_openssh.ps1'), /Add-WindowsCapability -Online -Name 'OpenSSH\.Server~~~~0\.0\.1\.0'/);
   t.match(read('provision/install_openssh.ps1'), /HKLM:\\SOFTWARE\\OpenSSH' -Name DefaultShell/);
+  t.match(read('provision/install_openssh.ps1'), /\$shell = Join-Path \$env:SystemRoot 'System32\\cmd\.exe'/, 'the one shell: cmd.exe, as encode.ts and the heartbeat assume');
   t.match(read('provision/install_openssh.ps1'), /S-1-5-32-544.*S-1-5-18/, 'administrators_authorized_keys: Administrators + SYSTEM');
   t.match(read('provision/enable_test_signing.ps1'), /bcdedit\.exe \/set testsigning on/);
   t.match(read('provision/set_crash_dump.ps1'), /CrashDumpEnabled -Value 2/);

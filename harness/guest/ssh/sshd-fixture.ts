@@ -96,7 +96,7 @@ export class SshdFixture {
   private child: ChildProcess | undefined;
   private log = '';
 
-  private constructor(readonly port: number, env: Record<string, string> = {}, sftpStartDir?: string) {
+  private constructor(readonly port: number, env: Record<string, string> = {}, sftpStartDir?: string, forceCommand?: string) {
     this.dir = mkdtempSync(join(tmpdir(), 'fleetgate-sshd-'));
     this.hostKeyPath = makeKey(this.dir, 'host_ed25519');
     this.clientKeyPath = makeKey(this.dir, 'client_ed25519');
@@ -123,6 +123,9 @@ export class SshdFixture {
         'LogLevel INFO',
         // -d: where relative SFTP paths start (a Windows double maps `C:/...` under its state folder).
         `Subsystem sftp ${SFTP_SERVER}${sftpStartDir ? ` -d ${sftpStartDir}` : ''}`,
+        // A shell of the double's own instead of the login shell (a Windows double's cmd.exe): it gets
+        // the client's command in SSH_ORIGINAL_COMMAND, the SFTP subsystem's command line included.
+        ...(forceCommand ? [`ForceCommand ${forceCommand}`] : []),
         // The login shell (bash) reads ~/.bashrc for commands run over SSH. The host's own dotfiles
         // are not ours to run: they can be slow, and ones that take locks (pyenv rehash) leave
         // those locks stale when a test kills a session. An empty HOME keeps sessions clean.
@@ -135,12 +138,13 @@ export class SshdFixture {
   }
 
   /** Keys and config are made now; the server starts with start(). */
-  static async create(o: { env?: Record<string, string>; sftpStartDir?: string } = {}): Promise<SshdFixture> {
+  static async create(o: { env?: Record<string, string>; sftpStartDir?: string; forceCommand?: string } = {}): Promise<SshdFixture> {
     for (const [k, v] of Object.entries(o.env ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\s"'\\]/.test(v)) throw new Error(`sshd fixture: SetEnv ${k}=${v} cannot be written into sshd_config`);
     }
     if (o.sftpStartDir !== undefined && !/^\/[A-Za-z0-9_./-]+$/.test(o.sftpStartDir)) throw new Error(`sshd fixture: sftp start folder ${o.sftpStartDir} cannot be written into sshd_config`);
-    return new SshdFixture(await freePort(), o.env, o.sftpStartDir);
+    if (o.forceCommand !== undefined && !/^\/[A-Za-z0-9_./-]+$/.test(o.forceCommand)) throw new Error(`sshd fixture: ForceCommand ${o.forceCommand} cannot be written into sshd_config`);
+    return new SshdFixture(await freePort(), o.env, o.sftpStartDir, o.forceCommand);
   }
 
   get pid(): number | undefined {

@@ -2,7 +2,7 @@
 // double (real SSH, real PowerShell 7, the real guest and driver scripts; Windows's own programs and
 // cmdlets are test doubles replaying recorded outputs). Each refusal is checked for whose it is.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,8 @@ import { windowsImageFor, windowsPersonality } from './personality.ts';
 import { SAMPLES, startWindowsDouble, windows11State, type WindowsDoubleGuest, type WindowsDoubleState } from './test-doubles/guest-double.ts';
 
 const skip = sshdMissingReason() || pwshSkip() || (existsSync(SAMPLES) ? false : `${SAMPLES} is not beside the repository`);
-const PACKAGE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../driver/packages/fgfilter');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PACKAGE = path.resolve(HERE, '../../../driver/packages/fgfilter');
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 async function session(t: { teardown(fn: () => unknown): void }, state: WindowsDoubleState = windows11State(), ubr = 4349): Promise<{ g: WindowsDoubleGuest; s: GuestSession }> {
@@ -27,7 +28,7 @@ async function session(t: { teardown(fn: () => unknown): void }, state: WindowsD
   const personality = windowsPersonality({ rebootPollMs: 200, rebootDelaySeconds: 1, connectOptions: { privateKeyPath: g.sshd.clientKeyPath } });
   // What prepare() gives for a win11-24h2 cell at 26100.<ubr> (the image is the manifest's facts alone).
   const prepared = {
-    image: { dir: g.stateDir, manifest: { os: { family: 'windows', release: 'win11-24h2', build: '26100', ubr }, ssh: { user: g.sshd.user, hostKeyFingerprint: g.sshd.hostFingerprint } } },
+    image: { dir: g.stateDir, manifest: { os: { family: 'windows', release: 'win11-24h2', build: '26100', ubr }, machine: { bootSeconds: 5 }, ssh: { user: g.sshd.user, hostKeyFingerprint: g.sshd.hostFingerprint } } },
     packages: [{ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }],
     params: {},
     ours: ['fgfilter'],
@@ -120,4 +121,83 @@ t.test('a cell whose golden image is not there fails as infrastructure, naming w
   })();
   t.ok(err instanceof InfraFailure, String(err));
   t.match(String(err), /\/nonexistent\/images\/win11-24h2-26100\.4349 does not exist/);
+});
+
+t.test("driver parameters are the service's Parameters values; a debug build that bugchecks as the workload starts leaves the recorded stop and its dump, which afterCrash brings back once the guest restarted", { skip, timeout: 600_000 }, async (t) => {
+  const { g, s } = await session(t);
+  const staged = await s.stage({ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }, signal());
+  await s.identity(signal());
+  await s.install(staged, { DebugFault: 'bugcheck', PollMs: 250 }, signal());
+  const params = g.state().registry['HKLM:\\SYSTEM\\CurrentControlSet\\Services\\fgfilter\\Parameters']!;
+  t.same(params.DebugFault, { type: 'REG_SZ', value: 'bugcheck' }, 'a string as REG_SZ');
+  t.same(params.PollMs, { type: 'REG_DWORD', value: 250 }, 'a number as REG_DWORD');
+  t.same(params.EnforcementMode, { type: 'REG_DWORD', value: 1 }, "beside the manifest's values");
+
+  const spec = parseWorkload('tiny.yaml', 'name: tiny\ndefaults: { dir: tiny, files: 5, fileSize: 64 }\noperations:\n  - op: open\n    count: 5\n');
+  const err = await s.runWorkload(spec, { timeoutMs: 5_000, signal: signal() }).catch((e: unknown) => e);
+  t.ok(err instanceof Error, `the workload never finished: ${String(err)}`);
+  const record = readFileSync(path.join(g.stateDir, 'bugchecks.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { code: string; params: string[] });
+  t.match(record, [{ code: '0x1000007E', params: ['0xFFFFFFFFC0000005', /^0x/, /^0x/, /^0x/] }], "the stop the recorded dump's header holds");
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'fg-aftercrash-'));
+  const files = await s.afterCrash!(dir, signal());
+  t.equal(files.length, 1, 'the Minidump the guest wrote');
+  t.equal(sha256(files[0]!), sha256(path.join(SAMPLES, 'dumps/triage_x64.dmp')), 'whole');
+  t.equal(g.state().boots, 1, 'after one restart');
+  t.same(g.state().fltmc?.loaded, [], 'a demand-start filter is not loaded after it');
+});
+
+t.test("a build that denies programs its allow list names is our install failure, found before any workload: the heartbeat's cmd.exe first", { skip, timeout: 300_000 }, async (t) => {
+  const { s } = await session(t);
+  const staged = await s.stage({ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }, signal());
+  // The manifest's list starts with powershell.exe: this build lets only that one through.
+  const err = await s.install(staged, { DebugFault: 'first-allowed-only' }, signal()).catch((e: unknown) => e);
+  t.ok(err instanceof PackageRefused, String(err));
+  t.match(String(err), /fgfilter stops the harness's heartbeat, a cmd\.exe opening a file, once loaded: Access is denied/);
+});
+
+t.test('with its allow list honoured, every program the harness runs starts after the load', { skip, timeout: 300_000 }, async (t) => {
+  const { g, s } = await session(t);
+  const staged = await s.stage({ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }, signal());
+  await s.install(staged, {}, signal());
+  t.match(readFileSync(path.join(g.stateDir, 'filter-policy', 'fgfilter.allowed'), 'utf8'), /C:\\Program Files\\nodejs\\node\.exe/, 'the filter model enforces the list written from the manifest');
+});
+
+t.test("a test-signed package's certificate is trusted in Root and TrustedPublisher before it installs; a .cer that is none is ours to answer for", { skip, timeout: 300_000 }, async (t) => {
+  const pkg = mkdtempSync(path.join(tmpdir(), 'fg-testsigned-'));
+  for (const f of ['fgfilter.inf', 'fgfilter.sys', 'fgfilter.cat', 'fleetgate.driver.yaml']) copyFileSync(path.join(PACKAGE, f), path.join(pkg, f));
+  copyFileSync(path.join(HERE, 'testdata', 'fleetgate-test.cer'), path.join(pkg, 'fgfilter.cer'));
+  const { g, s } = await session(t);
+  const staged = await s.stage({ role: 'ours', name: 'fgfilter', package: pkg, path: pkg }, signal());
+  await s.install(staged, {}, signal());
+  const certs = (g.state() as unknown as { certificates: Record<string, Array<{ thumbprint: string; subject: string }>> }).certificates;
+  const want = { thumbprint: '114C58C840FE6326BA2A1249E4FEFAD535F97979', subject: 'CN=fleetgate test signing (test only)' };
+  t.same(certs['Cert:\\LocalMachine\\Root'], [want]);
+  t.same(certs['Cert:\\LocalMachine\\TrustedPublisher'], [want]);
+  t.match(g.state().fltmc?.loaded, [{ name: 'fgfilter' }], 'then installed and loaded');
+
+  const bad = mkdtempSync(path.join(tmpdir(), 'fg-badcer-'));
+  for (const f of ['fgfilter.inf', 'fgfilter.sys', 'fgfilter.cat', 'fleetgate.driver.yaml']) copyFileSync(path.join(PACKAGE, f), path.join(bad, f));
+  writeFileSync(path.join(bad, 'fgfilter.cer'), 'not a certificate\n');
+  const { s: s2 } = await session(t);
+  const staged2 = await s2.stage({ role: 'ours', name: 'fgfilter', package: bad, path: bad }, signal());
+  const err = await s2.install(staged2, {}, signal()).catch((e: unknown) => e);
+  t.ok(err instanceof PackageRefused, String(err));
+  t.match(String(err), /fgfilter\.cer, the certificate fgfilter ships, could not be imported/);
+});
+
+t.test("what ours denied comes back with collect, read from where its manifest says it logs (Application, provider fgfilter)", { skip, timeout: 300_000 }, async (t) => {
+  const { g, s } = await session(t);
+  const staged = await s.stage({ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }, signal());
+  await s.install(staged, {}, signal());
+  const dir = mkdtempSync(path.join(tmpdir(), 'fg-denials-'));
+  t.same(await s.collect(dir, signal()), [], 'nothing denied: no denials.txt');
+  // As a build that stopped honouring node.exe on its list would: the model's list without it.
+  writeFileSync(path.join(g.stateDir, 'filter-policy', 'fgfilter.allowed'), 'C:\\Windows\\System32\\cmd.exe\nC:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe\n');
+  const spec = parseWorkload('tiny.yaml', 'name: tiny\ndefaults: { dir: tiny, files: 5, fileSize: 64 }\noperations:\n  - op: open\n    count: 5\n');
+  const err = await s.runWorkload(spec, { timeoutMs: 60_000, signal: signal() }).catch((e: unknown) => e);
+  t.ok(err instanceof Error, 'the agent could not start');
+  const files = await s.collect(dir, signal());
+  t.same(files.map((f) => path.basename(f)), ['denials.txt']);
+  t.match(readFileSync(files[0]!, 'utf8'), /Application\/fgfilter 1001 Warning: fgfilter denied the start of C:\\Program Files\\nodejs\\node\.exe: not on its allow list/);
 });

@@ -20,7 +20,7 @@ import { readWindowsDriverManifest, serviceValuesOf } from '../../../driver/pack
 import { verifierPlan, VERIFIER_PROFILE_NAMES, type VerifierProfileName } from '../../../driver/verifier/profiles.ts';
 import { applyVerifier, verifyVerifierRunning } from '../../../driver/verifier/run.ts';
 import { FltmcError, isProductLoadRefusal } from '../../../driver/windows/fltmc.ts';
-import { checkLoadedAndAttached, DriverStepError, installDriver, setServiceValues, startDriver, uninstallDriver, unloadDriver, type InstallMethod } from '../../../driver/windows/lifecycle.ts';
+import { checkLoadedAndAttached, DriverStepError, importCertificate, installDriver, readDenials, setServiceValues, startDriver, uninstallDriver, unloadDriver, type InstallMethod, type ServiceValueWrite } from '../../../driver/windows/lifecycle.ts';
 import { readWindowsManifest, imageName, type WindowsImageManifest } from '../../../images/windows/manifest.ts';
 import { defaultImageStore } from '../../../images/windows/store.ts';
 import type { Cell } from '../../../matrix/index.ts';
@@ -29,13 +29,15 @@ import type { AgentResult, WorkloadSpec } from '../../../workloads/agent/protoco
 import { bundleAgent } from '../../../workloads/agent/bundle.ts';
 import { parseAgentOutput } from '../../../workloads/result.ts';
 import { bucketCrash } from '../../crash/bucket.ts';
+import { windowsCrashReport } from '../../crash/windows/report.ts';
 import type { CrashReport } from '../../crash/types.ts';
 import { InfraFailure, PackageRefused, TestError } from '../../cell/failures.ts';
 import type { CrashStrategy, GuestPersonality, GuestSession, HostPackage, PreparedCell, StagedPackage } from '../../cell/personality.ts';
 import type { VmInstance, VmStartInfo } from '../../providers/types.ts';
 import type { GuestChannel } from '../channel.ts';
 import { connectSsh, fromManifest, type SshConnectOptions } from '../ssh/client.ts';
-import { rebootAndWait } from './reboot.ts';
+import { WindowsScriptFailed } from './encode.ts';
+import { rebootAndWait, waitForNewBoot } from './reboot.ts';
 import { heartbeatCommand, sftpPath, WindowsGuest, windowsRemoteSha256, type WindowsIdentity } from './windows-guest.ts';
 
 /** Per-step limits on the slowest host (a loaded Hyper-V host; a verifier reboot of a 24H2 guest). */
@@ -67,6 +69,7 @@ export const REQUIRED_VOLUMES = ['C:'];
  */
 export const WINDOWS_CRASH: CrashStrategy = {
   parseConsole: () => null,
+  reportFrom: async (panic, files) => windowsCrashReport(panic?.kind === 'hyper-v' ? panic : undefined, files),
   bucket: (report: CrashReport, cfg) => {
     const code = /\b0x([0-9a-f]{1,8})\b/i.exec(report.title);
     return bucketCrash({ kind: 'hypervisor', ...(code ? { code: Number.parseInt(code[1]!, 16) } : {}), params: [], ...(report.module ? { module: report.module } : {}) }, cfg);
@@ -94,6 +97,37 @@ function ourPackage(cell: Cell): DriverPackage & { service: NonNullable<DriverPa
   return pkg as DriverPackage & { service: NonNullable<DriverPackage['service']> };
 }
 
+/**
+ * The programs the harness starts on a Windows guest, each started harmlessly once ours is loaded
+ * (sshd.exe is the service carrying the session itself). The manifest must allow each
+ * (driver/package/manifest.ts HARNESS_EXECUTABLES).
+ */
+export const HARNESS_PROBES: ReadonlyArray<{ path: string; arguments: string[] }> = [
+  { path: '%SystemRoot%\\System32\\cmd.exe', arguments: ['/c', 'exit 0'] },
+  { path: '%SystemRoot%\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', arguments: ['-NoProfile', '-NonInteractive', '-EncodedCommand', Buffer.from('exit 0', 'utf16le').toString('base64')] },
+  { path: '%ProgramFiles%\\nodejs\\node.exe', arguments: ['--version'] },
+];
+
+/** A driver parameter becomes a value of the service's Parameters key: a name the registry and our script take. */
+const PARAM_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * A cell's driver parameters as values of Services\<service>\Parameters, where a Windows driver reads
+ * its settings: a number as REG_DWORD, anything else as REG_SZ. Written with the manifest's values,
+ * before the load.
+ */
+export function parameterValues(params: Readonly<Record<string, string | number>>): ServiceValueWrite[] {
+  return Object.entries(params).map(([name, value]) =>
+    typeof value === 'number' ? { key: 'Parameters', name, type: 'dword' as const, value } : { key: 'Parameters', name, type: 'string' as const, value: String(value) },
+  );
+}
+
+/** How long a reboot may take: three times the image's measured boot, at least 30 s; unmeasured, half the verifier step. */
+export function rebootLimitMs(manifest: Pick<WindowsImageManifest, 'machine'>): number {
+  const measured = manifest.machine.bootSeconds;
+  return measured === undefined ? WINDOWS_TIMEOUTS.verifier / 2 : Math.max(30_000, 3 * measured * 1000);
+}
+
 export interface WindowsPersonalityOptions {
   /** Golden images folder (default images/windows/store.ts defaultImageStore(): FLEETGATE_IMAGES or .cache/images/windows). */
   imageRoot?: string;
@@ -117,13 +151,17 @@ export function windowsPersonality(o: WindowsPersonalityOptions = {}): GuestPers
       // Read now so a bad manifest is the cell's input error before any VM, not mid-install.
       readWindowsDriverManifest(pkg.folder, pkg.service.name);
       if (cell.coexist.length) throw new InfraFailure(`${cell.id}: coexisting filters on Windows cells (${cell.coexist.join(', ')}) are not installed by this personality yet`);
-      if (Object.keys(cell.driverBuild.params).length) {
-        throw new InfraFailure(`${cell.id}: driver parameters (${Object.keys(cell.driverBuild.params).join(', ')}) are not written to a Windows service yet`);
+      for (const [name, value] of Object.entries(cell.driverBuild.params)) {
+        if (!PARAM_NAME.test(name)) throw new InfraFailure(`${cell.id}: driver parameter "${name}" is not a registry value name (letters, digits, "_", "-", ".")`);
+        // Up to 2^31-1: PowerShell writes a REG_DWORD from an Int32 and reads it back as one.
+        if (typeof value === 'number' && !(Number.isInteger(value) && value >= 0 && value <= 0x7fffffff)) {
+          throw new InfraFailure(`${cell.id}: driver parameter ${name}=${value} is not a REG_DWORD fleetgate writes (a whole number from 0 to 2147483647)`);
+        }
       }
       return {
         image: { dir: image.dir, manifest: image.manifest },
         packages: [{ role: 'ours', name: pkg.service.name, package: pkg.folder, path: pkg.folder }],
-        params: {},
+        params: { ...cell.driverBuild.params },
         ours: [pkg.service.name],
       };
     },
@@ -132,12 +170,13 @@ export function windowsPersonality(o: WindowsPersonalityOptions = {}): GuestPers
       const options = fromManifest(prepared.image.dir, prepared.image.manifest, vm.ssh, { remoteSha256: windowsRemoteSha256, heartbeatCommand, ...o.connectOptions });
       const reconnect = (s: AbortSignal): Promise<GuestChannel> => connectSsh({ ...options, signal: s });
       const manifest = prepared.image.manifest;
-      return new WindowsSession(await reconnect(signal), reconnect, { build: Number(manifest.os.build), ubr: manifest.os.ubr ?? null, family: manifest.os.release.startsWith('server') ? 'server' : 'client' }, o);
+      return new WindowsSession(await reconnect(signal), reconnect, { rebootLimitMs: rebootLimitMs(manifest), build: Number(manifest.os.build), ubr: manifest.os.ubr ?? null, family: manifest.os.release.startsWith('server') ? 'server' : 'client' }, o);
     },
   };
 }
 
 interface Expected {
+  rebootLimitMs: number;
   build: number;
   ubr: number | null;
   family: 'client' | 'server';
@@ -149,6 +188,8 @@ class WindowsSession implements GuestSession {
   private seen: WindowsIdentity | null = null;
   private agentUploaded: string | null = null;
   private installed: { pkg: StagedPackage; method: InstallMethod; sys: string; altitude: string } | null = null;
+  /** Where ours logs what it denies (its package manifest), read at collect. */
+  private denialLog: { eventLog: string; provider: string } | null = null;
   /** Each package folder read (and hashed) once per session, not at every step. */
   private readonly packages = new Map<string, DriverPackage>();
 
@@ -235,7 +276,7 @@ class WindowsSession implements GuestSession {
   }
 
   /** pnputil (Windows 10 1903 and later) or InstallHinfSection, fltmc load, then proved loaded and attached. */
-  async install(pkg: StagedPackage): Promise<void> {
+  async install(pkg: StagedPackage, params: Record<string, string | number> = {}): Promise<void> {
     const loaded = this.packageAt(pkg.path);
     const service = loaded.service!;
     const sys = path.basename(service.binary ?? `${pkg.name}.sys`);
@@ -243,6 +284,16 @@ class WindowsSession implements GuestSession {
     const method: InstallMethod = this.expected.build >= PNPUTIL_MIN_BUILD ? 'pnputil' : 'infsection';
     const refused = (message: string, text: string, cause?: unknown): PackageRefused =>
       new PackageRefused(pkg.role, pkg.name, message, { file: 'install.txt', text: `${text.trimEnd()}\n` }, cause === undefined ? undefined : { cause });
+    // A test-signed build ships the certificate it was signed with: trusted before the install.
+    const folder = pkg.remote.slice(0, pkg.remote.lastIndexOf('\\'));
+    for (const cer of loaded.files.filter((f) => /^[^/]+\.cer$/i.test(f.path))) {
+      try {
+        await importCertificate(this.runner, { path: `${folder}\\${cer.path}` });
+      } catch (err) {
+        if (err instanceof WindowsScriptFailed) throw refused(`${cer.path}, the certificate ${pkg.name} ships, could not be imported: ${err.message}`, err.message, err);
+        throw err;
+      }
+    }
     try {
       await installDriver(this.runner, { infPath: pkg.remote, service: service.name, sysName: sys, method, ...(altitude ? { altitude } : {}) });
     } catch (err) {
@@ -253,8 +304,26 @@ class WindowsSession implements GuestSession {
     this.installed = { pkg, method, sys, altitude: altitude ?? '' };
     // The product's mode and the harness's own executables allowed, before it loads and starts denying.
     const manifest = readWindowsDriverManifest(pkg.path, service.name);
-    if (manifest) await setServiceValues(this.runner, { service: service.name, values: serviceValuesOf(manifest) });
+    this.denialLog = manifest?.denials ?? null;
+    const values = [...(manifest ? serviceValuesOf(manifest) : []), ...parameterValues(params)];
+    if (values.length) await setServiceValues(this.runner, { service: service.name, values });
     await this.load(service.name, altitude ?? null, refused);
+    if (manifest) await this.checkHarnessStarts(service.name, refused);
+  }
+
+  /**
+   * With ours loaded, each program the harness runs must still start (the manifest allows them): one
+   * that is denied would make every later step fail, and a heartbeat that cannot start cmd.exe would
+   * look like a hung guest. Denied while the package's allow list names it is ours to answer for.
+   */
+  private async checkHarnessStarts(service: string, refused: (m: string, t: string) => PackageRefused): Promise<void> {
+    const r = await this.guest.runScript<{ programs: Array<{ path: string; started: boolean; exitCode: number | null; stderr: string; error: string | null }> }>('test_harness_starts', { programs: HARNESS_PROBES }, { timeoutMs: 300_000 });
+    const denied = r.programs.filter((p) => !p.started || p.exitCode !== 0);
+    if (denied.length) {
+      const lines = denied.map((p) => `${p.path}: ${p.started ? `exit ${String(p.exitCode)}: ${p.stderr}` : `not started: ${p.error ?? 'no reason given'}`}`);
+      const logged = await this.denialLines().catch((err: unknown) => [`(its denial log could not be read: ${String(err)})`]);
+      throw refused(`${service} denies programs the harness runs, which its package manifest allows: ${lines.join('; ')}`, [...lines, '', ...logged].join('\n'));
+    }
   }
 
   private async load(service: string, altitude: string | null, refused: (m: string, t: string, c?: unknown) => PackageRefused): Promise<void> {
@@ -263,6 +332,12 @@ class WindowsSession implements GuestSession {
     } catch (err) {
       if (err instanceof FltmcError && isProductLoadRefusal(err)) throw refused(`fltmc load ${service} was refused: ${err.message}`, err.rawLine, err);
       throw err;
+    }
+    // The first thing after the load: the heartbeat's cmd.exe still starts and opens a file. An
+    // allowlisting filter that denies it would lock the harness out of every later step.
+    const beat = await this.current.exec(heartbeatCommand, { timeoutMs: 60_000 });
+    if (beat.exitCode !== 0) {
+      throw refused(`${service} stops the harness's heartbeat, a cmd.exe opening a file, once loaded: ${beat.stderr.trim() || `exit ${String(beat.exitCode)}`}`, `${heartbeatCommand}\n${beat.stderr}`);
     }
     if (altitude === null) return;
     const check = await checkLoadedAndAttached(this.runner, { service, altitude, volumes: REQUIRED_VOLUMES });
@@ -288,7 +363,7 @@ class WindowsSession implements GuestSession {
     if (applied.rebootRequired) {
       const rebooted = await rebootAndWait(this.current, {
         reconnect: this.reconnect,
-        timeoutMs: WINDOWS_TIMEOUTS.verifier / 2,
+        timeoutMs: this.expected.rebootLimitMs,
         ...(this.o.rebootPollMs !== undefined ? { pollMs: this.o.rebootPollMs } : {}),
         ...(this.o.rebootDelaySeconds !== undefined ? { delaySeconds: this.o.rebootDelaySeconds } : {}),
         signal,
@@ -326,9 +401,25 @@ class WindowsSession implements GuestSession {
     this.installed = null;
   }
 
-  /** The dumps Windows wrote (MEMORY.DMP, Minidump\*.dmp), each brought back whole and checked. */
+  /** What ours logged as denied, one line each (newest first), from where its manifest says it logs. */
+  private async denialLines(): Promise<string[]> {
+    if (!this.denialLog) return [];
+    const events = await readDenials(this.runner, { logName: this.denialLog.eventLog, provider: this.denialLog.provider });
+    return events.map((e) => `${e.time ?? '(no time)'} ${this.denialLog!.eventLog}/${this.denialLog!.provider} ${e.id} ${e.level}: ${e.message}`);
+  }
+
+  /**
+   * The dumps Windows wrote (MEMORY.DMP, Minidump\*.dmp), each brought back whole and checked, and
+   * what ours logged as denied (denials.txt, when it denied anything).
+   */
   async collect(dir: string): Promise<string[]> {
     const out: string[] = [];
+    const denials = await this.denialLines();
+    if (denials.length) {
+      const file = path.join(dir, 'denials.txt');
+      await writeFile(file, `${denials.join('\n')}\n`);
+      out.push(file);
+    }
     for (const d of await this.guest.listDumps()) {
       const name = `${d.kind === 'memory' ? 'MEMORY' : d.kind}-${d.path.split('\\').pop()}`.replace(/[^A-Za-z0-9_.-]/g, '_');
       const local = path.join(dir, name);
@@ -336,6 +427,28 @@ class WindowsSession implements GuestSession {
       out.push(local);
     }
     return out;
+  }
+
+  /**
+   * After a bugcheck Windows writes its dump and restarts by itself (AutoReboot): reconnect until the
+   * guest answers with a new boot time, then bring the dumps back. A guest that does not come back
+   * within the image's reboot limit leaves only the hypervisor's record: no files, said in the error.
+   */
+  async afterCrash(dir: string, signal: AbortSignal): Promise<string[]> {
+    const previous = this.seen?.lastBootUpTime;
+    if (!previous) throw new InfraFailure('cannot wait for the guest to restart after its crash: its boot time was never read');
+    await this.current.close().catch(() => undefined);
+    const back = await waitForNewBoot(previous, {
+      reconnect: this.reconnect,
+      timeoutMs: this.expected.rebootLimitMs,
+      ...(this.o.rebootPollMs !== undefined ? { pollMs: this.o.rebootPollMs } : {}),
+      signal,
+    });
+    if (!('channel' in back)) throw new InfraFailure(`the guest did not restart after its crash within ${Math.round(this.expected.rebootLimitMs / 1000)} s (${back.last}): its dump stays on the disk`);
+    this.current = back.channel;
+    this.guest = new WindowsGuest(back.channel);
+    this.seen = back.identity;
+    return this.collect(dir);
   }
 
   async close(): Promise<void> {

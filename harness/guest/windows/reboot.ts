@@ -38,18 +38,30 @@ export async function rebootAndWait(channel: GuestChannel, o: RebootOptions): Pr
   const t0 = performance.now();
   await new WindowsGuest(channel).runScript('restart', { delaySeconds });
   await channel.close().catch(() => undefined);
+  const back = await waitForNewBoot(previousBoot, { ...o, firstWaitMs: delaySeconds * 1000 });
+  if ('channel' in back) return { ...back, ms: Math.round(performance.now() - t0) };
+  throw new BootFailure(`the guest did not come back within ${Math.round(o.timeoutMs / 1000)} s of its restart (booted last at ${previousBoot}; ${back.last})`);
+}
+
+/**
+ * Reconnects until the guest answers with a boot time other than `previousBoot` (it restarted on its
+ * own after a bugcheck, or because we asked): the new channel and identity, or, when `timeoutMs`
+ * passed first, the last thing it answered. Aborted by `o.signal`, it throws.
+ */
+export async function waitForNewBoot(
+  previousBoot: string,
+  o: Pick<RebootOptions, 'reconnect' | 'timeoutMs' | 'pollMs' | 'signal'> & { firstWaitMs?: number },
+): Promise<Omit<Rebooted, 'ms'> | { last: string }> {
   const deadline = AbortSignal.timeout(o.timeoutMs);
   const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
   let last = 'no answer yet';
-  await sleep(delaySeconds * 1000, undefined, { signal }).catch(() => undefined);
+  await sleep(o.firstWaitMs ?? 0, undefined, { signal }).catch(() => undefined);
   while (!signal.aborted) {
     let next: GuestChannel | undefined;
     try {
       next = await o.reconnect(signal);
       const id = await new WindowsGuest(next).identity();
-      if (id.lastBootUpTime !== null && id.lastBootUpTime !== previousBoot) {
-        return { channel: next, identity: id, ms: Math.round(performance.now() - t0), previousBoot };
-      }
+      if (id.lastBootUpTime !== null && id.lastBootUpTime !== previousBoot) return { channel: next, identity: id, previousBoot };
       last = `the guest still reports the boot of ${id.lastBootUpTime ?? '(none)'}`;
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
@@ -58,5 +70,5 @@ export async function rebootAndWait(channel: GuestChannel, o: RebootOptions): Pr
     await sleep(o.pollMs ?? 5_000, undefined, { signal }).catch(() => undefined);
   }
   o.signal?.throwIfAborted();
-  throw new BootFailure(`the guest did not come back within ${Math.round(o.timeoutMs / 1000)} s of its restart (booted last at ${previousBoot}; ${last})`);
+  return { last };
 }

@@ -4,14 +4,14 @@
 import t from 'tap';
 import { pwshSkip } from '../../../lib/pwsh.ts';
 import { sshdMissingReason } from '../ssh/sshd-fixture.ts';
-import { copyFileSync, existsSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { analyzeOnHost } from './analysis-host.ts';
 import path from 'node:path';
 import { heartbeatCommand, WindowsGuest } from './windows-guest.ts';
 import { rebootAndWait } from './reboot.ts';
 import { BootFailure } from '../../cell/failures.ts';
-import { preparePowerShell } from './encode.ts';
+import { MAX_COMMAND_CHARS, preparePowerShell } from './encode.ts';
 import { SAMPLES, startWindowsDouble, windows11State } from './test-doubles/guest-double.ts';
 
 const skip = sshdMissingReason() || pwshSkip() || (existsSync(SAMPLES) ? false : `${SAMPLES} is not beside the repository`);
@@ -64,11 +64,49 @@ t.test('a script too long for the command line goes through the stdin bootstrap 
   t.ok(r, 'the result line came back through the bootstrap');
 });
 
-t.test('the heartbeat runs test_alive on the double', { skip, timeout: 120_000 }, async (t) => {
+t.test("the heartbeat answers through cmd.exe; it fails when the file is gone, stops answering while the kernel hangs, and the product's allow list applies to cmd.exe", { skip, timeout: 120_000 }, async (t) => {
   const g = await startWindowsDouble();
   t.teardown(() => g.stop());
   const r = await g.channel.exec(heartbeatCommand, { timeoutMs: 60_000 });
   t.equal(r.exitCode, 0, r.stderr);
+  const t0 = performance.now();
+  for (let i = 0; i < 3; i++) await g.channel.exec(heartbeatCommand, { timeoutMs: 60_000 });
+  t.ok((performance.now() - t0) / 3 < 1_000, 'no PowerShell start in it: well under a second a probe');
+
+  rmSync(g.hostPath('C:\\Windows\\win.ini'));
+  const gone = await g.channel.exec(heartbeatCommand, { timeoutMs: 60_000 });
+  t.equal(gone.exitCode, 1);
+  t.match(gone.stderr, /The system cannot find the file specified/);
+  writeFileSync(g.hostPath('C:\\Windows\\win.ini'), '[fonts]\r\n');
+
+  writeFileSync(path.join(g.stateDir, 'kernel-hung'), 'hung');
+  const hung = await g.channel.exec(heartbeatCommand, { timeoutMs: 2_000 });
+  t.ok(hung.timedOut, 'a hung kernel starts no cmd.exe: the probe times out');
+  rmSync(path.join(g.stateDir, 'kernel-hung'));
+
+  mkdirSync(path.join(g.stateDir, 'filter-policy'), { recursive: true });
+  writeFileSync(path.join(g.stateDir, 'filter-policy', 'fgfilter.allowed'), 'C:\\Program Files\\nodejs\\node.exe\n');
+  const denied = await g.channel.exec(heartbeatCommand, { timeoutMs: 60_000 });
+  t.equal(denied.exitCode, 1);
+  t.match(denied.stderr, /Access is denied/);
+});
+
+t.test("cmd.exe's line: a command over 8,191 characters with sshd's prefix is refused; the stdin bootstrap gets the long script through", { skip, timeout: 120_000 }, async (t) => {
+  const g = await startWindowsDouble();
+  t.teardown(() => g.stop());
+  const long = `powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand ${'A'.repeat(8_200)}`;
+  const r = await g.channel.exec(long, { timeoutMs: 60_000 });
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /The command line is too long/);
+  t.ok(MAX_COMMAND_CHARS + '"C:\\Windows\\System32\\cmd.exe" /c '.length <= 8191, "encode.ts's limit leaves room for sshd's prefix");
+  const script = preparePowerShell('test_alive', { pad: 'x'.repeat(12_000) });
+  t.equal(script.mode, 'stdin');
+  t.ok(script.command.length <= MAX_COMMAND_CHARS);
+  const ok = await g.channel.exec(script.command, { timeoutMs: 60_000, stdin: script.mode === 'stdin' ? script.stdin : '' });
+  t.equal(ok.exitCode, 0, ok.stderr);
+  t.match(ok.stdout, /@@FLEETGATE-JSON@@\{"ok":true,"script":"test_alive"/);
+  const unknown = await g.channel.exec('dir C:\\', { timeoutMs: 60_000 });
+  t.match(unknown.stderr, /'dir' is not recognized as an internal or external command/);
 });
 
 t.test('the powershell.exe double refuses arguments fleetgate never sends', { skip, timeout: 120_000 }, async (t) => {

@@ -343,9 +343,11 @@ export class WindowsGuest {
 export const windowsRemoteSha256: RemoteSha256 = (remotePath, channel) => new WindowsGuest(channel).fileSha256(remotePath);
 
 /**
- * connectSsh's heartbeatCommand for a Windows guest: test_alive.ps1, so a probe proves PowerShell
- * still starts (every operation needs it). It fits cmd.exe's line, as a heartbeat cannot use stdin.
- * Starting powershell.exe costs a few hundred ms of guest CPU per probe (unverified figure); the
- * heartbeat only looks at whether the command exits, not at its output.
+ * connectSsh's heartbeatCommand for a Windows guest. The one shell is cmd.exe (the image leaves
+ * OpenSSH's DefaultShell at it; encode.ts keeps to its 8,191-character line): each probe is a new
+ * cmd.exe, a process start our filter sees, opening a file every Windows has, the two things an exec
+ * or open filter that hangs would stop. It costs a cmd.exe start (milliseconds), not a PowerShell
+ * start (hundreds of milliseconds, more under Driver Verifier), so a slow guest is not taken for a
+ * hung one. The heartbeat looks only at whether it exits 0.
  */
-export const heartbeatCommand: string = encodePowerShell('test_alive', {});
+export const heartbeatCommand = 'type "%SystemRoot%\\win.ini" >NUL';

@@ -89,6 +89,11 @@ export interface HyperVProviderOptions extends ProviderOptions {
   readonly waitForBanner?: (endpoint: { host: string; port: number }, options: BannerWaitOptions) => Promise<string>;
   /** A prefixed VM without a tag older than this is what a start that failed half-way left. @default 10 min */
   readonly untaggedGraceMs?: number;
+  /**
+   * The port the controller reaches a VM's sshd on at the address the guest reports: 22, unless the
+   * host forwards another (a NAT'd switch with one port mapping per VM). @default 22
+   */
+  readonly guestSshPort?: number;
 }
 
 /** start() failed once the VM existed: why, with what the host saw. The VM is removed. */
@@ -144,6 +149,7 @@ export class HyperVProvider implements Provider {
   private readonly alive: (id: ControllerId) => boolean | undefined;
   private readonly waitForBanner: NonNullable<HyperVProviderOptions['waitForBanner']>;
   private readonly untaggedGraceMs: number;
+  private readonly guestSshPort: number;
 
   constructor(options: HyperVProviderOptions = {}) {
     this.host = options.host ?? hostFromEnv();
@@ -158,6 +164,7 @@ export class HyperVProvider implements Provider {
     this.alive = options.isControllerAlive ?? defaultIsControllerAlive;
     this.waitForBanner = options.waitForBanner ?? waitForSshBanner;
     this.untaggedGraceMs = options.untaggedGraceMs ?? 10 * 60_000;
+    this.guestSshPort = options.guestSshPort ?? 22;
   }
 
   /** The golden VHDX as the host sees it. */
@@ -232,6 +239,7 @@ export class HyperVProvider implements Provider {
         log,
         timeouts,
         pollIntervalMs: this.pollIntervalMs,
+        guestSshPort: this.guestSshPort,
         cleanup: stack.move(),
       });
       try {
@@ -309,6 +317,7 @@ interface HyperVVmParts {
   log: (line: string) => Promise<void>;
   timeouts: ProviderTimeouts;
   pollIntervalMs: number;
+  guestSshPort: number;
   cleanup: CleanupStack;
 }
 
@@ -340,9 +349,9 @@ class HyperVVm implements VmInstance {
     this.schedule(0);
   }
 
-  /** The VM's own address on the host's switch (port 22); host '' until the guest reported one. */
+  /** The VM's own address on the host's switch (port 22 unless forwarded); host '' until the guest reported one. */
   get ssh(): { readonly host: string; readonly port: number } {
-    return { host: this.address ?? '', port: 22 };
+    return { host: this.address ?? '', port: this.p.guestSshPort };
   }
 
   /** The VM's name on the Hyper-V host (prefix + cell VM name, or the kept VM's name). */
@@ -468,10 +477,10 @@ class HyperVVm implements VmInstance {
       }
       const left = Math.max(1, deadline - Date.now());
       await Promise.race([
-        waitForBanner({ host: this.address, port: 22 }, { timeoutMs: left, signal: both }).catch((err: unknown) => {
+        waitForBanner({ host: this.address, port: this.p.guestSshPort }, { timeoutMs: left, signal: both }).catch((err: unknown) => {
           const f = fatal();
           if (f) throw f;
-          if (err instanceof TimeoutError) throw new HyperVStartError('timeout', `VM ${this.name}: no SSH banner at ${this.address}:22 within ${timeoutMs} ms`, details(), { cause: err });
+          if (err instanceof TimeoutError) throw new HyperVStartError('timeout', `VM ${this.name}: no SSH banner at ${this.address}:${this.p.guestSshPort} within ${timeoutMs} ms`, details(), { cause: err });
           throw err;
         }),
         fatalEvent(),

@@ -1,8 +1,11 @@
 # install_openssh: the harness's channel into the guest (windows.md section 9).
 # OpenSSH Server from the Windows capability (Server 2025 ships it), sshd started automatically,
-# the firewall rule, PowerShell as the default shell (HKLM:\SOFTWARE\OpenSSH DefaultShell) and the
-# harness's key in administrators_authorized_keys with the ACL sshd insists on: Administrators and
-# SYSTEM only. The harness still sends every command as -EncodedCommand (harness/guest/windows).
+# the firewall rule, cmd.exe as the default shell (HKLM:\SOFTWARE\OpenSSH DefaultShell, written so
+# that an earlier setting cannot leave another) and the harness's key in administrators_authorized_keys
+# with the ACL sshd insists on: Administrators and SYSTEM only. One shell, cmd.exe: the harness sends
+# every script as `powershell ... -EncodedCommand` within cmd.exe's 8,191-character line (longer ones
+# through the stdin bootstrap, harness/guest/windows/encode.ts), and the heartbeat is a cmd.exe that
+# opens a file, far cheaper than a PowerShell start (windows-guest.ts heartbeatCommand).
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
@@ -24,7 +27,7 @@ if ($null -eq (Get-NetFirewallRule -Name 'OpenSSH-Server-In-TCP' -ErrorAction Si
     Enable-NetFirewallRule -Name 'OpenSSH-Server-In-TCP'
 }
 
-$shell = Join-Path $env:SystemRoot 'System32\WindowsPowerShell\v1.0\powershell.exe'
+$shell = Join-Path $env:SystemRoot 'System32\cmd.exe'
 if (-not (Test-Path -LiteralPath 'HKLM:\SOFTWARE\OpenSSH')) { $null = New-Item -Path 'HKLM:\SOFTWARE\OpenSSH' -Force }
 $null = New-ItemProperty -Path 'HKLM:\SOFTWARE\OpenSSH' -Name DefaultShell -Value $shell -PropertyType String -Force
 

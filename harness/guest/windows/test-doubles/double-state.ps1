@@ -73,3 +73,61 @@ function Get-DoubleSampleLines([string]$Sample) {
         $line
     }
 }
+
+# --- What the Hyper-V host double (harness/providers/hyperv/test-doubles/) does to a guest double's
+# folder. These take the folder as a parameter: the host double runs them from its own sessions.
+
+# The machine is switched on (Start-VM) or off (Stop-VM, Remove-VM). Off, no session gets a result
+# (powershell-host.ps1): as seen from the controller, a VM that is not running.
+function Set-DoubleGuestPower([string]$GuestDir, [bool]$On) {
+    $marker = Join-Path $GuestDir 'powered-off'
+    if ($On) { Remove-Item -LiteralPath $marker -Force -ErrorAction SilentlyContinue }
+    else { Set-Content -LiteralPath $marker -Value 'off' }
+}
+
+# A new VM on a fresh differencing disk boots the golden image: the guest's state is the disk's (its
+# JSON), its C:\fleetgate, dumps and crash records are gone, and it has just booted.
+function Reset-DoubleGuest([string]$GuestDir, [string]$StateJson) {
+    foreach ($m in @('reboot-requested', 'boot-hung', 'kernel-hung', 'down-until', 'bugchecks.jsonl', 'filter-policy')) { Remove-Item -LiteralPath (Join-Path $GuestDir $m) -Recurse -Force -ErrorAction SilentlyContinue }
+    $c = Join-Path $GuestDir 'C'
+    foreach ($d in @('fleetgate', 'Windows/Minidump', 'Windows/LiveKernelReports')) {
+        $p = Join-Path $c $d
+        if (Test-Path -LiteralPath $p) { Get-ChildItem -LiteralPath $p -Force | Remove-Item -Recurse -Force }
+    }
+    foreach ($f in @('Windows/MEMORY.DMP')) { Remove-Item -LiteralPath (Join-Path $c $f) -Force -ErrorAction SilentlyContinue }
+    $state = $StateJson | ConvertFrom-Json
+    $os = $state.cim.PSObject.Properties['root\cimv2:Win32_OperatingSystem']
+    if ($null -ne $os) { $os.Value.LastBootUpTime = [DateTime]::UtcNow.ToString('yyyy-MM-ddTHH:mm:ss.fffZ', [Globalization.CultureInfo]::InvariantCulture) }
+    $path = Join-Path $GuestDir 'state.json'
+    Set-Content -LiteralPath "$path.$PID.tmp" -Value (ConvertTo-Json -InputObject $state -Depth 20)
+    Move-Item -LiteralPath "$path.$PID.tmp" -Destination $path -Force
+}
+
+# The guest bugchecks (the double's model of a kernel crash, or of Windows answering an NMI with 0x80):
+# the stop is recorded where the Hyper-V host double reads it as event 18590 (bugchecks.jsonl), a hung
+# kernel is over, and the guest restarts (AutoReboot): the next session finds it booted again. With
+# $DumpSample (a file of ../shared/samples/dumps/), that recorded dump is the Minidump it wrote.
+function Invoke-DoubleGuestBugcheck([string]$GuestDir, [int64]$Code, [string[]]$Parameters = @('0x0', '0x0', '0x0', '0x0'), [string]$DumpSample = '', [int]$DownSeconds = 8) {
+    $record = [ordered]@{ time = [DateTime]::UtcNow.ToString('yyyy-MM-ddTHH:mm:ss.fffZ', [Globalization.CultureInfo]::InvariantCulture); code = ('0x{0:X}' -f $Code); params = @($Parameters) }
+    Add-Content -LiteralPath (Join-Path $GuestDir 'bugchecks.jsonl') -Value (ConvertTo-Json -InputObject $record -Compress)
+    if ($DumpSample -ne '') {
+        $dir = Join-Path $GuestDir 'C/Windows/Minidump'
+        $null = New-Item -ItemType Directory -Path $dir -Force
+        $name = '{0}-{1}-01.dmp' -f [DateTime]::UtcNow.ToString('MMddyy'), (Get-Random -Minimum 1000 -Maximum 9999)
+        Copy-Item -LiteralPath (Join-Path $env:FLEETGATE_SAMPLES $DumpSample) -Destination (Join-Path $dir $name)
+    }
+    # Writing the dump and booting again take a while: until then nothing answers (powershell-host.ps1).
+    Set-Content -LiteralPath (Join-Path $GuestDir 'down-until') -Value ([DateTimeOffset]::UtcNow.AddSeconds($DownSeconds).ToUnixTimeMilliseconds())
+    Set-Content -LiteralPath (Join-Path $GuestDir 'reboot-requested') -Value 'bugcheck'
+    Remove-Item -LiteralPath (Join-Path $GuestDir 'kernel-hung') -Force -ErrorAction SilentlyContinue
+}
+
+# What a process the stopped or hung kernel holds does: nothing, until the machine has restarted or
+# been switched off (it is gone then; here it ends so no process outlives its "machine").
+function Wait-DoubleGuestRestart([string]$GuestDir) {
+    while ((Test-Path -LiteralPath (Join-Path $GuestDir 'kernel-hung')) -or (Test-Path -LiteralPath (Join-Path $GuestDir 'reboot-requested'))) {
+        if (Test-Path -LiteralPath (Join-Path $GuestDir 'powered-off')) { break }
+        Start-Sleep -Milliseconds 500
+    }
+    exit 255
+}

@@ -1,5 +1,5 @@
 // TEST DOUBLE. A "Windows guest" for tests: a loopback OpenSSH server (harness/guest/ssh/sshd-fixture.ts)
-// whose sessions find bin/powershell (real pwsh 7 with windows-doubles.ps1 loaded) and bin/*.exe
+// whose commands go through bin/cmd.exe (Windows OpenSSH's shell) and find bin/powershell (real pwsh 7 with windows-doubles.ps1 loaded) and bin/*.exe
 // (Windows programs replaying recorded real outputs from ../shared/samples/) first on PATH. The test
 // writes the guest's state (registry values, Secure Boot, CIM instances, which recorded output each
 // program replays); the real WindowsGuest sends the real composed scripts to it over real SSH.
@@ -50,7 +50,7 @@ export interface WindowsDoubleState {
 }
 
 /** The programs the guest double has in C:\Windows\System32 (bin/*.exe). */
-const SYSTEM32_PROGRAMS = ['bcdedit.exe', 'fltmc.exe', 'pnputil.exe', 'rundll32.exe', 'sc.exe', 'shutdown.exe', 'verifier.exe'];
+const SYSTEM32_PROGRAMS = ['bcdedit.exe', 'cmd.exe', 'fltmc.exe', 'pnputil.exe', 'rundll32.exe', 'sc.exe', 'shutdown.exe', 'verifier.exe'];
 
 /** A Windows 11 24H2 guest at 26100.4349, test signing on, Secure Boot off, as a cell image would be. */
 export function windows11State(o: { build?: number; ubr?: number; lastBoot?: string } = {}): WindowsDoubleState {
@@ -114,10 +114,15 @@ export async function startWindowsDouble(state: WindowsDoubleState = windows11St
   const system32 = path.join(stateDir, 'C', 'Windows', 'System32');
   for (const d of [path.join(system32, 'drivers'), path.join(stateDir, 'C', 'Windows', 'Minidump'), path.join(stateDir, 'C', 'fleetgate')]) mkdirSync(d, { recursive: true });
   for (const exe of SYSTEM32_PROGRAMS) symlinkSync(path.join(HERE, 'bin', exe), path.join(system32, exe));
+  mkdirSync(path.join(system32, 'WindowsPowerShell', 'v1.0'), { recursive: true });
+  symlinkSync(path.join(HERE, 'bin', 'powershell'), path.join(system32, 'WindowsPowerShell', 'v1.0', 'powershell.exe'));
   symlinkSync('C', path.join(stateDir, 'C:'));
-  // Node.js where an image installs it: this machine's node itself, not a double (it runs here).
+  // A file every Windows has, which the heartbeat opens (windows-guest.ts heartbeatCommand).
+  writeFileSync(path.join(stateDir, 'C', 'Windows', 'win.ini'), '; for 16-bit app support\r\n[fonts]\r\n[extensions]\r\n[mci extensions]\r\n[files]\r\n[Mail]\r\nMAPI=1\r\n');
+  // Node.js where an image installs it: this machine's node itself (it runs here), started through
+  // bin/node.exe, which lets the filter model decide the process start first.
   mkdirSync(path.join(stateDir, 'C', 'Program Files', 'nodejs'), { recursive: true });
-  symlinkSync(process.execPath, path.join(stateDir, 'C', 'Program Files', 'nodejs', 'node.exe'));
+  symlinkSync(path.join(HERE, 'bin', 'node.exe'), path.join(stateDir, 'C', 'Program Files', 'nodejs', 'node.exe'));
   const hostPath = (windowsPath: string): string => {
     if (!/^[Cc]:\\/.test(windowsPath)) throw new Error(`the guest double has only a C: drive, not ${windowsPath}`);
     return path.join(stateDir, 'C', ...windowsPath.slice(3).split('\\'));
@@ -130,12 +135,15 @@ export async function startWindowsDouble(state: WindowsDoubleState = windows11St
       FLEETGATE_WINDOWS_DOUBLE: stateDir,
       FLEETGATE_SAMPLES: SAMPLES,
       FLEETGATE_PWSH: pwsh,
+      FLEETGATE_NODE: process.execPath,
       // pwsh as a .NET global tool finds its runtime through DOTNET_ROOT when dotnet is not on PATH.
       ...(process.env.DOTNET_ROOT ? { DOTNET_ROOT: process.env.DOTNET_ROOT } : {}),
       DOTNET_CLI_TELEMETRY_OPTOUT: '1',
       POWERSHELL_TELEMETRY_OPTOUT: '1',
     },
     sftpStartDir: stateDir,
+    // Windows OpenSSH's shell: every command goes through cmd.exe (bin/cmd.exe), as on the image.
+    forceCommand: path.join(HERE, 'bin', 'cmd.exe'),
   });
   await sshd.start();
   const connect = (signal?: AbortSignal): Promise<SshGuestChannel> =>

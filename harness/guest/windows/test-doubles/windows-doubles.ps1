@@ -191,3 +191,59 @@ function New-Item {
     }
     Save-DoubleState $state
 }
+
+# Import-Certificate (the PKI module's): -FilePath and -CertStoreLocation as the real one takes them
+# (with -Exportable, -WhatIf, -Confirm), into a LocalMachine or CurrentUser store of the state
+# (certificates: store path -> [{ thumbprint, subject }]); the certificate is read for real (.NET's
+# X509Certificate2), so a file that is no certificate fails as it would. Returns what the real one
+# returns the scripts use: Thumbprint and Subject.
+function Import-Certificate {
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true, Position = 0)][string]$FilePath,
+        [string]$CertStoreLocation = 'Cert:\CurrentUser\My',
+        [switch]$Exportable
+    )
+    if ($CertStoreLocation -notmatch '^Cert:\\(LocalMachine|CurrentUser)\\(Root|TrustedPublisher|My|CA|TrustedPeople|Disallowed)$') {
+        throw [System.Management.Automation.ItemNotFoundException]::new("Cannot find path '$CertStoreLocation' because it does not exist.")
+    }
+    $file = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($FilePath)
+    $cert = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($file)
+    $state = Read-DoubleState
+    $certs = Get-DoubleValue $state 'certificates' ([pscustomobject]@{})
+    $list = @(Get-DoubleValue $certs $CertStoreLocation @())
+    if (-not @($list | Where-Object { $_.thumbprint -eq $cert.Thumbprint }).Count) { $list += [pscustomobject]@{ thumbprint = $cert.Thumbprint; subject = $cert.Subject } }
+    Set-DoubleValue $certs $CertStoreLocation @($list)
+    Set-DoubleValue $state 'certificates' $certs
+    Save-DoubleState $state
+    return [pscustomobject]@{ Thumbprint = $cert.Thumbprint; Subject = $cert.Subject; PSParentPath = "Microsoft.PowerShell.Security\Certificate::$($CertStoreLocation.Substring(6))" }
+}
+
+# Get-WinEvent -FilterHashtable @{ LogName; ProviderName; StartTime } over the double's event logs
+# (events/<LogName>.jsonl, one record per line: what the filter model logs when it denies a start).
+# Nothing matching is the real cmdlet's error: "No events were found that match the specified
+# selection criteria.", FullyQualifiedErrorId NoMatchingEventsFound,...GetWinEventCommand.
+function Get-WinEvent {
+    [CmdletBinding()]
+    param([Parameter(Mandatory = $true)][hashtable[]]$FilterHashtable, [int64]$MaxEvents = 0)
+    $found = foreach ($f in $FilterHashtable) {
+        foreach ($k in $f.Keys) { if (@('LogName', 'ProviderName', 'Id', 'Level', 'StartTime', 'EndTime') -notcontains $k) { throw [System.ArgumentException]::new("The '$k' key is not valid in a hash table filter (guest double: only the keys fleetgate uses).") } }
+        $file = Join-Path (Join-Path $env:FLEETGATE_WINDOWS_DOUBLE 'events') "$($f.LogName).jsonl"
+        if (-not (Test-Path -LiteralPath $file)) { continue }
+        foreach ($line in Get-Content -LiteralPath $file) {
+            $e = $line | ConvertFrom-Json
+            $time = [DateTime]::Parse([string]$e.time, [Globalization.CultureInfo]::InvariantCulture, [Globalization.DateTimeStyles]::AdjustToUniversal)
+            if ($f.ContainsKey('ProviderName') -and @($f.ProviderName) -notcontains [string]$e.provider) { continue }
+            if ($f.ContainsKey('Id') -and @($f.Id) -notcontains [int]$e.id) { continue }
+            if ($f.ContainsKey('StartTime') -and $time -lt ([DateTime]$f.StartTime).ToUniversalTime()) { continue }
+            [pscustomobject]@{ TimeCreated = $time.ToLocalTime(); ProviderName = [string]$e.provider; Id = [int]$e.id; LevelDisplayName = [string]$e.level; LogName = [string]$f.LogName; Message = [string]$e.message }
+        }
+    }
+    $found = @($found | Sort-Object -Property TimeCreated -Descending)
+    if ($found.Count -eq 0) {
+        $err = [System.Management.Automation.ErrorRecord]::new([System.Exception]::new('No events were found that match the specified selection criteria.'), 'NoMatchingEventsFound,Microsoft.PowerShell.Commands.GetWinEventCommand', 'ObjectNotFound', $null)
+        $PSCmdlet.ThrowTerminatingError($err)
+    }
+    if ($MaxEvents -gt 0) { $found = @($found | Select-Object -First $MaxEvents) }
+    $found
+}

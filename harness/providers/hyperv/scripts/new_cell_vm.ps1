@@ -30,7 +30,8 @@ if ($mode -eq 'checkpoint') {
         throw "fleetgate new_cell_vm: the golden disk '$parent' does not exist on this host"
     }
     $null = New-Item -ItemType Directory -Path $vmDir -Force
-    $diskPath = Join-Path $vmDir 'disk.vhdx'
+    # Joined with '\' as text (not Join-Path): the same on Windows, and a Windows path under pwsh elsewhere.
+    $diskPath = $vmDir.TrimEnd('\') + '\disk.vhdx'
     # The cell writes only to this child; the golden VHDX stays read-only for every cell at once.
     $null = New-VHD -Path $diskPath -ParentPath $parent -Differencing
     $memoryBytes = [int64](Get-FleetgateInputValue -Name 'memoryMiB') * 1MB

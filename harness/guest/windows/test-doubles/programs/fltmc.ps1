@@ -5,7 +5,8 @@
 # filters are loaded. What Windows refuses is refused with fltmc's own error lines (windows.md section 3):
 # a service with no key is 0x80070002, loading a loaded filter 0x800700b7, unloading one that is not
 # loaded 0x801f0013, a filter that will not detach 0x801f0010; fltmc.loadErrors names the HRESULT a
-# load of a given service fails with (a code-integrity refusal, a DriverEntry failure). That fltmc's
+# load of a given service fails with (a code-integrity refusal, a DriverEntry failure), and an image
+# whose placeholder says it is unsigned fails code integrity. That fltmc's
 # exit code is 1 on these is unverified (Windows returns the HRESULT, which a Linux exit status cannot hold).
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../double-state.ps1')
@@ -51,6 +52,14 @@ switch ($verb) {
         $svc = "HKLM:\SYSTEM\CurrentControlSet\Services\$name"
         if ($null -eq (Find-DoubleRegistryKey $state $svc)) { Fail 'Load' '0x80070002' }
         if (@($loaded | Where-Object { $_.name -ieq $name }).Count) { Fail 'Load' '0x800700b7' }
+        # Code integrity (the double's model): an image with no signature (a build that skipped the
+        # signing step; its placeholder says FLEETGATE-PLACEHOLDER-UNSIGNED) is refused with
+        # ERROR_INVALID_IMAGE_HASH, before the driver runs.
+        $imagePath = [string](Get-DoubleValue (Get-DoubleValue (Find-DoubleRegistryKey $state $svc).Value 'ImagePath' $null) 'value' '')
+        if ($imagePath -match '^\\SystemRoot\\(.+)$') {
+            $file = ConvertTo-DoubleHostPath ('C:\Windows\' + $Matches[1])
+            if ((Test-Path -LiteralPath $file) -and ((Get-Content -LiteralPath $file -TotalCount 1) -like 'FLEETGATE-PLACEHOLDER-UNSIGNED*')) { Fail 'Load' '0x80070241' }
+        }
         $errors = Get-DoubleValue $fltmc 'loadErrors' $null
         $hr = Get-DoubleValue $errors $name $null
         if ($null -ne $hr) { Fail 'Load' ([string]$hr) }
@@ -66,6 +75,20 @@ switch ($verb) {
         $volumes = @()
         if (-not $taken) { $volumes = @(Get-DoubleValue $fltmc 'volumes' @('C:')) }
         Save-Loaded (@($loaded) + [pscustomobject]@{ name = $name; altitude = $altitude; instance = $default; volumes = $volumes })
+        # What the loaded filter enforces from now on, for the process-start checks (programs/filter-policy.sh).
+        $params = Find-DoubleRegistryKey $state "$svc\Parameters"
+        if ($null -ne $params) {
+            $policy = Join-Path $env:FLEETGATE_WINDOWS_DOUBLE 'filter-policy'
+            $null = New-Item -ItemType Directory -Path $policy -Force
+            if ([int](Get-DoubleValue (Get-DoubleValue $params.Value 'EnforcementMode' $null) 'value' 0) -eq 1) {
+                $allowed = foreach ($a in @(Get-DoubleValue (Get-DoubleValue $params.Value 'AllowedImages' $null) 'value' @())) { $a -replace '%SystemRoot%', 'C:\Windows' -replace '%ProgramFiles%', 'C:\Program Files' }
+                # A debug build that reads only the first entry of its list (programs/filter-model.ps1).
+                if ([string](Get-DoubleValue (Get-DoubleValue $params.Value 'DebugFault' $null) 'value' '') -eq 'first-allowed-only') { $allowed = @($allowed)[0] }
+                Set-Content -LiteralPath (Join-Path $policy "$name.allowed") -Value @($allowed)
+            }
+            $fault = [string](Get-DoubleValue (Get-DoubleValue $params.Value 'DebugFault' $null) 'value' '')
+            if ($fault -ne '') { Set-Content -LiteralPath (Join-Path $policy "$name.fault") -Value $fault }
+        }
         exit 0
     }
     'unload' {
@@ -74,6 +97,7 @@ switch ($verb) {
         if (-not @($loaded | Where-Object { $_.name -ieq $name }).Count) { Fail 'Unload' '0x801f0013' }
         if (@(Get-DoubleValue $fltmc 'refuseUnload' @()) -contains $name) { Fail 'Unload' '0x801f0010' }
         Save-Loaded @($loaded | Where-Object { $_.name -ine $name })
+        foreach ($ext in @('allowed', 'fault')) { Remove-Item -LiteralPath (Join-Path (Join-Path $env:FLEETGATE_WINDOWS_DOUBLE 'filter-policy') "$name.$ext") -Force -ErrorAction SilentlyContinue }
         exit 0
     }
     default {
