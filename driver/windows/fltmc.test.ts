@@ -212,3 +212,10 @@ t.test('property: rendered instance listings parse back, wrapped or not', async 
   );
   t.pass('round trip holds');
 });
+
+t.test('a wrapped console that cuts a row inside a value: the rest is joined, even though it would pass for a row', async (t) => {
+  // fast-check's counterexample: the cut falls inside "40000", and "0  A  1  00000000" looks like a row.
+  const rows = [['a', '', '40000', 'A', '1', '00000000', ''], ['a', '', '40000', 'A', '0', '00000000', '']];
+  const text = render([23, 40, 14, 14, 5, 8, 8], [false, false, true, false, true, false, false], ['F', 'V', 'A', 'I', 'Fr', 'S', 'VS'], rows, 80);
+  t.same(parseFltmcInstances(text).map((i) => [i.filter, i.volume, i.altitude, i.instance, i.frame]), [['a', '', '40000', 'A', 1], ['a', '', '40000', 'A', 0]]);
+});

@@ -106,6 +106,8 @@ export class FltmcError extends FleetgateError {
 interface Line {
   text: string;
   no: number;
+  /** Exactly the width a wrapped console cut its table at: the row may go on in the next line. */
+  cut?: boolean;
 }
 
 const DASHES = /^\s*-{2,}(?:\s+-+)*\s*$/;
@@ -152,6 +154,8 @@ interface Span {
 interface Table {
   spans: Span[];
   rows: Line[];
+  /** The console width the table was cut at, when its dashes line wrapped. */
+  width: number | null;
 }
 interface Listing {
   tables: Table[];
@@ -195,7 +199,7 @@ function splitListing(text: string): Listing {
   while (i < lines.length) {
     const start = tableStarts.get(i);
     if (start) {
-      current = { spans: start.spans, rows: [] };
+      current = { spans: start.spans, rows: [], width: start.width };
       tables.push(current);
       i = start.next;
       continue;
@@ -215,8 +219,12 @@ function splitListing(text: string): Listing {
     const prev = rows[rows.length - 1];
     // Every row starts with the filter name in column 0: a line starting with a space inside a table is
     // the rest of a row the console wrapped.
-    if (current && prev && /^\s/.test(row.text)) prev.text += row.text;
-    else rows.push({ ...row });
+    // A cut line's rest may start with anything: the cut can fall inside a value.
+    const cut = current?.width != null && row.text.length === current.width;
+    if (current && prev && /^\s/.test(row.text)) {
+      prev.text += row.text;
+      prev.cut = cut;
+    } else rows.push({ ...row, cut });
     i++;
   }
   return { tables, orphans };
@@ -261,8 +269,20 @@ const looksLikeVolume = (s: string): boolean => /[:\\]/.test(s);
 function parseRows<T>(rows: Line[], parse: (l: Line) => T | null): T[] {
   const out: T[] = [];
   let prev: Line | null = null;
+  const incomplete = (t: T | undefined): boolean => (t as { complete?: boolean } | undefined)?.complete === false;
   for (const r of rows) {
     const p = parse(r);
+    // The row before was cut at the console width and is not whole: this line is its rest, even when it
+    // would pass for a row of its own (the cut fell inside a value: `4000` | `0  A  1 ...`).
+    if (prev?.cut && incomplete(out[out.length - 1])) {
+      const joined: Line = { text: prev.text + r.text, no: prev.no, ...(r.cut ? { cut: true } : {}) };
+      const q = parse(joined);
+      if (q !== null && !incomplete(q)) {
+        out[out.length - 1] = q;
+        prev = joined;
+        continue;
+      }
+    }
     if (p === null && prev) {
       const joined: Line = { text: prev.text + r.text, no: prev.no };
       const q = parse(joined);
