@@ -1,8 +1,8 @@
 # uninstall_driver.ps1: removes an installed (and already unloaded) minifilter.
 #   method 'infsection': InstallHinfSection <DefaultUninstall.NTamd64> 132 <inf>; primitive drivers may only have
 #     that section with LegacyUninstall=1 (windows.md §3).
-#   method 'pnputil': pnputil /delete-driver <oemNN.inf> /uninstall, the published name found with
-#     Get-WindowsDriver by the original INF name. UNVERIFIED for primitive drivers.
+#   method 'pnputil': pnputil /delete-driver <oemNN.inf> /uninstall for each package Get-WindowsDriver
+#     finds installed from the original INF name (an upgrade leaves two). UNVERIFIED for primitive drivers.
 #   method 'service': sc.exe delete <service> and removes the .sys (when the INF has no uninstall section).
 # A service key still present afterwards is usually marked for deletion until the next reboot.
 # Input: { method, service, sysName, infPath, section, timeoutSeconds }
@@ -24,10 +24,16 @@ switch ([string]$in.method) {
     'pnputil' {
         # File names split on \ and / here: [IO.Path] splits on / only where PowerShell does not run on Windows.
         $infName = ([string]$in.infPath -split '[\\/]')[-1]
-        $drv = Get-WindowsDriver -Online -All | Where-Object { ([string]$_.OriginalFileName -split '[\\/]')[-1] -ieq $infName } | Select-Object -First 1
-        if (-not $drv) { throw "no driver package in the store was installed from $infName" }
-        $published = [string]$drv.Driver
-        $r = Invoke-FleetgateNative (Join-Path $sys32 'pnputil.exe') @('/delete-driver', $published, '/uninstall') $timeout
+        # Every package installed from it: an in-place upgrade leaves the previous build's in the store too.
+        $drvs = @(Get-WindowsDriver -Online -All | Where-Object { ([string]$_.OriginalFileName -split '[\\/]')[-1] -ieq $infName })
+        if ($drvs.Count -eq 0) { throw "no driver package in the store was installed from $infName" }
+        $published = (@($drvs | ForEach-Object { [string]$_.Driver }) -join ', ')
+        $r = $null
+        foreach ($drv in $drvs) {
+            $one = Invoke-FleetgateNative (Join-Path $sys32 'pnputil.exe') @('/delete-driver', [string]$drv.Driver, '/uninstall') $timeout
+            # The first that failed is what is reported; otherwise the last.
+            if ($null -eq $r -or $r.exitCode -eq 0) { $r = $one }
+        }
     }
     'service' {
         $r = Invoke-FleetgateNative (Join-Path $sys32 'sc.exe') @('delete', [string]$in.service) $timeout

@@ -77,6 +77,19 @@ t.test('the matrix driver build is what is prepared and installed', async (t) =>
   t.equal(result.verdict, 'pass');
 });
 
+t.test('upgrade-from: the previous build is installed first, then upgraded in place to ours; a guest with no upgrade path is infrastructure, not a fresh install', async (t) => {
+  const cell = { driverBuild: { name: 'next', path: '/pkg/next', upgradeFrom: { name: 'prev', path: '/pkg/prev' }, params: {} } };
+  const { result, calls } = await attempt({}, { cell });
+  t.same(calls.filter((c) => c.op === 'stage').map((c) => c.arg), ['/pkg/next/fakefilter.ko', '/pkg/prev/fakefilter.ko'], 'both builds sent');
+  t.same(calls.filter((c) => c.op === 'install' || c.op === 'upgrade').map((c) => `${c.op} ${c.arg}`), ['install fakefilter', 'upgrade /pkg/prev -> /pkg/next']);
+  t.equal(result.verdict, 'pass');
+  t.equal(result.installed?.at(-1)?.package, '/pkg/next', 'ours is the build upgraded to');
+  const none = await attempt({ noUpgrade: true }, { cell });
+  t.equal(none.result.verdict, 'infra-error');
+  t.match(none.result.reason, /cells have no in-place upgrade: .* cannot run upgrade-from \/pkg\/prev/);
+  t.notOk(none.calls.some((c) => c.op === 'install'), 'nothing installed as if it were a fresh install');
+});
+
 t.test('product-crash: the VM panics under the workload; the monitor decides, triage reads the console', async (t) => {
   const { result } = await attempt({ workload: 'crash' });
   t.equal(result.verdict, 'product-crash');

@@ -59,6 +59,8 @@ export async function runCell(ctx: AttemptContext, seams: CellSeams, policy: Cel
 class CellAttempt {
   private readonly steps: StepRecord[] = [];
   private readonly evidence: string[] = [];
+  /** An upgrade-from cell's previous build, staged beside ours. */
+  private previous: StagedPackage | undefined;
   /** What the guest gave back after its crash (its own dumps), for triage. */
   private readonly guestCrashFiles: string[] = [];
   private readonly result: AttemptResult = { verdict: 'pass', steps: this.steps, evidence: this.evidence };
@@ -197,6 +199,7 @@ class CellAttempt {
     try {
       const staged: StagedPackage[] = [];
       for (const p of prepared.packages) staged.push(await this.session!.stage(p, signal));
+      if (prepared.upgradeFrom) this.previous = await this.session!.stage(prepared.upgradeFrom, signal);
       return staged;
     } catch (err) {
       throw new StepFailed(decideFailure('install', new InfraFailure(`sending the packages to the guest: ${errorText(err)}`, { cause: err }), { interrupted: this.ctx.signal.aborted }));
@@ -220,10 +223,17 @@ class CellAttempt {
       }
     }
     const ours = staged.at(-1)!;
+    if (this.previous && !session.upgrade) throw new InfraFailure(`${this.personality.family} cells have no in-place upgrade: ${this.ctx.cell.id} cannot run upgrade-from ${this.previous.package}`);
     await this.underWatch(`the load of ${ours.name}`, signal, async (s) => {
       this.oursLoading = true;
       try {
-        await session.install(ours, prepared.params, s);
+        if (this.previous && session.upgrade) {
+          // An upgrade-from cell: the previous build is what the machine has; ours arrives over it.
+          await session.install(this.previous, prepared.params, s);
+          await session.upgrade(this.previous, ours, prepared.params, s);
+        } else {
+          await session.install(ours, prepared.params, s);
+        }
         this.oursLoading = false;
       } catch (err) {
         this.oursLoading = false;
@@ -236,6 +246,7 @@ class CellAttempt {
       }
     }, { explainRefusals: false });
     this.result.installed = staged.map((p) => ({ role: p.role, name: p.name, package: p.package, sha256: p.sha256 }));
+    if (this.previous) this.note(`upgraded in place from ${this.previous.package} (${this.previous.sha256}) to ${ours.package} (${ours.sha256})`);
   }
 
   private async applyVerifier(signal: AbortSignal): Promise<void> {

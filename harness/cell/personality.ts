@@ -38,6 +38,11 @@ export interface PreparedCell {
   packages: HostPackage[];
   /** Install-time parameters of ours (module parameters; a Windows service's registry values). */
   params: Record<string, string | number>;
+  /**
+   * An upgrade-from cell's previous build of ours: installed first, then upgraded in place to ours
+   * (matrix driver `upgrade-from`).
+   */
+  upgradeFrom?: HostPackage;
   /** A knob of ours fired as the watched workload starts (the lab module's `trigger`), if any. */
   trigger?: string;
   /** Module names crash attribution treats as ours. */
@@ -58,6 +63,11 @@ export interface GuestSession {
   stage(pkg: HostPackage, signal: AbortSignal): Promise<StagedPackage>;
   /** Installs, loads and proves attached. The OS refusing it is PackageRefused with its words. */
   install(pkg: StagedPackage, params: Record<string, string | number>, signal: AbortSignal): Promise<void>;
+  /**
+   * Upgrades the installed previous build `from` to `to` in place (unload, install the new package,
+   * load), proved loaded and attached as install proves it. Absent: the OS has no upgrade path here.
+   */
+  upgrade?(from: StagedPackage, to: StagedPackage, params: Record<string, string | number>, signal: AbortSignal): Promise<void>;
   /** Applies and proves a verifier profile; a profile the OS has no equivalent of is not applied, and said. */
   applyVerifier(profile: string, signal: AbortSignal): Promise<{ applied: boolean; note?: string }>;
   /** Fires one of our driver's knobs; the guest may crash before it answers. */

@@ -28,6 +28,8 @@ export interface FakeLatency {
 
 export interface FakeGuestScript {
   prepare?: 'refuse-ours' | 'refuse-coexist';
+  /** The guest's OS has no in-place upgrade (GuestSession.upgrade absent). */
+  noUpgrade?: boolean;
   install?: 'refuse' | 'crash' | 'lose-guest' | 'reset' | 'hang-coexist';
   verifier?: 'violation' | 'no-reboot';
   /** What happens once ours is in and the workload runs. */
@@ -66,7 +68,14 @@ export function fakePersonality(script: FakeGuestScript = {}, calls: FakeCall[] 
         ...cell.coexist.map((name) => ({ role: 'coexist' as const, name, package: name, path: `/nonexistent/${name}.ko` })),
         { role: 'ours', name: 'fakefilter', package: cell.driverBuild.path, path: `${cell.driverBuild.path}/fakefilter.ko` },
       ];
-      return { image: FAKE_IMAGE, packages, params: { ...cell.driverBuild.params }, ours: ['fakefilter'] };
+      const from = cell.driverBuild.upgradeFrom;
+      return {
+        image: FAKE_IMAGE,
+        packages,
+        ...(from ? { upgradeFrom: { role: 'ours' as const, name: 'fakefilter', package: from.path, path: `${from.path}/fakefilter.ko` } } : {}),
+        params: { ...cell.driverBuild.params },
+        ours: ['fakefilter'],
+      };
     },
     async connect(vm): Promise<GuestSession> {
       return new FakeSession(vm as FakeVm, script, calls);
@@ -189,6 +198,14 @@ class FakeSession implements GuestSession {
   async stage(pkg: HostPackage): Promise<StagedPackage> {
     this.calls.push({ op: 'stage', arg: pkg.path });
     return { ...pkg, remote: `/tmp/${pkg.name}.ko`, sha256: `sha256-of-${pkg.name}` };
+  }
+
+  /** Present unless the script says this guest has no in-place upgrade. */
+  get upgrade(): GuestSession['upgrade'] {
+    if (this.script.noUpgrade) return undefined;
+    return async (from: StagedPackage, to: StagedPackage) => {
+      this.calls.push({ op: 'upgrade', arg: `${from.package} -> ${to.package}` });
+    };
   }
 
   async install(pkg: StagedPackage, _params: Record<string, string | number>, signal: AbortSignal): Promise<void> {

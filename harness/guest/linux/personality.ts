@@ -63,6 +63,8 @@ export const linuxPersonality: GuestPersonality = {
   crash: LINUX_CRASH,
 
   async prepare(cell: Cell): Promise<PreparedCell> {
+    // Not silently a fresh install: the lab module has no in-place upgrade (rmmod and insmod is not one).
+    if (cell.driverBuild.upgradeFrom) throw new InfraFailure(`${cell.id}: upgrade-from ${cell.driverBuild.upgradeFrom.name} is not run on lab cells: the lab module has no in-place upgrade`);
     // The matrix's driver build is what gets installed: its package names the module and its source.
     const pkg = readLabPackage(cell.driverBuild.path);
     // Built once per host before the run (harness/run/prepare.ts); here they come from the cache.

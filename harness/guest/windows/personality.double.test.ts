@@ -201,3 +201,20 @@ t.test("what ours denied comes back with collect, read from where its manifest s
   t.same(files.map((f) => path.basename(f)), ['denials.txt']);
   t.match(readFileSync(files[0]!, 'utf8'), /Application\/fgfilter 1001 Warning: fgfilter denied the start of C:\\Program Files\\nodejs\\node\.exe: not on its allow list/);
 });
+
+t.test('upgrade-from: the previous build installed, then upgraded in place to ours, each staged in a folder of its own; the installed image is the new one', { skip, timeout: 300_000 }, async (t) => {
+  const next = mkdtempSync(path.join(tmpdir(), 'fg-next-'));
+  for (const f of ['fgfilter.inf', 'fgfilter.cat', 'fleetgate.driver.yaml']) copyFileSync(path.join(PACKAGE, f), path.join(next, f));
+  writeFileSync(path.join(next, 'fgfilter.sys'), `${readFileSync(path.join(PACKAGE, 'fgfilter.sys'), 'utf8')}(the next build)\n`);
+  const { g, s } = await session(t);
+  const from = await s.stage({ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }, signal());
+  const to = await s.stage({ role: 'ours', name: 'fgfilter', package: next, path: next }, signal());
+  t.not(to.remote, from.remote, 'two folders on the guest');
+  await s.install(from, {}, signal());
+  await s.upgrade!(from, to, { DebugFault: 'none' }, signal());
+  t.equal(sha256(g.hostPath('C:\\Windows\\System32\\drivers\\fgfilter.sys')), to.sha256, "the new build's image is what is installed");
+  t.match(g.state().fltmc?.loaded, [{ name: 'fgfilter', altitude: '371100', volumes: ['C:'] }], 'loaded and attached again');
+  t.same(g.state().registry['HKLM:\\SYSTEM\\CurrentControlSet\\Services\\fgfilter\\Parameters']!.DebugFault, { type: 'REG_SZ', value: 'none' }, 'its parameters written again');
+  await s.unload(to, signal());
+  t.same(g.state().driverStore, [], 'and the upgraded package uninstalls');
+});

@@ -20,7 +20,7 @@ import { readWindowsDriverManifest, serviceValuesOf } from '../../../driver/pack
 import { verifierPlan, VERIFIER_PROFILE_NAMES, type VerifierProfileName } from '../../../driver/verifier/profiles.ts';
 import { applyVerifier, verifyVerifierRunning } from '../../../driver/verifier/run.ts';
 import { FltmcError, isProductLoadRefusal } from '../../../driver/windows/fltmc.ts';
-import { checkLoadedAndAttached, DriverStepError, importCertificate, installDriver, readDenials, setServiceValues, startDriver, uninstallDriver, unloadDriver, type InstallMethod, type ServiceValueWrite } from '../../../driver/windows/lifecycle.ts';
+import { checkLoadedAndAttached, DriverStepError, importCertificate, installDriver, readDenials, setServiceValues, startDriver, uninstallDriver, unloadDriver, upgradeDriver, type InstallMethod, type ServiceValueWrite } from '../../../driver/windows/lifecycle.ts';
 import { readWindowsManifest, imageName, type WindowsImageManifest } from '../../../images/windows/manifest.ts';
 import { defaultImageStore } from '../../../images/windows/store.ts';
 import type { Cell } from '../../../matrix/index.ts';
@@ -158,9 +158,14 @@ export function windowsPersonality(o: WindowsPersonalityOptions = {}): GuestPers
           throw new InfraFailure(`${cell.id}: driver parameter ${name}=${value} is not a REG_DWORD fleetgate writes (a whole number from 0 to 2147483647)`);
         }
       }
+      const from = cell.driverBuild.upgradeFrom ? ourPackage({ ...cell, driverBuild: { ...cell.driverBuild, path: cell.driverBuild.upgradeFrom.path } }) : null;
+      if (from && from.service.name.toLowerCase() !== pkg.service.name.toLowerCase()) {
+        throw new PackageRefused('ours', pkg.service.name, `${cell.id}: upgrade-from ${cell.driverBuild.upgradeFrom!.name} installs service ${from.service.name}, not ${pkg.service.name}: an upgrade replaces the same service`, undefined);
+      }
       return {
         image: { dir: image.dir, manifest: image.manifest },
         packages: [{ role: 'ours', name: pkg.service.name, package: pkg.folder, path: pkg.folder }],
+        ...(from ? { upgradeFrom: { role: 'ours' as const, name: from.service.name, package: from.folder, path: from.folder } } : {}),
         params: { ...cell.driverBuild.params },
         ours: [pkg.service.name],
       };
@@ -188,6 +193,8 @@ class WindowsSession implements GuestSession {
   private seen: WindowsIdentity | null = null;
   private agentUploaded: string | null = null;
   private installed: { pkg: StagedPackage; method: InstallMethod; sys: string; altitude: string } | null = null;
+  /** Staging folders on the guest, by the package folder each holds. */
+  private readonly stagedAt = new Map<string, string>();
   /** Where ours logs what it denies (its package manifest), read at collect. */
   private denialLog: { eventLog: string; provider: string } | null = null;
   /** Each package folder read (and hashed) once per session, not at every step. */
@@ -261,7 +268,10 @@ class WindowsSession implements GuestSession {
 
   /** The package folder to C:\fleetgate\packages\<name>, file by file, each checked by its SHA-256. */
   async stage(pkg: HostPackage): Promise<StagedPackage> {
-    const folder = `${GUEST_ROOT}\\packages\\${pkg.name}`;
+    // One folder per package folder: an upgrade's two builds share a service name, not a folder.
+    let folder = `${GUEST_ROOT}\\packages\\${pkg.name}`;
+    for (let n = 2; this.stagedAt.has(folder) && this.stagedAt.get(folder) !== pkg.path; n++) folder = `${GUEST_ROOT}\\packages\\${pkg.name}-${n}`;
+    this.stagedAt.set(folder, pkg.path);
     await this.guest.newFolder(folder);
     const files = readdirSync(pkg.path).filter((f) => statSync(path.join(pkg.path, f)).isFile());
     const loaded = this.packageAt(pkg.path);
@@ -386,6 +396,35 @@ class WindowsSession implements GuestSession {
     }
     notes.push(`verifier /query: flags 0x${(running.query.enabledFlags ?? 0).toString(16)}, ${running.query.modules.map((m) => `${m.name} (load: ${m.loads})`).join(', ')}`);
     return { applied: true, note: notes.join('; ') };
+  }
+
+  /**
+   * The previous build installed (install() above), upgraded in place to ours: upgrade_driver unloads
+   * it, installs the new package the way install does and loads it, and checks the installed file is
+   * the new build's; then ours is proved loaded and attached, and the harness's programs still start.
+   */
+  async upgrade(from: StagedPackage, to: StagedPackage, params: Record<string, string | number> = {}): Promise<void> {
+    if (!this.installed || this.installed.pkg !== from) throw new InfraFailure(`the upgrade needs ${from.name} installed first`);
+    const loaded = this.packageAt(to.path);
+    const service = loaded.service!;
+    const sys = path.basename(service.binary ?? `${to.name}.sys`);
+    const altitude = service.altitude ?? null;
+    const refused = (message: string, text: string, cause?: unknown): PackageRefused =>
+      new PackageRefused(to.role, to.name, message, { file: 'install.txt', text: `${text.trimEnd()}\n` }, cause === undefined ? undefined : { cause });
+    try {
+      await upgradeDriver(this.runner, { infPath: to.remote, service: service.name, sysName: sys, method: this.installed.method, newSha256: to.sha256 });
+    } catch (err) {
+      if (err instanceof DriverStepError) throw refused(`upgrading ${from.name} to this build failed: ${err.message}`, err.output, err);
+      if (err instanceof FltmcError && isProductLoadRefusal(err)) throw refused(`fltmc load after the upgrade was refused: ${err.message}`, err.rawLine, err);
+      throw err;
+    }
+    this.installed = { pkg: to, method: this.installed.method, sys, altitude: altitude ?? '' };
+    const manifest = readWindowsDriverManifest(to.path, service.name);
+    this.denialLog = manifest?.denials ?? null;
+    const values = [...(manifest ? serviceValuesOf(manifest) : []), ...parameterValues(params)];
+    if (values.length) await setServiceValues(this.runner, { service: service.name, values });
+    await this.load(service.name, altitude, refused);
+    if (manifest) await this.checkHarnessStarts(service.name, refused);
   }
 
   async fire(pkg: StagedPackage, knob: string): Promise<void> {
