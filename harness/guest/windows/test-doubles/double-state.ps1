@@ -74,6 +74,18 @@ function Get-DoubleSampleLines([string]$Sample) {
     }
 }
 
+# Confirm-SecureBootUEFI (a cmdlet double shared by the guest double and the provisioning doubles):
+# state.secureBoot is true, false, 'not-uefi' (the cmdlet throws on BIOS firmware) or 'access-denied'.
+function Confirm-SecureBootUEFI {
+    [CmdletBinding()]
+    param()
+    $s = (Read-DoubleState).secureBoot
+    # Strings first: `$true -eq 'not-uefi'` is true in PowerShell (the right side converts to bool).
+    if ($s -is [string] -and $s -eq 'not-uefi') { throw [System.PlatformNotSupportedException]::new('Cmdlet not supported on this platform: 0xC0000002') }
+    if ($s -is [string] -and $s -eq 'access-denied') { throw [System.UnauthorizedAccessException]::new('Access was denied. To run this cmdlet, start Windows PowerShell with the "Run as administrator" option.') }
+    return [bool]$s
+}
+
 # --- What the Hyper-V host double (harness/providers/hyperv/test-doubles/) does to a guest double's
 # folder. These take the folder as a parameter: the host double runs them from its own sessions.
 

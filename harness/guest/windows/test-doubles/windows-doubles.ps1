@@ -59,14 +59,7 @@ function Get-Item {
     }
 }
 
-function Confirm-SecureBootUEFI {
-    [CmdletBinding()]
-    param()
-    $s = (Read-DoubleState).secureBoot
-    if ($s -eq 'not-uefi') { throw [System.PlatformNotSupportedException]::new('Cmdlet not supported on this platform: 0xC0000002') }
-    if ($s -eq 'access-denied') { throw [System.UnauthorizedAccessException]::new('Access was denied. To run this cmdlet, start Windows PowerShell with the "Run as administrator" option.') }
-    return [bool]$s
-}
+# Confirm-SecureBootUEFI: double-state.ps1's (shared with the provisioning doubles).
 
 function Get-CimInstance {
     [CmdletBinding()]
