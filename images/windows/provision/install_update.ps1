@@ -14,11 +14,12 @@ $msu = Join-Path $dir $env:FLEETGATE_MSU
 if (-not (Test-Path -LiteralPath $msu)) { throw "the update $msu is not there" }
 $p = Start-Process -FilePath "$env:SystemRoot\System32\wusa.exe" -ArgumentList @("`"$msu`"", '/quiet', '/norestart') -Wait -PassThru
 $code = $p.ExitCode
+if ($code -ne 0 -and $code -ne 3010 -and $code -ne 2359302) { throw "wusa $msu exited with $code (0x$('{0:X}' -f $code))" }
+# Not left in the image, whichever way it went in.
+Remove-Item -LiteralPath $msu -Force
 if ($code -eq 2359302) {
     Write-Output "KB$env:FLEETGATE_KB is installed already"
     exit 0
 }
-if ($code -ne 0 -and $code -ne 3010) { throw "wusa $msu exited with $code (0x$('{0:X}' -f $code))" }
-Remove-Item -LiteralPath $msu -Force
 Write-Output "wusa exited with $code; reboot follows"
 exit $code

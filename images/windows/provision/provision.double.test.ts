@@ -434,6 +434,7 @@ t.test('install_update.ps1: wusa /quiet /norestart, 3010 passes with the .msu re
   const r2 = v2.provision('install_update.ps1');
   t.equal(r2.code, 0, 'wusa 2359302 (0x240006, already installed) is success');
   t.match(r2.stdout, /KB5101650 is installed already/);
+  t.notOk(existsSync(v2.host('C:\\fleetgate\\update.msu')), 'and the .msu is not left in the image');
 
   const noReboot = freshVm();
   noReboot.updates.packages[msuHash] = { kb: '5101650', ubr: 8875, rebootRequired: false };
