@@ -312,13 +312,20 @@ class WindowsSession implements GuestSession {
     }
     // Recorded before the load: an uninstall is owed from here on, whatever the load does.
     this.installed = { pkg, method, sys, altitude: altitude ?? '' };
-    // The product's mode and the harness's own executables allowed, before it loads and starts denying.
-    const manifest = readWindowsDriverManifest(pkg.path, service.name);
+    await this.configureAndLoad(pkg, service.name, altitude ?? null, params, refused);
+  }
+
+  /**
+   * The product's mode, the harness's executables allowed and the cell's parameters, written before it
+   * loads and starts denying; then loaded, proved attached, and the harness's programs proved to start.
+   */
+  private async configureAndLoad(pkg: StagedPackage, service: string, altitude: string | null, params: Record<string, string | number>, refused: (m: string, t: string, c?: unknown) => PackageRefused): Promise<void> {
+    const manifest = readWindowsDriverManifest(pkg.path, service);
     this.denialLog = manifest?.denials ?? null;
     const values = [...(manifest ? serviceValuesOf(manifest) : []), ...parameterValues(params)];
-    if (values.length) await setServiceValues(this.runner, { service: service.name, values });
-    await this.load(service.name, altitude ?? null, refused);
-    if (manifest) await this.checkHarnessStarts(service.name, refused);
+    if (values.length) await setServiceValues(this.runner, { service, values });
+    await this.load(service, altitude, refused);
+    if (manifest) await this.checkHarnessStarts(service, refused);
   }
 
   /**
@@ -419,12 +426,7 @@ class WindowsSession implements GuestSession {
       throw err;
     }
     this.installed = { pkg: to, method: this.installed.method, sys, altitude: altitude ?? '' };
-    const manifest = readWindowsDriverManifest(to.path, service.name);
-    this.denialLog = manifest?.denials ?? null;
-    const values = [...(manifest ? serviceValuesOf(manifest) : []), ...parameterValues(params)];
-    if (values.length) await setServiceValues(this.runner, { service: service.name, values });
-    await this.load(service.name, altitude, refused);
-    if (manifest) await this.checkHarnessStarts(service.name, refused);
+    await this.configureAndLoad(to, service.name, altitude, params, refused);
   }
 
   async fire(pkg: StagedPackage, knob: string): Promise<void> {

@@ -6,30 +6,8 @@
 # with -EncodedCommand, the script gets redirected stdin as $input, a line per item: the stdin
 # bootstrap reads its script from there.
 $ErrorActionPreference = 'Stop'
-$encoded = $null
-for ($i = 0; $i -lt $args.Count; $i++) {
-    $a = [string]$args[$i]
-    if ($a -eq '-NoProfile' -or $a -eq '-NonInteractive') { continue }
-    if ($a -eq '-ExecutionPolicy') {
-        $i++
-        if (@('Bypass', 'Unrestricted', 'RemoteSigned', 'AllSigned', 'Restricted', 'Default', 'Undefined') -notcontains [string]$args[$i]) {
-            [Console]::Error.WriteLine("powershell.exe double: -ExecutionPolicy '$($args[$i])' is not a policy")
-            exit 64
-        }
-        continue
-    }
-    if ($a -eq '-EncodedCommand') {
-        $i++
-        $encoded = [string]$args[$i]
-        continue
-    }
-    [Console]::Error.WriteLine("powershell.exe double: argument '$a' is not one fleetgate sends")
-    exit 64
-}
-if ($null -eq $encoded -or $encoded -eq '') {
-    [Console]::Error.WriteLine('powershell.exe double: no -EncodedCommand')
-    exit 64
-}
+. (Join-Path $PSScriptRoot 'powershell-args.ps1')
+$encoded = Get-DoubleEncodedCommand $args
 # A restart scheduled by shutdown.exe (bin/shutdown.exe) happened before this session: the guest
 # booted again (a new LastBootUpTime, what was pending on reboot now in effect), or, when the state
 # says its boot hangs, it never answers again (no session gets a result: as seen from the controller,
@@ -95,5 +73,5 @@ Remove-Variable -Name downUntil, rebootMarker, statePath, state, os, p, k, svc, 
 . (Join-Path $PSScriptRoot 'windows-doubles.ps1')
 $FleetgateDoubleScript = [Text.Encoding]::Unicode.GetString([Convert]::FromBase64String($encoded))
 $FleetgateDoubleStdin = @($input)
-Remove-Variable -Name encoded, a, i -ErrorAction SilentlyContinue
+Remove-Variable -Name encoded -ErrorAction SilentlyContinue
 $FleetgateDoubleStdin | . ([scriptblock]::Create($FleetgateDoubleScript))

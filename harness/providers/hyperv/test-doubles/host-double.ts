@@ -14,10 +14,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { powerShellTools } from '../../../../lib/pwsh.ts';
-import { connectSsh, type SshGuestChannel } from '../../../guest/ssh/client.ts';
 import { SshdFixture } from '../../../guest/ssh/sshd-fixture.ts';
-import { heartbeatCommand, windowsRemoteSha256 } from '../../../guest/windows/windows-guest.ts';
-import { PowerShellHyperVHost, SshPowerShellTransport, type HyperVHost } from '../host.ts';
+import { hostFromReach, type HyperVHost } from '../host.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SAMPLES = path.resolve(HERE, '../../../../../shared/samples');
@@ -188,34 +186,12 @@ export async function startHyperVHostDouble(o: HyperVHostDoubleOptions = {}): Pr
   const sshd = await SshdFixture.create({ env, sftpStartDir: stateDir });
   await sshd.start();
   const where = `ssh ${sshd.user}@127.0.0.1:${sshd.port}`;
-  const channels: SshGuestChannel[] = [];
+  // The product's own way to a host in the inventory (host.ts hostFromReach), its pinned key this sshd's.
+  const hosts: HyperVHost[] = [];
   const host = (): HyperVHost => {
-    let connecting: Promise<HyperVHost> | undefined;
-    const connect = (): Promise<HyperVHost> =>
-      (connecting ??= (async () => {
-        const channel = await connectSsh({
-          host: '127.0.0.1',
-          port: sshd.port,
-          username: sshd.user,
-          privateKeyPath: sshd.clientKeyPath,
-          hostKeyFingerprint: sshd.hostFingerprint,
-          hostKeySource: 'the Hyper-V host double',
-          remoteSha256: windowsRemoteSha256,
-          heartbeatCommand,
-          retry: { deadlineMs: 30_000 },
-        });
-        channels.push(channel);
-        return new PowerShellHyperVHost(new SshPowerShellTransport(channel, where));
-      })());
-    return {
-      where,
-      run: async (script, input, options) => (await connect()).run(script, input, options),
-      putFile: async (l, h) => (await connect()).putFile(l, h),
-      getFile: async (h, l) => (await connect()).getFile(h, l),
-      close: async () => {
-        if (connecting) await (await connecting).close();
-      },
-    };
+    const h = hostFromReach(`ssh://${sshd.user}@127.0.0.1:${sshd.port}`, { hostKey: sshd.hostFingerprint, identity: sshd.clientKeyPath, hostName: 'the Hyper-V host double' });
+    hosts.push(h);
+    return h;
   };
   let nextAddress = 100;
   return {
@@ -274,7 +250,7 @@ export async function startHyperVHostDouble(o: HyperVHostDoubleOptions = {}): Pr
       return vm;
     },
     stop: async () => {
-      for (const c of channels) await c.close().catch(() => undefined);
+      for (const h of hosts) await h.close().catch(() => undefined);
       await sshd.stop();
       rmSync(stateDir, { recursive: true, force: true });
     },

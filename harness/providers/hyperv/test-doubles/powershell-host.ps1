@@ -7,32 +7,10 @@
 # stdin bootstrap reads its script from there. Same command line as the Windows guest double's
 # powershell-host.ps1; none of its guest behaviour (reboots, the guest's state).
 $ErrorActionPreference = 'Stop'
-$encoded = $null
-for ($i = 0; $i -lt $args.Count; $i++) {
-    $a = [string]$args[$i]
-    if ($a -eq '-NoProfile' -or $a -eq '-NonInteractive') { continue }
-    if ($a -eq '-ExecutionPolicy') {
-        $i++
-        if (@('Bypass', 'Unrestricted', 'RemoteSigned', 'AllSigned', 'Restricted', 'Default', 'Undefined') -notcontains [string]$args[$i]) {
-            [Console]::Error.WriteLine("powershell.exe double: -ExecutionPolicy '$($args[$i])' is not a policy")
-            exit 64
-        }
-        continue
-    }
-    if ($a -eq '-EncodedCommand') {
-        $i++
-        $encoded = [string]$args[$i]
-        continue
-    }
-    [Console]::Error.WriteLine("powershell.exe double: argument '$a' is not one fleetgate sends")
-    exit 64
-}
-if ($null -eq $encoded -or $encoded -eq '') {
-    [Console]::Error.WriteLine('powershell.exe double: no -EncodedCommand')
-    exit 64
-}
+. (Join-Path $PSScriptRoot '../../../guest/windows/test-doubles/powershell-args.ps1')
+$encoded = Get-DoubleEncodedCommand $args
 . (Join-Path $PSScriptRoot 'hyperv-doubles.ps1')
 $FleetgateDoubleScript = [Text.Encoding]::Unicode.GetString([Convert]::FromBase64String($encoded))
 $FleetgateDoubleStdin = @($input)
-Remove-Variable -Name encoded, a, i -ErrorAction SilentlyContinue
+Remove-Variable -Name encoded -ErrorAction SilentlyContinue
 $FleetgateDoubleStdin | . ([scriptblock]::Create($FleetgateDoubleScript))
