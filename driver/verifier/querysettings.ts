@@ -12,8 +12,31 @@
 //     shape and order, not by label: a module name followed by two counts, `( n / n )` pairs in order;
 //   - `!verifier 3` from the kernel debugger (parseVerifierExtension): flags and the pool allocation and
 //     leak summary per module.
+//
+// The text is the guest's (issue #16): every reader cuts it to VERIFIER_MAX_CHARS and its lines to
+// VERIFIER_MAX_LINE_CHARS first, says so (`inputTruncated`, and a warning where the result has
+// warnings), and reads it line by line with patterns anchored at the line start: linear in its length.
 import { InputError } from '../../lib/errors.ts';
+import { boundText, type TextBounds, type Truncation } from '../../lib/text-bounds.ts';
 import { BOOT_MODES, bitsOf, flagName, hex8, type BootMode, type VerifierPlan } from './profiles.ts';
+
+/**
+ * Characters of verifier output read (4 MiB): /querysettings and /query print a few KB; `!verifier 3`
+ * with a leak list prints a line per outstanding allocation, about 50,000 of them in this much.
+ */
+export const VERIFIER_MAX_CHARS = 4 * 1024 * 1024;
+/** Characters read of each line of verifier output (4 KiB): real lines are under 500. */
+export const VERIFIER_MAX_LINE_CHARS = 4096;
+const VERIFIER_BOUNDS: TextBounds = { maxChars: VERIFIER_MAX_CHARS, maxLineChars: VERIFIER_MAX_LINE_CHARS };
+
+function bounded(what: string, text: string): { text: string; truncated: Truncation | null; lines: string[] } {
+  const b = boundText(what, text, VERIFIER_BOUNDS);
+  return { ...b, lines: b.text.split(/\r\n|\n|\r/) };
+}
+
+const SPACE = /\s/;
+const isSpace = (ch: string): boolean => SPACE.test(ch);
+const isDigit = (ch: string): boolean => ch >= '0' && ch <= '9';
 
 export interface FlagState {
   bit: number;
@@ -43,14 +66,22 @@ export interface QuerySettings {
   drivers: string[];
   lowResources: LowResourcesSettings | null;
   warnings: string[];
+  /** Present when the output was over VERIFIER_MAX_CHARS or had lines over VERIFIER_MAX_LINE_CHARS (also in `warnings`). */
+  inputTruncated?: Truncation;
 }
 
 export type VerifierOutputKind = 'querysettings-hex' | 'querysettings-labels' | 'query' | 'debugger-extension' | 'unknown';
 
-const FLAG_LINE = /^\s*\[([ xX*])\]\s*\(?\s*(0x[0-9a-fA-F]+)\s*\)?/;
+// `[X] 0x00000001 Special pool`, `[X] (0x00000001) Special pool`: one optional parenthesis, so that no
+// two parts take the same spaces.
+const FLAG_LINE = /^\s*\[([ xX*])\]\s*(?:\(\s*)?(0x[0-9a-fA-F]+)/;
 const SUMMARY = /^[^[\]]*?:\s*(0x[0-9a-fA-F]{1,8})\s*$/;
 const MODULE_LINE = /^\s*([A-Za-z0-9_.$-]+\.(?:sys|exe|dll))\s*$/i;
-const EXTENSION = /^\s*(?:\d+:\s*)?kd>\s*!verifier\b|^Verify Flags Level 0x/im;
+// `kd> !verifier 3 ...` (`0: kd>` on a multiprocessor target), or the extension's first line.
+const EXTENSION_PROMPT = /^\s*(?:\d+:\s*)?kd>\s*!verifier\b/i;
+const EXTENSION_LEVEL = /^Verify Flags Level 0x/i;
+// The older /querysettings form: `Special pool: Enabled` (on a line cut of its trailing spaces).
+const LABEL_STATE = /^[^:]+:\s*(Enabled|Disabled)$/i;
 // `verifier /query`: `MODULE: x.sys (load: 1 / unload: 0)`, words translated, the two counts in this order.
 // No two adjacent parts can take the same characters (no \s* beside a class holding spaces): a long
 // line costs linear time, not quadratic.
@@ -78,15 +109,58 @@ const ENGLISH_LABELS: Readonly<Record<string, number>> = {
   'ddi compliance checking': 0x20000,
 };
 
+/** Which verifier output this is, from the part a reader reads (VERIFIER_MAX_CHARS, lines cut). */
 export function recogniseVerifierOutput(text: string): VerifierOutputKind {
-  if (EXTENSION.test(text)) return 'debugger-extension';
-  const lines = text.split(/\r?\n/);
+  return recognise(bounded('verifier output', text).lines);
+}
+
+function recognise(lines: readonly string[]): VerifierOutputKind {
+  if (lines.some((l) => EXTENSION_PROMPT.test(l) || EXTENSION_LEVEL.test(l))) return 'debugger-extension';
   // /query prints its module list with load counts, and a statistics summary of decimal counters;
   // /querysettings prints neither.
   if (lines.some((l) => QUERY_MODULE.test(l)) || lines.filter((l) => COUNTER.test(l)).length >= 3) return 'query';
   if (lines.some((l) => FLAG_LINE.test(l) || SUMMARY.test(l))) return 'querysettings-hex';
-  if (/^[^:\n]+:\s*(Enabled|Disabled)\s*$/im.test(text)) return 'querysettings-labels';
+  if (lines.some((l) => LABEL_STATE.test(l.trimEnd()))) return 'querysettings-labels';
   return 'unknown';
+}
+
+/** `1/10000`, `600 / 10000`: the number before the first `/ 10000`; null when there is none. */
+function outOf10000(s: string): number | null {
+  for (let slash = s.indexOf('/'); slash >= 0; slash = s.indexOf('/', slash + 1)) {
+    let q = slash + 1;
+    while (q < s.length && isSpace(s[q]!)) q++;
+    if (!s.startsWith('10000', q)) continue;
+    let end = slash;
+    while (end > 0 && isSpace(s[end - 1]!)) end--;
+    let start = end;
+    while (start > 0 && isDigit(s[start - 1]!)) start--;
+    if (start < end) return Number(s.slice(start, end));
+  }
+  return null;
+}
+
+/** The last number in `s` (`Boot time delay: 2 minutes.` → 2); null when there is none. */
+function lastNumber(s: string): number | null {
+  let end = s.length;
+  while (end > 0 && !isDigit(s[end - 1]!)) end--;
+  let start = end;
+  while (start > 0 && isDigit(s[start - 1]!)) start--;
+  return start < end ? Number(s.slice(start, end)) : null;
+}
+
+/** A flag line's `0x...` value as a bit mask; null, said in `warnings`, when it is wider than 32 bits. */
+function flagBit(hex: string, line: number, warnings: string[]): number | null {
+  const v = Number.parseInt(hex.slice(2), 16);
+  if (v <= 0xffffffff) return v;
+  warnings.push(`line ${line}: flag value ${hex.length > 20 ? `${hex.slice(0, 20)}...` : hex} is wider than 32 bits: not a verifier flag, ignored`);
+  return null;
+}
+
+/** `warnings` gets the truncation note, and `inputTruncated` the details, when the input was cut. */
+function sayTruncated(out: { warnings: string[]; inputTruncated?: Truncation }, truncated: Truncation | null): void {
+  if (!truncated) return;
+  out.inputTruncated = truncated;
+  out.warnings.push(truncated.note);
 }
 
 function bootModeOf(s: string): BootMode | null {
@@ -94,16 +168,16 @@ function bootModeOf(s: string): BootMode | null {
   return (BOOT_MODES as readonly string[]).includes(k) ? (k as BootMode) : null;
 }
 
-export function parseQuerySettings(text: string, file = 'verifier /querysettings'): QuerySettings {
-  const kind = recogniseVerifierOutput(text);
+export function parseQuerySettings(input: string, file = 'verifier /querysettings'): QuerySettings {
+  const { lines, truncated } = bounded(`${file} output`, input);
+  const kind = recognise(lines);
   if (kind === 'debugger-extension') {
     throw new InputError({ file, line: 1 }, 'this is kd "!verifier" debugger extension output, not verifier /querysettings: read it with parseVerifierExtension');
   }
   if (kind === 'query') {
     throw new InputError({ file, line: 1 }, 'this is verifier /query output (what runs now, with load counts and counters), not verifier /querysettings: read it with parseVerifierQuery');
   }
-  if (kind === 'unknown') throw new InputError({ file, line: 1 }, 'no Driver Verifier settings found: expected "[X] 0x..." flag lines or a "...: 0x..." flags value');
-  const lines = text.split(/\r\n|\n|\r/);
+  if (kind === 'unknown') throw new InputError({ file, line: 1 }, `no Driver Verifier settings found: expected "[X] 0x..." flag lines or a "...: 0x..." flags value${truncated ? ` (in the part read: ${truncated.note})` : ''}`);
   const warnings: string[] = [];
   const flags: FlagState[] = [];
   let verifierFlags: number | null = null;
@@ -121,12 +195,13 @@ export function parseQuerySettings(text: string, file = 'verifier /querysettings
   const values: Array<{ text: string; line: number }> = [];
 
   lines.forEach((raw, i) => {
-    const l = raw.replace(/\s+$/, '');
+    const l = raw.trimEnd();
     const afterLabel = lastLabel >= 0 && lastLabel === prevNonBlank;
     if (l.trim().length) prevNonBlank = i;
     const f = FLAG_LINE.exec(l);
     if (f) {
-      flags.push({ bit: Number.parseInt(f[2]!.slice(2), 16), enabled: f[1] !== ' ', line: i + 1 });
+      const bit = flagBit(f[2]!, i + 1, warnings);
+      if (bit !== null) flags.push({ bit, enabled: f[1] !== ' ', line: i + 1 });
       return;
     }
     const s = SUMMARY.exec(l);
@@ -172,13 +247,11 @@ export function parseQuerySettings(text: string, file = 'verifier /querysettings
   if (lrLines.length) {
     // Order, not words: probability, pool tags, applications, delay (the documentation sample's order).
     const valueOf = (t: string): string => t.slice(t.lastIndexOf(':') + 1).trim().replace(/\.$/, '').trim();
-    const prob = /(\d+)\s*\/\s*10000/.exec(lrLines[0]?.text ?? '');
-    const delay = /(\d+)\D*$/.exec(lrLines[3]?.text ?? '');
     lowResources = {
-      probability: prob ? Number(prob[1]) : null,
+      probability: outOf10000(lrLines[0]?.text ?? ''),
       poolTags: lrLines[1] ? valueOf(lrLines[1].text).split(/\s+/).filter(Boolean) : [],
       applications: lrLines[2] ? valueOf(lrLines[2].text).split(/\s+/).filter(Boolean) : [],
-      delayMinutes: delay ? Number(delay[1]) : null,
+      delayMinutes: lastNumber(lrLines[3]?.text ?? ''),
     };
     if (lrLines.length !== 4) warnings.push(`low resources options: expected 4 "- " lines (probability, pool tags, applications, delay), found ${lrLines.length}`);
   }
@@ -194,7 +267,7 @@ export function parseQuerySettings(text: string, file = 'verifier /querysettings
     warnings.push('no hex flag values and no English labels: flags cannot be read (translated older output?)');
   }
   if (unknownLabels.length) warnings.push(`labels not understood: ${unknownLabels.join(', ')}`);
-  return {
+  const out: QuerySettings = {
     format: kind === 'querysettings-hex' ? 'hex' : 'labels',
     verifierFlags,
     flags,
@@ -206,6 +279,8 @@ export function parseQuerySettings(text: string, file = 'verifier /querysettings
     lowResources,
     warnings,
   };
+  sayTruncated(out, truncated);
+  return out;
 }
 
 /**
@@ -307,6 +382,8 @@ export interface VerifierQuery {
   statistics: Record<string, number>;
   modules: QueryModule[];
   warnings: string[];
+  /** Present when the output was over VERIFIER_MAX_CHARS or had lines over VERIFIER_MAX_LINE_CHARS (also in `warnings`). */
+  inputTruncated?: Truncation;
 }
 
 /**
@@ -316,18 +393,19 @@ export interface VerifierQuery {
  * pool pairs come in the order /query prints them (current allocations, current bytes, peak
  * allocations, peak bytes), then its two contiguous memory figures.
  */
-export function parseVerifierQuery(text: string, file = 'verifier /query'): VerifierQuery {
+export function parseVerifierQuery(input: string, file = 'verifier /query'): VerifierQuery {
+  const { lines, truncated } = bounded(`${file} output`, input);
   // With nothing verified, /query prints one sentence and nothing else: "No drivers are currently
   // verified." Only the English one is known; a translated one stays unreadable (an error, not a
   // guess that nothing runs).
-  const said = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-  if (said.length === 1 && /^no drivers are currently verified\.?$/i.test(said[0]!)) {
+  const said = lines.map((l) => l.trim()).filter(Boolean);
+  if (said.length === 1 && !truncated && /^no drivers are currently verified\.?$/i.test(said[0]!)) {
     return { verifierFlags: null, flags: [], enabledFlags: 0, flagsSource: null, statistics: {}, modules: [], warnings: [`read "${said[0]}" as nothing verified`] };
   }
-  const kind = recogniseVerifierOutput(text);
+  const kind = recognise(lines);
   if (kind === 'debugger-extension') throw new InputError({ file, line: 1 }, 'this is kd "!verifier" debugger extension output, not verifier /query: read it with parseVerifierExtension');
   if (kind !== 'query') {
-    throw new InputError({ file, line: 1 }, `not verifier /query output: expected a module line with load counts ("MODULE: x.sys (load: 1 / unload: 0)") or a statistics summary of "label: number" lines${kind === 'querysettings-hex' || kind === 'querysettings-labels' ? ' (this looks like verifier /querysettings: read it with parseQuerySettings)' : ''}`);
+    throw new InputError({ file, line: 1 }, `not verifier /query output: expected a module line with load counts ("MODULE: x.sys (load: 1 / unload: 0)") or a statistics summary of "label: number" lines${kind === 'querysettings-hex' || kind === 'querysettings-labels' ? ' (this looks like verifier /querysettings: read it with parseQuerySettings)' : ''}${truncated ? ` (in the part read: ${truncated.note})` : ''}`);
   }
   const out: VerifierQuery = { verifierFlags: null, flags: [], enabledFlags: null, flagsSource: null, statistics: {}, modules: [], warnings: [] };
   let mod: QueryModule | null = null;
@@ -348,11 +426,12 @@ export function parseVerifierQuery(text: string, file = 'verifier /query'): Veri
     pairs = [];
     singles = [];
   };
-  text.split(/\r\n|\n|\r/).forEach((raw, i) => {
-    const l = raw.replace(/\s+$/, '');
+  lines.forEach((raw, i) => {
+    const l = raw.trimEnd();
     const f = FLAG_LINE.exec(l);
     if (f) {
-      out.flags.push({ bit: Number.parseInt(f[2]!.slice(2), 16), enabled: f[1] !== ' ', line: i + 1 });
+      const bit = flagBit(f[2]!, i + 1, out.warnings);
+      if (bit !== null) out.flags.push({ bit, enabled: f[1] !== ' ', line: i + 1 });
       return;
     }
     const s = SUMMARY.exec(l);
@@ -382,6 +461,7 @@ export function parseVerifierQuery(text: string, file = 'verifier /query'): Veri
   });
   finish();
   Object.assign(out, enabledFrom(out.verifierFlags, out.flags, out.warnings));
+  sayTruncated(out, truncated);
   return out;
 }
 
@@ -414,6 +494,21 @@ export interface VerifierExtension {
   outstanding: Array<{ module: string; allocations: number; bytes: number }>;
   /** The text stops before the module list (cut excerpts): what is missing is not zero, it is unknown. */
   truncated: boolean;
+  /**
+   * Present when this reader cut the output to VERIFIER_MAX_CHARS or its lines to VERIFIER_MAX_LINE_CHARS:
+   * modules and allocations after the cut are not read.
+   */
+  inputTruncated?: Truncation;
+}
+
+/** `kd> !verifier 3 x.sys` (any prompt before `kd>`): the command; null when the line is not one. */
+function commandOf(line: string): string | null {
+  for (let at = line.indexOf('kd>'); at >= 0; at = line.indexOf('kd>', at + 1)) {
+    let p = at + 3;
+    while (p < line.length && isSpace(line[p]!)) p++;
+    if (line.startsWith('!verifier', p)) return line.slice(p).trim();
+  }
+  return null;
 }
 
 /**
@@ -421,9 +516,9 @@ export interface VerifierExtension {
  * (kd's own text, not Windows resources), so the statistic names are used as keys; this is our
  * understanding, not verified on a localized debugger.
  */
-export function parseVerifierExtension(text: string, file = '!verifier output'): VerifierExtension {
-  if (recogniseVerifierOutput(text) !== 'debugger-extension') throw new InputError({ file, line: 1 }, 'not kd "!verifier" output (expected "kd> !verifier" or "Verify Flags Level 0x...")');
-  const lines = text.split(/\r\n|\n|\r/);
+export function parseVerifierExtension(input: string, file = '!verifier output'): VerifierExtension {
+  const { lines, truncated } = bounded(`${file}`, input);
+  if (recognise(lines) !== 'debugger-extension') throw new InputError({ file, line: 1 }, `not kd "!verifier" output (expected "kd> !verifier" or "Verify Flags Level 0x...")${truncated ? ` (in the part read: ${truncated.note})` : ''}`);
   const out: VerifierExtension = { command: null, flagsLevel: null, flags: [], enabledFlags: null, statistics: {}, modules: [], outstanding: [], truncated: true };
   let mod: VerifierModule | null = null;
   const pair = (s: string): [number, number] | null => {
@@ -440,10 +535,10 @@ export function parseVerifierExtension(text: string, file = '!verifier output'):
     pending = {};
   };
   lines.forEach((raw, i) => {
-    const l = raw.replace(/\s+$/, '');
-    const cmd = /kd>\s*(!verifier.*)$/.exec(l);
-    if (cmd) {
-      out.command = cmd[1]!.trim();
+    const l = raw.trimEnd();
+    const cmd = commandOf(l);
+    if (cmd !== null) {
+      out.command = cmd;
       return;
     }
     const lvl = /^Verify Flags Level (0x[0-9a-f]+)/i.exec(l);
@@ -453,9 +548,9 @@ export function parseVerifierExtension(text: string, file = '!verifier output'):
     }
     const f = FLAG_LINE.exec(l);
     if (f) {
-      const bit = Number.parseInt(f[2]!.slice(2), 16);
-      // `(0x00000000) Automatic Checks` is always on and has no bit.
-      if (bit !== 0) out.flags.push({ bit, enabled: f[1] !== ' ', line: i + 1 });
+      // `(0x00000000) Automatic Checks` is always on and has no bit; a value wider than 32 bits is no flag.
+      const bit = flagBit(f[2]!, i + 1, []);
+      if (bit !== null && bit !== 0) out.flags.push({ bit, enabled: f[1] !== ' ', line: i + 1 });
       return;
     }
     const m = /^\s*MODULE:\s*(0x[0-9a-f`]+)\s+(\S+)(?:\s+\(([^)]*)\))?/i.exec(l);
@@ -484,5 +579,6 @@ export function parseVerifierExtension(text: string, file = '!verifier output'):
     const c = m.current;
     if (c && (c.nonPaged.allocations || c.paged.allocations)) out.outstanding.push({ module: m.name, allocations: c.nonPaged.allocations + c.paged.allocations, bytes: c.nonPaged.bytes + c.paged.bytes });
   }
+  if (truncated) out.inputTruncated = truncated;
   return out;
 }

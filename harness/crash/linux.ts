@@ -2,35 +2,60 @@
 // panic an injected NMI causes. Titles are built the way syzkaller titles Linux crashes ("<what> in
 // <function>"), so that the same bug gives the same title run after run: no addresses, CPU numbers,
 // pids or timestamps.
+//
+// The console is the guest's (issue #16): it is cut to LINUX_CONSOLE_MAX_CHARS and its lines to
+// LINUX_CONSOLE_MAX_LINE_CHARS before it is read (the report says so in `truncated`), and every pattern
+// is linear in the line it reads. Guest text may hold any character (ESC, NUL): it is read, not cleaned
+// here; the sinks (reports, bucket ids) neutralise it.
+import { boundText, type TextBounds, type Truncation } from '../../lib/text-bounds.ts';
 import type { CrashKind, CrashReport, StackFrame } from './types.ts';
 
+/**
+ * Characters of a console log read (16 MiB): a lab guest prints its boot and a workload's messages in
+ * well under a megabyte. A crash after this point is not seen, and the reader says the log was cut.
+ */
+export const LINUX_CONSOLE_MAX_CHARS = 16 * 1024 * 1024;
+/** Characters read of each console line (4 KiB): printk lines are at most 1,024. */
+export const LINUX_CONSOLE_MAX_LINE_CHARS = 4096;
+const CONSOLE_BOUNDS: TextBounds = { maxChars: LINUX_CONSOLE_MAX_CHARS, maxLineChars: LINUX_CONSOLE_MAX_LINE_CHARS };
+
 interface Header {
-  re: RegExp;
+  /** The match on one line: [whole, ...groups], or null. */
+  find: (line: string) => ReadonlyArray<string | undefined> | null;
   kind: CrashKind;
   /** The title's first part; a function may follow as " in fn". */
-  what: (m: RegExpExecArray) => string;
+  what: (m: ReadonlyArray<string | undefined>) => string;
   /** False when the header line already names what failed, so " in fn" adds nothing. */
   withFunction?: boolean;
+}
+
+const re = (pattern: RegExp): Header['find'] => (line) => pattern.exec(line);
+
+const PANIC = 'Kernel panic - not syncing: ';
+/** `Kernel panic - not syncing: <message>` anywhere in the line: the message is the rest of it. */
+function findPanic(line: string): string[] | null {
+  const at = line.indexOf(PANIC);
+  return at < 0 ? null : [line.slice(at), line.slice(at + PANIC.length)];
 }
 
 // Ordered: the first header found in the text starts the report; when several match one line, the
 // first in this list wins.
 const HEADERS: Header[] = [
-  { re: /BUG: kernel NULL pointer dereference, address: [0-9a-fx]+/, kind: 'OOPS', what: () => 'BUG: kernel NULL pointer dereference' },
-  { re: /BUG: unable to handle page fault for address: [0-9a-fx]+/, kind: 'OOPS', what: () => 'BUG: unable to handle page fault' },
-  { re: /BUG: unable to handle kernel (NULL pointer dereference|paging request)/, kind: 'OOPS', what: (m) => `BUG: unable to handle kernel ${m[1]}` },
-  { re: /general protection fault(?:, probably for non-canonical address [0-9a-fx]+)?:/, kind: 'OOPS', what: () => 'general protection fault' },
-  { re: /kernel BUG at ([^\s!]+)!/, kind: 'OOPS', what: (m) => `kernel BUG at ${m[1]}` },
-  { re: /BUG: spinlock (recursion|lockup suspected|already unlocked|wrong owner|wrong CPU|bad magic)/, kind: 'HANG', what: (m) => `BUG: spinlock ${m[1]}` },
-  { re: /watchdog: BUG: soft lockup - CPU#\d+ stuck for \d+s!/, kind: 'HANG', what: () => 'BUG: soft lockup' },
-  { re: /(?:NMI )?watchdog: Watchdog detected hard LOCKUP on cpu \d+/, kind: 'HANG', what: () => 'hard LOCKUP' },
-  { re: /rcu: INFO: rcu_(?:preempt|sched) (?:self-)?detected stall/, kind: 'HANG', what: () => 'INFO: rcu detected stall' },
-  { re: /INFO: task [^\s:]+:\d+ blocked for more than \d+ seconds/, kind: 'HANG', what: () => 'INFO: task hung' },
+  { find: re(/BUG: kernel NULL pointer dereference, address: [0-9a-fx]+/), kind: 'OOPS', what: () => 'BUG: kernel NULL pointer dereference' },
+  { find: re(/BUG: unable to handle page fault for address: [0-9a-fx]+/), kind: 'OOPS', what: () => 'BUG: unable to handle page fault' },
+  { find: re(/BUG: unable to handle kernel (NULL pointer dereference|paging request)/), kind: 'OOPS', what: (m) => `BUG: unable to handle kernel ${m[1]}` },
+  { find: re(/general protection fault(?:, probably for non-canonical address [0-9a-fx]+)?:/), kind: 'OOPS', what: () => 'general protection fault' },
+  { find: re(/kernel BUG at ([^\s!]+)!/), kind: 'OOPS', what: (m) => `kernel BUG at ${m[1]}` },
+  { find: re(/BUG: spinlock (recursion|lockup suspected|already unlocked|wrong owner|wrong CPU|bad magic)/), kind: 'HANG', what: (m) => `BUG: spinlock ${m[1]}` },
+  { find: re(/watchdog: BUG: soft lockup - CPU#\d+ stuck for \d+s!/), kind: 'HANG', what: () => 'BUG: soft lockup' },
+  { find: re(/(?:NMI )?watchdog: Watchdog detected hard LOCKUP on cpu \d+/), kind: 'HANG', what: () => 'hard LOCKUP' },
+  { find: re(/rcu: INFO: rcu_(?:preempt|sched) (?:self-)?detected stall/), kind: 'HANG', what: () => 'INFO: rcu detected stall' },
+  { find: re(/INFO: task [^\s:]+:\d+ blocked for more than \d+ seconds/), kind: 'HANG', what: () => 'INFO: task hung' },
   // An NMI injected by the harness into a hung guest: the lab sets unknown_nmi_panic, so this is the
   // first line of the dump the harness forced.
-  { re: /Uhhuh\. NMI received for unknown reason [0-9a-f]+ on CPU \d+/, kind: 'HANG', what: () => 'NMI received for unknown reason' },
-  { re: /WARNING: CPU: \d+ PID: \d+ at (\S+)/, kind: 'WARNING', what: () => 'WARNING' },
-  { re: /Kernel panic - not syncing: (.*)$/, kind: 'PANIC', what: (m) => `kernel panic: ${normalizePanicMessage(m[1] ?? '')}`, withFunction: false },
+  { find: re(/Uhhuh\. NMI received for unknown reason [0-9a-f]+ on CPU \d+/), kind: 'HANG', what: () => 'NMI received for unknown reason' },
+  { find: re(/WARNING: CPU: \d+ PID: \d+ at (\S+)/), kind: 'WARNING', what: () => 'WARNING' },
+  { find: findPanic, kind: 'PANIC', what: (m) => `kernel panic: ${normalizePanicMessage(m[1] ?? '')}`, withFunction: false },
 ];
 
 // Frames that are plumbing, never the culprit: the report blames the first frame that is not one.
@@ -71,15 +96,31 @@ function isGeneric(fn: string): boolean {
   return GENERIC_FRAMES.some((re) => re.test(fn));
 }
 
-/** Finds the first crash in a console log; null when there is none. */
+/**
+ * Finds the first crash in a console log; null when there is none. A log over the bounds is read up
+ * to them: a report found says so in `truncated`; readLinuxConsole also tells when nothing was found
+ * in a cut log.
+ */
 export function parseLinuxConsole(text: string): CrashReport | null {
+  return readLinuxConsole(text).report;
+}
+
+/** parseLinuxConsole, and whether the log was cut to its bounds (said even when no crash was found). */
+export function readLinuxConsole(input: string): { report: CrashReport | null; truncated: Truncation | null } {
+  const { text, truncated } = boundText('console log', input, CONSOLE_BOUNDS);
+  const report = findCrash(text);
+  if (report && truncated) report.truncated = truncated;
+  return { report, truncated };
+}
+
+function findCrash(text: string): CrashReport | null {
   const lines = text.split('\n').map(stripPrefix);
   let start = -1;
   let header: Header | undefined;
-  let match: RegExpExecArray | null = null;
+  let match: ReadonlyArray<string | undefined> | null = null;
   for (let i = 0; i < lines.length && start < 0; i++) {
     for (const h of HEADERS) {
-      const m = h.re.exec(lines[i]!);
+      const m = h.find(lines[i]!);
       if (m) {
         start = i;
         header = h;

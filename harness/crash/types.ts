@@ -1,5 +1,6 @@
 // What crash parsers return. Parsers are pure (text in, report out) and import nothing from
 // providers/ or guest/; the cell monitor joins them with hypervisor events.
+import type { Truncation } from '../../lib/text-bounds.ts';
 
 /**
  * The closed set of crash kinds, used as-is in golden files, journals and report labels so history and
@@ -39,4 +40,6 @@ export interface CrashReport {
   endLine: number;
   /** True when the text was cut short (no end marker): the title may be less precise. */
   corrupted: boolean;
+  /** Present when the reader cut its input to its bounds (issue #16): what it did not read. */
+  truncated?: Truncation;
 }

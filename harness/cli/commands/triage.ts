@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../../lib/errors.ts';
 import { bucketCrash, evidenceFromDump, evidenceFromKd, evidenceFromLinux, normalizeModule, type AttributionConfig, type CrashBucket } from '../../crash/bucket.ts';
 import { bugcheckSubcode, formatBugcheckCode, verifierSubcode, baseBugcheckCode } from '../../crash/bugchecks.ts';
-import { parseLinuxConsole } from '../../crash/linux.ts';
+import { readLinuxConsole } from '../../crash/linux.ts';
 import { looksLikeDump, readKernelDump, type KernelDump } from '../../crash/windows/dump.ts';
 import { looksLikeKdAnalysis, parseKdAnalysis, type KdAnalysis } from '../../crash/windows/kd.ts';
 
@@ -75,7 +75,7 @@ function fromKd(file: string, a: KdAnalysis, cfg: AttributionConfig): TriageResu
     ...(a.module ? { module: a.module } : {}),
     ...(a.symbol ? { symbol: a.symbol } : {}),
     ...bucketFields(b),
-    ...(a.cut ? { warnings: ['the analysis is cut short (no FAILURE_BUCKET_ID)'] } : {}),
+    ...(a.cut || a.truncated ? { warnings: [...(a.cut ? ['the analysis is cut short (no FAILURE_BUCKET_ID)'] : []), ...(a.truncated ? [a.truncated.note] : [])] } : {}),
   };
 }
 
@@ -116,11 +116,11 @@ export async function triageFile(file: string, cfg: AttributionConfig): Promise<
     await handle?.close();
   }
   if (looksLikeKdAnalysis(text)) return fromKd(file, parseKdAnalysis(text, file), cfg);
-  const report = parseLinuxConsole(text);
+  const { report, truncated } = readLinuxConsole(text);
   if (!report) {
     throw new InputError(
       { file },
-      'nothing to triage: not a kernel dump (no "PAGEDU64"/"PAGEDUMP" signature), no "!analyze -v" output (no "Bugcheck Analysis", "BUGCHECK_CODE:" or "Arguments:" block), and no Linux crash in the text',
+      `nothing to triage: not a kernel dump (no "PAGEDU64"/"PAGEDUMP" signature), no "!analyze -v" output (no "Bugcheck Analysis", "BUGCHECK_CODE:" or "Arguments:" block), and no Linux crash in the text${truncated ? ` read (${truncated.note})` : ''}`,
     );
   }
   const b = bucketCrash(evidenceFromLinux(report), cfg);
@@ -131,7 +131,7 @@ export async function triageFile(file: string, cfg: AttributionConfig): Promise<
     ...(report.module ? { module: report.module } : {}),
     ...(report.function ? { symbol: report.module ? `${report.module}!${report.function}` : report.function } : {}),
     ...bucketFields(b),
-    ...(report.corrupted ? { warnings: ['the console log ends before the crash report does'] } : {}),
+    ...(report.corrupted || truncated ? { warnings: [...(report.corrupted ? ['the console log ends before the crash report does'] : []), ...(truncated ? [truncated.note] : [])] } : {}),
   };
 }
 

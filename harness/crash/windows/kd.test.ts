@@ -4,6 +4,9 @@
 // formats (reference §4, §5).
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { checkSync } from 'recheck';
+import ts from 'typescript';
 import { InputError } from '../../../lib/errors.ts';
 import { parseBugcheckEvent1001, parseHyperVEvent18590 } from './events.ts';
 import * as kd from './kd.ts';
@@ -206,4 +209,68 @@ t.test('Hyper-V event 18590, from the documented text (§5)', async (t) => {
   );
   t.same(e, { source: 'hyperv-18590', code: 0xd1, params: ['0xffffe609207fd050', '0x2', '0x0', '0xfffff80156f612d0'], vmName: 'win11-cell-7' });
   t.equal(parseHyperVEvent18590("'vm' was turned off."), null);
+});
+
+// ---- issue #16 row 1: a bugcheck header between runs of blank lines ----
+//
+// `fleetgate triage` took 66 s on 3.3 KB of it and 12 s on 100 KB of newlines: the detection regexes
+// (`NAME (code)` ... `Arguments:` across lines, `^\s*` with /m) backtracked over every blank line from
+// every line start. The structural check: every regular expression kd.ts and events.ts (whose banner
+// scanner kd.ts uses) contain is linear for recheck; then the hostile inputs run once, with the answers
+// a person would give.
+
+/** The regular expression literals and `new RegExp(...)` calls of a source file, as recheck sees them. */
+function regexesOf(path: string): Array<{ where: string; source: string; flags: string }> {
+  const file = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
+  const consts = new Map<string, string>();
+  const out: Array<{ where: string; source: string; flags: string }> = [];
+  const str = (n: ts.Node | undefined): string | undefined => {
+    if (!n) return undefined;
+    if (ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n)) return n.text;
+    if (ts.isIdentifier(n)) return consts.get(n.text);
+    if (ts.isTemplateExpression(n)) return n.head.text + n.templateSpans.map((s) => (ts.isIdentifier(s.expression) ? consts.get(s.expression.text) ?? 'x' : 'x') + s.literal.text).join('');
+    return undefined;
+  };
+  const visit = (n: ts.Node): void => {
+    if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.initializer && (ts.isStringLiteral(n.initializer) || ts.isNoSubstitutionTemplateLiteral(n.initializer))) consts.set(n.name.text, n.initializer.text);
+    const where = `${path}:${file.getLineAndCharacterOfPosition(n.getStart()).line + 1}`;
+    if (n.kind === ts.SyntaxKind.RegularExpressionLiteral) {
+      const lit = n.getText();
+      out.push({ where, source: lit.slice(1, lit.lastIndexOf('/')), flags: lit.slice(lit.lastIndexOf('/') + 1) });
+    } else if (ts.isNewExpression(n) && ts.isIdentifier(n.expression) && n.expression.text === 'RegExp') {
+      out.push({ where, source: str(n.arguments?.[0]) ?? '<not a constant>', flags: n.arguments?.[1] ? str(n.arguments[1]) ?? '<not a constant>' : '' });
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(file);
+  return out;
+}
+
+const ROW1_HEADER = 'DRIVER_VERIFIER_DETECTED_VIOLATION (c4)';
+/** Row 1's input: 3.3 KB, a bugcheck header line between two runs of blank lines, `times` over. */
+const row1 = (times = 1): string => `${'\n'.repeat(1650)}${ROW1_HEADER}\n${'\n'.repeat(1650)}`.repeat(times);
+
+t.test('issue #16 row 1: a bugcheck header between runs of blank lines is read in linear time', async (t) => {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const found = [...regexesOf(`${here}kd.ts`), ...regexesOf(`${here}events.ts`)];
+  t.ok(found.length > 0, `${found.length} regular expressions in kd.ts and events.ts`);
+  const unsafe = found
+    .map((r) => ({ r, d: r.source.startsWith('<') ? null : checkSync(r.source, r.flags, { timeout: 10_000, randomSeed: 1 }) }))
+    .filter(({ d }) => d?.status !== 'safe')
+    .map(({ r, d }) => `${r.where}: /${r.source}/${r.flags} ${d?.status === 'vulnerable' ? d.complexity.summary : d?.status ?? 'built at run time'}`);
+  t.same(unsafe, [], 'no pattern of the kd reader backtracks more than linearly');
+  // With such a pattern left, the inputs below run for minutes (66 s for 3.3 KB): not worth waiting for.
+  if (unsafe.length) return;
+
+  // The hostile inputs, once each: the row's own, 100 times over, and 100 KB of newlines.
+  t.equal((row1().length / 1000).toFixed(1), '3.3', 'the input of row 1 (3.3 KB)');
+  for (const [what, text] of [['row 1', row1()], ['row 1 x100', row1(100)], ['100 KB of newlines', '\n'.repeat(100 * 1024)]] as const) {
+    t.equal(looksLikeKdAnalysis(text), false, `${what}: a header with no "Arguments:" block is not debugger output`);
+    t.throws(() => parseKdAnalysis(text, 'row1.txt'), noBugcheckIn('row1.txt'), `${what}: no bugcheck code, said with the file`);
+  }
+  // Blank-line runs around a header that is followed by its Arguments block still read as one.
+  const real = `${'\n'.repeat(1650)}${ROW1_HEADER}\nA device driver attempting to corrupt the system has been caught.\n\nArguments:\nArg1: 0000000000000062, A driver has forgotten to free its pool allocations prior to unloading.\nArg2: ffffd407b3ac53a0, name of the driver having the issue.\n${'\n'.repeat(1650)}`;
+  t.ok(looksLikeKdAnalysis(real), 'header, Arguments and Arg1 between blank lines: debugger output');
+  const a = parseKdAnalysis(real, 'real.txt');
+  t.same([a.bugcheck.code, a.headerName, a.args.map((x) => x.value)], [0xc4, 'DRIVER_VERIFIER_DETECTED_VIOLATION', ['0x62', '0xffffd407b3ac53a0']]);
 });
