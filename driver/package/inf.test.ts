@@ -3,7 +3,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { InputError } from '../../lib/errors.ts';
-import { parseInf } from './inf.ts';
+import { INF_MAX_CHARS, INF_MAX_REFERENCED_ENTRIES, parseInf } from './inf.ts';
 
 const MINI = `; comment line
 [Version]
@@ -143,4 +143,78 @@ t.test('property: arbitrary text yields a ParsedInf or an InputError with a line
     { numRuns: 500 },
   );
   t.pass('no non-InputError escaped');
+});
+
+// ---------------------------------------------------------------- hostile input (#16)
+
+/** Calls of String.prototype.toLowerCase while `fn` runs: every section and key look-up lowers a name. */
+function lowerings(fn: () => void): number {
+  const original = String.prototype.toLowerCase;
+  let n = 0;
+  String.prototype.toLowerCase = function (this: string) {
+    n++;
+    return original.call(this);
+  };
+  try {
+    fn();
+  } finally {
+    String.prototype.toLowerCase = original;
+  }
+  return n;
+}
+
+/** INFs of `n` sections in the three shapes that were quadratic (row 12 of #16). */
+function manySections(n: number): Record<string, string> {
+  const ids = Array.from({ length: n }, (_, i) => i);
+  const head = '[Version]\nSignature = "$Windows NT$"\n';
+  return {
+    // Short names: 20,000 of each shape stay within INF_MAX_CHARS.
+    'distinct sections': head + ids.map((i) => `[Section${i}]\nKey${i} = value${i}\n`).join(''),
+    'services, each with its own section': `${head}[DefaultInstall.NTamd64.Services]\n${ids.map((i) => `AddService=s${i},,S${i}\n`).join('')}${ids.map((i) => `[S${i}]\nServiceType=2\n`).join('')}`,
+    'file lists, each with its destination': `${head}[DefaultInstall.NTamd64]\n${ids.map((i) => `CopyFiles=F${i}\n`).join('')}[DestinationDirs]\n${ids.map((i) => `F${i}=12\n`).join('')}${ids.map((i) => `[F${i}]\nf${i}.sys\n`).join('')}`,
+  };
+}
+
+t.test('row 12 (#16): look-ups by section and key are counted per line, not per pair of sections', async (t) => {
+  // 2,000 sections made 8,000,000 lowerings before (a scan of every section for every header, of every
+  // service for every service, of [DestinationDirs] for every CopyFiles target); a map makes it a few per line.
+  for (const [shape, text] of Object.entries(manySections(2_000))) {
+    const lines = text.split('\n').length;
+    const n = lowerings(() => parseInf('many.inf', text));
+    t.ok(n <= 20 * lines, `${shape}: ${n} lowerings for ${lines} lines`);
+  }
+});
+
+t.test('row 12 (#16): 20,000 sections of each shape parse, whole', async (t) => {
+  const [distinct, services, files] = Object.values(manySections(20_000)).map((text) => parseInf('many.inf', text));
+  t.equal(distinct!.sections.size, 20_001);
+  t.equal(distinct!.sections.get('section19999')?.entries[0]?.fields[0], 'value19999');
+  t.equal(services!.services.length, 20_000);
+  t.equal(services!.services[19_999]?.serviceType, 2);
+  t.equal(files!.copyFiles.length, 20_000);
+  t.same(files!.copyFiles[19_999]?.destination, { dirid: 12, subdir: null, path: '%SystemRoot%\\System32\\drivers' });
+});
+
+t.test('bounds (#16): an INF past INF_MAX_CHARS, a field past INF_MAX_STRING_CHARS, references past INF_MAX_REFERENCED_ENTRIES', async (t) => {
+  const big = `[Version]\n${'; padding\n'.repeat(Math.ceil(INF_MAX_CHARS / 10) + 1)}`;
+  t.match(errorOf(big), { place: { file: 't.inf' }, message: new RegExp(`more than INF_MAX_CHARS \\(${INF_MAX_CHARS.toLocaleString('en-US')}\\)`) });
+  t.match(errorOf(new TextEncoder().encode(big)), { place: { file: 't.inf' }, message: /INF_MAX_CHARS/ }, 'bytes too');
+  // %a% is 3 characters that may stand for a long string: the substituted field is what is bounded.
+  const bomb = `[Strings]\na = "${'x'.repeat(1000)}"\n[S]\nk = ${'%a%'.repeat(5)}\n`;
+  t.match(errorOf(bomb), { place: { file: 't.inf', line: 4 }, message: /longer than INF_MAX_STRING_CHARS \(4,096\)/ });
+  t.equal(parseInf('t.inf', `[Strings]\na = "${'x'.repeat(1000)}"\n[S]\nk = ${'%a%'.repeat(4)}\n`).sections.get('s')?.entries[0]?.fields[0]?.length, 4000, 'up to the bound is fine');
+  // Every service naming one long AddReg list: the work is services x entries, whatever the look-ups cost.
+  const reg = Array.from({ length: 1_000 }, (_, i) => `HKR,"Parameters\\Instances\\I${i}","Altitude",0x00000000,"37${String(i).padStart(4, '0')}"\n`).join('');
+  const svcs = Array.from({ length: 200 }, (_, i) => i);
+  const shared = `[DefaultInstall.NTamd64.Services]\n${svcs.map((i) => `AddService = s${i},,S${i}\n`).join('')}${svcs.map((i) => `[S${i}]\nAddReg = Reg\n`).join('')}[Reg]\n${reg}`;
+  const e = errorOf(shared);
+  t.match(e.message, new RegExp(`more than INF_MAX_REFERENCED_ENTRIES \\(${INF_MAX_REFERENCED_ENTRIES.toLocaleString('en-US')}\\)`));
+  t.equal(e.place.file, 't.inf');
+  t.ok((e.place.line ?? 0) > 1, 'names the AddReg line that went past it');
+});
+
+t.test('trailing spaces and tabs are trimmed as before, without a backtracking pattern', async (t) => {
+  const inf = parseInf('t.inf', `[S]\nk = a \t \t\nlong = ${' \t'.repeat(50_000)}x${' \t'.repeat(50_000)}\ncont = a \t\\ \t\n b\n`);
+  const e = inf.sections.get('s')!.entries;
+  t.same(e.map((x) => [x.key, x.fields]), [['k', ['a']], ['long', ['x']], ['cont', ['a \t b']]]);
 });

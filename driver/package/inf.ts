@@ -9,7 +9,31 @@
 //     numeric tokens such as `%12%` are directory ids (DIRIDs) and are kept as written;
 //   - `;` starts a comment outside quotes; `\` as the last character continues the line;
 //   - UTF-16LE (BOM FF FE), UTF-16BE (BOM FE FF), UTF-8 (with or without BOM), else Windows-1252.
+//
+// An INF is a driver package's, ours, but it is still read as untrusted text (issue #16): at most
+// INF_MAX_CHARS, fields at most INF_MAX_STRING_CHARS once substituted, sections and keys looked up in maps
+// (linear in the lines), and references (AddReg, CopyFiles) expanding to at most INF_MAX_REFERENCED_ENTRIES
+// entries. Past a bound the INF is refused with an InputError naming the file (and the line).
 import { InputError } from '../../lib/errors.ts';
+
+/** Characters of INF text read (1 MiB; a minifilter INF is a few KB). Past it the INF is refused. */
+export const INF_MAX_CHARS = 1024 * 1024;
+/** Characters of one key or field after %strkey% substitution: SetupAPI's MAX_INF_STRING_LENGTH (setupapi.h). */
+export const INF_MAX_STRING_CHARS = 4096;
+/**
+ * Entries read through AddReg and CopyFiles references, counted once per reference: every service may
+ * name the same long AddReg section, so the work is services x entries whatever the look-ups cost.
+ */
+export const INF_MAX_REFERENCED_ENTRIES = 100_000;
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+/** `s` without trailing spaces and tabs (a loop: `/[ \t]+$/` backtracks over a long run of them). */
+function trimEndSpaceTab(s: string): string {
+  let end = s.length;
+  while (end > 0 && (s[end - 1] === ' ' || s[end - 1] === '\t')) end--;
+  return end === s.length ? s : s.slice(0, end);
+}
 
 /** One `key = fields` (or fields-only) line after string substitution. */
 export interface InfEntry {
@@ -196,7 +220,7 @@ function trimPieces(pieces: Piece[]): Piece[] {
   const first = out[0];
   if (first && !first.quoted) first.text = first.text.replace(/^[ \t]+/, '');
   const last = out[out.length - 1];
-  if (last && !last.quoted) last.text = last.text.replace(/[ \t]+$/, '');
+  if (last && !last.quoted) last.text = trimEndSpaceTab(last.text);
   return out.filter((p) => p.quoted || p.text.length > 0);
 }
 
@@ -215,6 +239,7 @@ function commentStart(file: string, text: string, line: number): number {
 function lex(file: string, text: string): RawSection[] {
   const physical = text.split(/\r\n|\n|\r/);
   const sections: RawSection[] = [];
+  const byName = new Map<string, RawSection>();
   let current: RawSection | null = null;
   let pending = '';
   let pendingLine = 0;
@@ -224,7 +249,7 @@ function lex(file: string, text: string): RawSection[] {
     if (n === 0) raw = raw.replace(/^\uFEFF/, '');
     const cut = commentStart(file, raw, lineNo);
     let content = cut >= 0 ? raw.slice(0, cut) : raw;
-    const trimmedEnd = content.replace(/[ \t]+$/, '');
+    const trimmedEnd = trimEndSpaceTab(content);
     if (trimmedEnd.endsWith('\\')) {
       if (!pending.length) pendingLine = lineNo;
       pending += trimmedEnd.slice(0, -1);
@@ -245,10 +270,14 @@ function lex(file: string, text: string): RawSection[] {
       if (!name.length) throw new InputError({ file, line: pendingLine }, 'empty section name "[]"');
       const rest = logical.slice(close + 1).trim();
       if (rest.length) throw new InputError({ file, line: pendingLine }, `unexpected text after section header [${name}]: ${rest.slice(0, 40)}`);
-      const existing = sections.find((s) => s.name.toLowerCase() === name.toLowerCase());
+      const lower = name.toLowerCase();
+      const existing = byName.get(lower);
       // A repeated section header continues the same section (SetupAPI merges them).
       current = existing ?? { name, line: pendingLine, lines: [] };
-      if (!existing) sections.push(current);
+      if (!existing) {
+        sections.push(current);
+        byName.set(lower, current);
+      }
       continue;
     }
     if (!current) throw new InputError({ file, line: pendingLine }, `line outside any section (expected a [Section] header first): ${logical.slice(0, 60)}`);
@@ -260,18 +289,38 @@ function lex(file: string, text: string): RawSection[] {
 
 // ---------------------------------------------------------------- substitution
 
-function substitute(file: string, line: number, text: string, strings: Map<string, string>): string {
-  return text.replace(PLACEHOLDER, (whole, name: string) => {
-    if (name === '') return '%';
-    if (/^\d+$/.test(name)) return whole; // DIRID, resolved by SetupAPI at install time
-    const v = strings.get(name.toLowerCase());
-    if (v === undefined) throw new InputError({ file, line }, `%${name}% is not defined in [Strings]`);
-    return v;
-  });
+function substitution(file: string, line: number, whole: string, name: string, strings: Map<string, string>): string {
+  if (name === '') return '%';
+  if (/^\d+$/.test(name)) return whole; // DIRID, resolved by SetupAPI at install time
+  const v = strings.get(name.toLowerCase());
+  if (v === undefined) throw new InputError({ file, line }, `%${name}% is not defined in [Strings]`);
+  return v;
 }
 
+/**
+ * The pieces of a key or field joined, with %strkey% substituted, refused past INF_MAX_STRING_CHARS as
+ * soon as it gets there (three characters `%a%` may stand for a long string: a line of them would
+ * otherwise build a string of line x value characters).
+ */
 function joinPieces(file: string, line: number, pieces: Piece[], strings: Map<string, string>): string {
-  return pieces.map((p) => substitute(file, line, p.text, strings)).join('');
+  let out = '';
+  const check = (): void => {
+    if (out.length > INF_MAX_STRING_CHARS) {
+      throw new InputError({ file, line }, `a key or field longer than INF_MAX_STRING_CHARS (${fmt(INF_MAX_STRING_CHARS)}) characters once %strkey% are substituted (SetupAPI's MAX_INF_STRING_LENGTH); it begins ${JSON.stringify(out.slice(0, 60))}`);
+    }
+  };
+  for (const p of pieces) {
+    let last = 0;
+    PLACEHOLDER.lastIndex = 0;
+    for (let m = PLACEHOLDER.exec(p.text); m; m = PLACEHOLDER.exec(p.text)) {
+      out += p.text.slice(last, m.index) + substitution(file, line, m[0], m[1]!, strings);
+      last = m.index + m[0].length;
+      check();
+    }
+    out += p.text.slice(last);
+    check();
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- semantics
@@ -292,7 +341,12 @@ const DIRIDS: Record<number, string> = {
 };
 
 export function parseInf(file: string, input: string | Uint8Array): ParsedInf {
+  const tooBig = (chars: string): InputError =>
+    new InputError({ file }, `the INF is ${chars}, more than INF_MAX_CHARS (${fmt(INF_MAX_CHARS)}); a driver package's INF is a few KB`);
+  // No encoding takes more than 4 bytes a character: past that, it is too big before it is decoded.
+  if (typeof input !== 'string' && input.length > 4 * INF_MAX_CHARS) throw tooBig(`${fmt(input.length)} bytes`);
   const { text, encoding } = typeof input === 'string' ? { text: input, encoding: 'utf-8' as const } : decodeInf(input);
+  if (text.length > INF_MAX_CHARS) throw tooBig(`${fmt(text.length)} characters`);
   const raw = lex(file, text);
 
   // [Strings] first (unlocalized), then localized [Strings.xxxx] for keys not yet defined.
@@ -324,9 +378,37 @@ export function parseInf(file: string, input: string | Uint8Array): ParsedInf {
   }
 
   const get = (name: string): InfSection | undefined => sections.get(name.toLowerCase());
-  const values = (sec: InfSection | undefined, key: string): InfEntry[] =>
-    sec ? sec.entries.filter((e) => e.key !== null && e.key.toLowerCase() === key.toLowerCase()) : [];
+  // Entries of each section by lower-case key, made when a section is first asked (a scan per question
+  // would be entries x questions: [DestinationDirs] is asked once per CopyFiles target).
+  const byKey = new Map<InfSection, Map<string, InfEntry[]>>();
+  const keysOf = (sec: InfSection): Map<string, InfEntry[]> => {
+    let m = byKey.get(sec);
+    if (!m) {
+      m = new Map();
+      for (const e of sec.entries) {
+        if (e.key === null) continue;
+        const k = e.key.toLowerCase();
+        const list = m.get(k);
+        if (list) list.push(e);
+        else m.set(k, [e]);
+      }
+      byKey.set(sec, m);
+    }
+    return m;
+  };
+  const values = (sec: InfSection | undefined, key: string): InfEntry[] => (sec ? (keysOf(sec).get(key.toLowerCase()) ?? []) : []);
   const first = (sec: InfSection | undefined, key: string): InfEntry | undefined => values(sec, key)[0];
+  // Entries read through references (AddReg, CopyFiles), against INF_MAX_REFERENCED_ENTRIES.
+  let referenced = 0;
+  const reference = (list: InfSection, line: number): void => {
+    referenced += Math.max(1, list.entries.length);
+    if (referenced > INF_MAX_REFERENCED_ENTRIES) {
+      throw new InputError(
+        { file, line },
+        `the AddReg and CopyFiles references read more than INF_MAX_REFERENCED_ENTRIES (${fmt(INF_MAX_REFERENCED_ENTRIES)}) entries by here ([${list.name}] has ${fmt(list.entries.length)}); a driver package needs a few dozen`,
+      );
+    }
+  };
 
   // [Version]
   const ver = get('Version');
@@ -354,6 +436,7 @@ export function parseInf(file: string, input: string | Uint8Array): ParsedInf {
 
   // Services from every DefaultInstall*.Services section.
   const services: InfService[] = [];
+  const serviceKeys = new Set<string>();
   for (const sec of sections.values()) {
     if (!/^defaultinstall(\..+)?\.services$/i.test(sec.name)) continue;
     for (const e of values(sec, 'AddService')) {
@@ -363,8 +446,11 @@ export function parseInf(file: string, input: string | Uint8Array): ParsedInf {
       if (!svcSectionName.length) throw new InputError({ file, line: e.line }, `AddService=${name} names no service-install section (expected AddService=${name},flags,${name}.Service)`);
       const svcSec = get(svcSectionName);
       if (!svcSec) throw new InputError({ file, line: e.line }, `AddService=${name} names service section [${svcSectionName}], which is not in the INF`);
-      if (services.some((s) => s.name.toLowerCase() === name.toLowerCase() && s.serviceSection.toLowerCase() === svcSectionName.toLowerCase())) continue;
-      services.push(readService(file, name, parseNumber(e.fields[1]), svcSec, e.line, get, values, first));
+      // Keyed by the section's name as first written, as the services list shows it.
+      const serviceKey = `${name.toLowerCase()}\u0000${svcSec.name.toLowerCase()}`;
+      if (serviceKeys.has(serviceKey)) continue;
+      serviceKeys.add(serviceKey);
+      services.push(readService(file, name, parseNumber(e.fields[1]), svcSec, e.line, get, values, first, reference));
     }
   }
 
@@ -391,6 +477,7 @@ export function parseInf(file: string, input: string | Uint8Array): ParsedInf {
         }
         const list = get(target);
         if (!list) throw new InputError({ file, line: e.line }, `CopyFiles names section [${target}], which is not in the INF`);
+        reference(list, e.line);
         const files = list.entries.map((fe) => {
           // File-list lines: destination-file-name[,source-file-name[,temporary-file-name[,flag]]]
           const name = fe.key ?? fe.fields[0] ?? '';
@@ -437,6 +524,7 @@ function readService(
   get: (n: string) => InfSection | undefined,
   values: (s: InfSection | undefined, k: string) => InfEntry[],
   first: (s: InfSection | undefined, k: string) => InfEntry | undefined,
+  reference: (list: InfSection, line: number) => void,
 ): InfService {
   const str = (k: string): string | null => {
     const v = first(sec, k)?.fields[0];
@@ -460,6 +548,7 @@ function readService(
     for (const listName of ar.fields.filter((f) => f.length)) {
       const list = get(listName);
       if (!list) throw new InputError({ file, line: ar.line }, `AddReg names section [${listName}], which is not in the INF`);
+      reference(list, ar.line);
       for (const e of list.entries) {
         // reg-root, [subkey], [value-entry-name], [flags], [value]
         const parts = e.key === null ? e.fields : [e.key, ...e.fields];

@@ -2,7 +2,7 @@
 // column widths, a narrow console, translated headers) and fltmc's error lines.
 import t from 'tap';
 import fc from 'fast-check';
-import { FltmcError, findFltmcError, parseFltmcFilters, parseFltmcInstances } from './fltmc.ts';
+import { FLTMC_MAX_CHARS, FLTMC_MAX_LINE_CHARS, FLTMC_MAX_ROW_LINES, FltmcError, findFltmcError, parseFltmcFilters, parseFltmcInstances, readFltmcFilters, readFltmcInstances } from './fltmc.ts';
 import { listSamples, readSample, samplesSkip } from './samples.ts';
 
 const skip = samplesSkip('fltmc');
@@ -218,4 +218,60 @@ t.test('a wrapped console that cuts a row inside a value: the rest is joined, ev
   const rows = [['a', '', '40000', 'A', '1', '00000000', ''], ['a', '', '40000', 'A', '0', '00000000', '']];
   const text = render([23, 40, 14, 14, 5, 8, 8], [false, false, true, false, true, false, false], ['F', 'V', 'A', 'I', 'Fr', 'S', 'VS'], rows, 80);
   t.same(parseFltmcInstances(text).map((i) => [i.filter, i.volume, i.altitude, i.instance, i.frame]), [['a', '', '40000', 'A', 1], ['a', '', '40000', 'A', 0]]);
+});
+
+// ---------------------------------------------------------------- hostile input (#16)
+
+t.test('row 2 (#16): one line of 400,000 spaces (the issue\'s 4,000 at 100x) is no error line and no row', async (t) => {
+  // Before the fix `^\s*(.*?)\s+failed with error:` backtracked in the cube of the run of spaces: 4,000
+  // took 8.75 s, this would not finish under tap's timeout. The patterns themselves are checked by
+  // lib/redos.test.ts; here the hostile input runs once. It is longer than FLTMC_MAX_LINE_CHARS, so the
+  // readers also cut it, and say so.
+  const spaces = ' '.repeat(400_000);
+  t.equal(findFltmcError(spaces), null);
+  t.equal(findFltmcError(`${spaces}\n${spaces}x`), null);
+  const read = readFltmcFilters(`${spaces}\r\n`);
+  t.same(read.rows, []);
+  t.match(read.truncated?.note, /fltmc output truncated: 1 line\(s\) longer than/);
+  t.same(readFltmcInstances(spaces).rows, []);
+  t.throws(() => parseFltmcInstances(spaces), { name: 'InputError', message: /^fltmc output: truncated: 1 line/ }, 'parse* refuses the cut text');
+});
+
+t.test('error lines padded with spaces, tabs or text are still read, as the old pattern did', async (t) => {
+  const pad = ' '.repeat(4_000);
+  const e = findFltmcError(`${pad}Filter listing${pad}failed with error:${pad}0x80070005`);
+  t.same([e?.kind, e?.operation], ['access-denied', 'Filter listing']);
+  t.same([findFltmcError(' \t failed with error: 0x80070005')?.operation, findFltmcError('Load FAILED WITH ERROR:0X8007045A')?.hresult], [null, '0x8007045a']);
+  t.equal(findFltmcError('Loadfailed with error: 0x80070005')?.operation ?? 'no english', 'no english', 'no space before "failed": only the HRESULT is read');
+  t.equal(findFltmcError('Loadfailed with error: 0x80070005')?.hresult, '0x80070005');
+  t.equal(findFltmcError('Load failed with error: no code, then failed with error: 0x801f0010')?.operation, 'Load failed with error: no code, then', 'the first occurrence followed by a code');
+  t.equal(findFltmcError(`x:0x801F0010 .${pad}`)?.hresult, '0x801f0010', 'a trailing dot and spaces after the HRESULT');
+  t.equal(findFltmcError(`x0x801F0010`), null, 'an HRESULT glued to a word is not one');
+  t.equal(findFltmcError(`---  0x80000000`), null, 'a dashes line is never an error');
+});
+
+t.test('bounds (#16): input past FLTMC_MAX_CHARS or a line past FLTMC_MAX_LINE_CHARS is cut and the cut reported', async (t) => {
+  const row = 'WdFilter                 4    328010      0\n';
+  const listing = `Filter Name  Num Instances  Altitude  Frame\n-----------  -------------  --------  -----\n${row}`;
+  const within = readFltmcFilters(listing);
+  t.equal(within.truncated, null, 'a real-sized listing is read whole');
+  t.equal(within.rows.length, 1);
+  const big = listing + row.repeat(Math.ceil(FLTMC_MAX_CHARS / row.length));
+  const cut = readFltmcFilters(big);
+  t.ok(cut.truncated, 'the cut is reported');
+  t.match(cut.truncated?.note, new RegExp(`read the first ${FLTMC_MAX_CHARS.toLocaleString('en-US')}`));
+  t.ok(cut.rows.length > 1 && cut.rows.length < big.length / row.length, 'rows up to the bound are read');
+  t.throws(() => parseFltmcFilters(big), { name: 'InputError', message: /^fltmc output: truncated: / }, 'parse* refuses rather than answer from a part');
+  const inst = readFltmcInstances(`f  C:  100  i  0\n${'x'.repeat(FLTMC_MAX_LINE_CHARS + 1)}`);
+  t.equal(inst.truncated?.longLines, 1);
+});
+
+t.test('a row followed by thousands of lines that would each join it stays one row of at most FLTMC_MAX_ROW_LINES lines', async (t) => {
+  // Without a header every short line is tried as the wrapped rest of the row before; each join used to
+  // re-read the whole grown row (quadratic in the lines).
+  const text = `fgfilter  C:  371100  fgfilter Instance  0${'\n  x'.repeat(20_000)}`;
+  const rows = parseFltmcInstances(text);
+  t.equal(rows.length, 1);
+  const joined = (rows[0]!.volumeStatus ?? '').split('  ').length;
+  t.ok(joined <= FLTMC_MAX_ROW_LINES - 1, `joined ${joined} continuation lines`);
 });

@@ -11,7 +11,29 @@
 //     number of columns (4 for filters, 5 or more for instances);
 //   - pasted listings carry prompts (`PS C:\> fltmc filters`, `C:\>fltmc`, or a bare `>fltmc` when the
 //     path was cut off) and markdown back-ticks: tolerated; a prompt line ends the table above it.
-import { EXIT, FleetgateError } from '../../lib/errors.ts';
+//
+// fltmc's text is untrusted tool output (issue #16): it is cut to FLTMC_MAX_CHARS and lines to
+// FLTMC_MAX_LINE_CHARS before it is read, the cut is reported (readFltmcFilters / readFltmcInstances say
+// so; parseFltmc* refuse a cut listing), and every step is linear in the text: no pattern here can
+// backtrack over a long run of spaces, and a wrapped row is joined from at most FLTMC_MAX_ROW_LINES lines.
+import { EXIT, FleetgateError, InputError } from '../../lib/errors.ts';
+import { boundText, type Truncation } from '../../lib/text-bounds.ts';
+
+/** Characters of fltmc output read (1 MiB; a listing of a loaded system is a few KB). */
+export const FLTMC_MAX_CHARS = 1024 * 1024;
+/** Characters read of each line (fltmc's rows are under 200; a console is at most a few thousand wide). */
+export const FLTMC_MAX_LINE_CHARS = 16 * 1024;
+/** Console lines joined back into one wrapped row (a 200-character row on a 25-column console is 8). */
+export const FLTMC_MAX_ROW_LINES = 8;
+
+/** Rows read from fltmc output, and what was cut from it to FLTMC_MAX_CHARS / FLTMC_MAX_LINE_CHARS. */
+export interface FltmcRead<T> {
+  rows: T[];
+  /** null when the output was read whole. */
+  truncated: Truncation | null;
+}
+
+const bounded = (text: string) => boundText('fltmc output', text, { maxChars: FLTMC_MAX_CHARS, maxLineChars: FLTMC_MAX_LINE_CHARS });
 
 export interface FltmcFilter {
   name: string;
@@ -106,6 +128,8 @@ export class FltmcError extends FleetgateError {
 interface Line {
   text: string;
   no: number;
+  /** Console lines this row was joined from (1 when it was not wrapped). */
+  parts?: number;
   /** Exactly the width a wrapped console cut its table at: the row may go on in the next line. */
   cut?: boolean;
 }
@@ -114,8 +138,36 @@ const DASHES = /^\s*-{2,}(?:\s+-+)*\s*$/;
 // A command prompt: `PS C:\>`, `PS>`, `C:\Users\x>`, or a bare `>` left when the path was cut off. No row
 // starts with `>` (rows start with the filter name).
 const PROMPT = /^(?:PS(?: [^>]*)?>|[A-Za-z]:\\[^>]*>|\s*>)/;
-const HEX_ERROR = /(?:^|[\s:])(0x8[0-9a-f]{7})\s*\.?\s*$/i;
-const ENGLISH_ERROR = /^\s*(.*?)\s+failed with error:\s*(0x[0-9a-f]{1,8})/i;
+// An HRESULT ending the line, once trailing spaces and a full stop are taken off (hexAtEnd): the pattern
+// runs on the last 11 characters only.
+const HEX_ERROR = /(?:^|[\s:])(0x8[0-9a-f]{7})$/i;
+// `<operation> failed with error: 0x...`: the phrase is found by itself, then what is around it is read by
+// position (the old one-pattern form backtracked in the cube of a run of spaces: row 2 of #16).
+const FAILED_WITH_ERROR = /failed with error:/gi;
+const HRESULT_START = /^0x[0-9a-f]{1,8}/i;
+const WHITESPACE = /\s/;
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+
+function hexAtEnd(text: string): string | null {
+  let t = text.trimEnd();
+  if (t.endsWith('.')) t = t.slice(0, -1).trimEnd();
+  return HEX_ERROR.exec(t.slice(-11))?.[1] ?? null;
+}
+
+/** `<operation> failed with error: <hresult>`: the operation ('' when none) and the HRESULT, or null. */
+function englishError(text: string): { operation: string; hresult: string } | null {
+  FAILED_WITH_ERROR.lastIndex = 0;
+  for (let m = FAILED_WITH_ERROR.exec(text); m; m = FAILED_WITH_ERROR.exec(text)) {
+    const at = m.index;
+    // The phrase follows at least one space; the operation is what comes before it, trimmed, on one line.
+    if (at === 0 || !WHITESPACE.test(text[at - 1]!)) continue;
+    const operation = text.slice(0, at).trim();
+    if (LINE_BREAK.test(operation)) return null;
+    const code = HRESULT_START.exec(text.slice(at + m[0].length).trimStart());
+    if (code) return { operation, hresult: code[0] };
+  }
+  return null;
+}
 
 function cleanLines(text: string): Line[] {
   return text.split(/\r\n|\n|\r/).map((raw, i) => {
@@ -128,16 +180,29 @@ function cleanLines(text: string): Line[] {
   });
 }
 
-/** The first fltmc error line in `text`, or null. Recognised by its HRESULT, so any language works. */
+/**
+ * The first fltmc error line in `text`, or null. Recognised by its HRESULT, so any language works. Reads
+ * the text within FLTMC_MAX_CHARS / FLTMC_MAX_LINE_CHARS (an error line is short and comes first).
+ */
 export function findFltmcError(text: string): FltmcError | null {
-  for (const l of cleanLines(text)) {
-    if (PROMPT.test(l.text)) continue;
-    const en = ENGLISH_ERROR.exec(l.text);
-    if (en) return new FltmcError(normalizeHresult(en[2]!), en[1] || null, l.text);
-    const hex = HEX_ERROR.exec(l.text);
-    // A table row never ends in an 0x8....... value (SprtFtrs is printed without 0x).
-    if (hex && !/^\s*-/.test(l.text)) return new FltmcError(normalizeHresult(hex[1]!), null, l.text);
+  return errorIn(cleanLines(bounded(text).text));
+}
+
+function errorIn(lines: Line[]): FltmcError | null {
+  for (const l of lines) {
+    const e = lineError(l.text);
+    if (e) return e;
   }
+  return null;
+}
+
+function lineError(text: string): FltmcError | null {
+  if (PROMPT.test(text)) return null;
+  const en = englishError(text);
+  if (en) return new FltmcError(normalizeHresult(en.hresult), en.operation || null, text);
+  const hex = hexAtEnd(text);
+  // A table row never ends in an 0x8....... value (SprtFtrs is printed without 0x).
+  if (hex && !/^\s*-/.test(text)) return new FltmcError(normalizeHresult(hex), null, text);
   return null;
 }
 
@@ -167,8 +232,7 @@ function spansOf(dashes: string): Span[] {
   return [...dashes.matchAll(/-+/g)].map((m) => ({ start: m.index, end: m.index + m[0].length }));
 }
 
-function splitListing(text: string): Listing {
-  const lines = cleanLines(text);
+function splitListing(lines: Line[]): Listing {
   const tables: Table[] = [];
   const orphans: Line[] = [];
   // Header lines are skipped by position (the line(s) just before the dashes), never by their words.
@@ -182,7 +246,7 @@ function splitListing(text: string): Listing {
     // Wrapped console: the dashes line continues on the next line (dashes and spaces only, shorter than
     // the first part), cut at the console width.
     const cont = lines[next]?.text ?? '';
-    if (/^[ -]*-[ -]*$/.test(cont) && cont.trimEnd().length < dashes.length) {
+    if (cont.includes('-') && /^[ -]*$/.test(cont) && cont.trimEnd().length < dashes.length) {
       width = dashes.length;
       dashes += lines[next]!.text;
       next++;
@@ -205,7 +269,7 @@ function splitListing(text: string): Listing {
       continue;
     }
     const l = lines[i]!;
-    if (!l.text.trim().length || PROMPT.test(l.text) || findFltmcError(l.text)) {
+    if (!l.text.trim().length || PROMPT.test(l.text) || lineError(l.text)) {
       current = null;
       i++;
       continue;
@@ -221,9 +285,10 @@ function splitListing(text: string): Listing {
     // the rest of a row the console wrapped.
     // A cut line's rest may start with anything: the cut can fall inside a value.
     const cut = current?.width != null && row.text.length === current.width;
-    if (current && prev && /^\s/.test(row.text)) {
+    if (current && prev && /^\s/.test(row.text) && (prev.parts ?? 1) < FLTMC_MAX_ROW_LINES) {
       prev.text += row.text;
       prev.cut = cut;
+      prev.parts = (prev.parts ?? 1) + 1;
     } else rows.push({ ...row, cut });
     i++;
   }
@@ -270,12 +335,16 @@ function parseRows<T>(rows: Line[], parse: (l: Line) => T | null): T[] {
   const out: T[] = [];
   let prev: Line | null = null;
   const incomplete = (t: T | undefined): boolean => (t as { complete?: boolean } | undefined)?.complete === false;
+  // A row joined from FLTMC_MAX_ROW_LINES lines takes no more: each join re-reads the joined row, so
+  // unbounded joins would be quadratic in the lines.
+  const parts = (l: Line): number => l.parts ?? 1;
   for (const r of rows) {
     const p = parse(r);
+    const joinable = prev !== null && parts(prev) + parts(r) <= FLTMC_MAX_ROW_LINES;
     // The row before was cut at the console width and is not whole: this line is its rest, even when it
     // would pass for a row of its own (the cut fell inside a value: `4000` | `0  A  1 ...`).
-    if (prev?.cut && incomplete(out[out.length - 1])) {
-      const joined: Line = { text: prev.text + r.text, no: prev.no, ...(r.cut ? { cut: true } : {}) };
+    if (joinable && prev?.cut && incomplete(out[out.length - 1])) {
+      const joined: Line = { text: prev.text + r.text, no: prev.no, parts: parts(prev) + parts(r), ...(r.cut ? { cut: true } : {}) };
       const q = parse(joined);
       if (q !== null && !incomplete(q)) {
         out[out.length - 1] = q;
@@ -283,8 +352,8 @@ function parseRows<T>(rows: Line[], parse: (l: Line) => T | null): T[] {
         continue;
       }
     }
-    if (p === null && prev) {
-      const joined: Line = { text: prev.text + r.text, no: prev.no };
+    if (p === null && prev && joinable) {
+      const joined: Line = { text: prev.text + r.text, no: prev.no, parts: parts(prev) + parts(r) };
       const q = parse(joined);
       if (q !== null) {
         out[out.length - 1] = q;
@@ -319,16 +388,36 @@ function filterByShape(row: Line): FltmcFilter | null {
   return null;
 }
 
-/** Rows of the `fltmc filters` table in `text` (which may hold other output too). */
-export function parseFltmcFilters(text: string): FltmcFilter[] {
-  const err = findFltmcError(text);
+/**
+ * Rows of the `fltmc filters` table in `text` (which may hold other output too), read within the bounds;
+ * `truncated` says what was cut. Throws FltmcError when fltmc printed an error line.
+ */
+export function readFltmcFilters(text: string): FltmcRead<FltmcFilter> {
+  const b = bounded(text);
+  const lines = cleanLines(b.text);
+  const err = errorIn(lines);
   if (err) throw err;
-  const { tables, orphans } = splitListing(text);
+  const { tables, orphans } = splitListing(lines);
   const out: FltmcFilter[] = [];
   const filterTables = tables.filter((t) => t.spans.length === 4);
-  for (const t of filterTables) out.push(...parseRows(t.rows, (r) => filterFromCells(byPosition(r.text, t.spans), r.no)));
-  if (!filterTables.length) out.push(...parseRows(orphans, filterByShape));
-  return out;
+  for (const t of filterTables) pushAll(out, parseRows(t.rows, (r) => filterFromCells(byPosition(r.text, t.spans), r.no)));
+  if (!filterTables.length) pushAll(out, parseRows(orphans, filterByShape));
+  return { rows: out, truncated: b.truncated };
+}
+
+/** Rows of the `fltmc filters` table; throws InputError rather than answer from a cut listing. */
+export function parseFltmcFilters(text: string): FltmcFilter[] {
+  return whole(readFltmcFilters(text));
+}
+
+function whole<T>(read: FltmcRead<T>): T[] {
+  if (read.truncated) throw new InputError({ file: 'fltmc output' }, `${read.truncated.note.replace(/^fltmc output /, '')}; a listing past these bounds is not a real one`);
+  return read.rows;
+}
+
+/** `out.push(...rows)` without spreading (a spread of a long array overflows the stack). */
+function pushAll<T>(out: T[], rows: T[]): void {
+  for (const r of rows) out.push(r);
 }
 
 // ---------------------------------------------------------------- fltmc instances
@@ -370,14 +459,24 @@ function instanceByPosition(row: Line, spans: Span[]): FltmcInstance | null {
   return out;
 }
 
-/** Rows of the `fltmc instances` table in `text`; without a header, every row shaped like one. */
-export function parseFltmcInstances(text: string): FltmcInstance[] {
-  const err = findFltmcError(text);
+/**
+ * Rows of the `fltmc instances` table in `text`; without a header, every row shaped like one. Read within
+ * the bounds; `truncated` says what was cut. Throws FltmcError when fltmc printed an error line.
+ */
+export function readFltmcInstances(text: string): FltmcRead<FltmcInstance> {
+  const b = bounded(text);
+  const lines = cleanLines(b.text);
+  const err = errorIn(lines);
   if (err) throw err;
-  const { tables, orphans } = splitListing(text);
+  const { tables, orphans } = splitListing(lines);
   const out: FltmcInstance[] = [];
   const instTables = tables.filter((t) => t.spans.length >= 5);
-  for (const t of instTables) out.push(...parseRows(t.rows, (r) => instanceByPosition(r, t.spans)));
-  if (!instTables.length && !tables.length) out.push(...parseRows(orphans, instanceByShape));
-  return out;
+  for (const t of instTables) pushAll(out, parseRows(t.rows, (r) => instanceByPosition(r, t.spans)));
+  if (!instTables.length && !tables.length) pushAll(out, parseRows(orphans, instanceByShape));
+  return { rows: out, truncated: b.truncated };
+}
+
+/** Rows of the `fltmc instances` table; throws InputError rather than answer from a cut listing. */
+export function parseFltmcInstances(text: string): FltmcInstance[] {
+  return whole(readFltmcInstances(text));
 }

@@ -2,7 +2,7 @@
 // settings. Each sends one .ps1 through the injected PowerShellRunner and turns its JSON into a typed
 // value, parsing fltmc text with fltmc.ts. No hypervisor, no SSH here (DESIGN.md, room driver/).
 import { EXIT, FleetgateError, UsageError } from '../../lib/errors.ts';
-import { FltmcError, findFltmcError, parseFltmcFilters, parseFltmcInstances, type FltmcFilter, type FltmcInstance } from './fltmc.ts';
+import { FltmcError, findFltmcError, readFltmcFilters, readFltmcInstances, type FltmcFilter, type FltmcInstance } from './fltmc.ts';
 import { nativeRun, ResultReader, scriptPath, type NativeRun, type PowerShellRunner } from './runner.ts';
 
 /** A driver step that ran but did not do what it should (install left no service, load failed...). */
@@ -132,6 +132,8 @@ export interface AttachCheck {
   instances: FltmcInstance[];
   /** Every filter `fltmc filters` listed (Defender's WdFilter among them), for altitude collisions. */
   filters: FltmcFilter[];
+  /** What was cut from fltmc's output before it was read (fltmc.ts bounds); empty when read whole. */
+  truncated: string[];
 }
 
 const sameVolume = (a: string, b: string): boolean => a.replace(/\\$/, '').toLowerCase() === b.replace(/\\$/, '').toLowerCase();
@@ -144,8 +146,11 @@ export async function checkLoadedAndAttached(
   const r = new ResultReader('check_driver', await runner.run(scriptPath('check_driver'), {}, { timeoutMs: o.timeoutMs ?? 180_000 }));
   const filtersRun = nativeRun(r.child('check_driver', 'filters'));
   const instancesRun = nativeRun(r.child('check_driver', 'instances'));
-  const filters = parseFltmcFilters(outputOf(filtersRun));
-  const all = parseFltmcInstances(outputOf(instancesRun));
+  const filtersRead = readFltmcFilters(outputOf(filtersRun));
+  const instancesRead = readFltmcInstances(outputOf(instancesRun));
+  const filters = filtersRead.rows;
+  const all = instancesRead.rows;
+  const truncated = [filtersRead.truncated, instancesRead.truncated].flatMap((c, i) => (c ? [`${i ? 'fltmc instances' : 'fltmc filters'}: ${c.note}`] : []));
   if (filtersRun.exitCode !== 0 && !filters.length) throw new DriverStepError('check', `fltmc filters exited with ${filtersRun.exitCode}`, outputOf(filtersRun));
   const name = o.service.toLowerCase();
   const filter = filters.find((f) => f.name.toLowerCase() === name) ?? null;
@@ -162,6 +167,7 @@ export async function checkLoadedAndAttached(
     detachedVolumes,
     instances,
     filters,
+    truncated,
   };
 }
 
