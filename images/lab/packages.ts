@@ -164,7 +164,7 @@ export async function owningPackages(files: string[]): Promise<Record<string, st
   const out = await sh({ nothrow: true })`dpkg -S ${variants}`;
   const names = new Set<string>();
   for (const line of out.stdout.split('\n')) {
-    const m = /^([^\s:,]+)(?::[\w-]+)?(?:,\s*[^:]+)?:\s/.exec(line);
+    const m = /^([^\s:,]+)(?::[\w-]+)?(?:,[^:]*)?:\s/.exec(line);
     if (m?.[1] && !line.startsWith('diversion')) names.add(m[1]);
   }
   if (names.size === 0) return {};

@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileSchema, readSource, validateOrThrow } from '../../../lib/source-doc.ts';
 import { InfraFailure } from '../../../lib/errors.ts';
+import { stripEnd } from '../../../lib/linear-text.ts';
 import type { GuestChannel } from '../channel.ts';
 import { sftpPath, WindowsGuest } from './windows-guest.ts';
 import { parseKdAnalysis, type KdAnalysis } from '../../crash/windows/kd.ts';
@@ -92,7 +93,7 @@ export interface HostAnalysis {
 /** Uploads the dump (named by its hash, so a dump is sent once) and runs `!analyze -v` on the host. */
 export async function analyzeOnHost(channel: GuestChannel, dumpPath: string, host: AnalysisHost): Promise<HostAnalysis> {
   const hash = await sha256File(dumpPath);
-  const remote = `${host.workDir.replace(/\\+$/, '')}\\${hash.slice(0, 16)}.dmp`;
+  const remote = `${stripEnd(host.workDir, '\\')}\\${hash.slice(0, 16)}.dmp`;
   await channel.upload(dumpPath, sftpPath(remote));
   const r = await new WindowsGuest(channel).runScript<{ exitCode: number; output: string }>(
     'run_kd_analysis',

@@ -402,3 +402,10 @@ t.test('parseResult: no marker, bad JSON or another script → WindowsScriptNoRe
   t.match(readableStderr(stderr), /^powershell : The term 'x' is not recognized\r\n$/);
   t.equal(readableStderr('plain'), 'plain');
 });
+
+t.test('readableStderr (#16): CLIXML with thousands of unclosed or foreign <S> tags reads in one pass, as before', async (t) => {
+  const unclosed = `#< CLIXML\r\n<Objs>${'<S S="Error">x'.repeat(50_000)}`;
+  t.equal(readableStderr(unclosed), unclosed.replace('#< CLIXML\r\n', ''), 'no closed Error string: the text without the marker');
+  const mixed = `#< CLIXML\r\n<Objs><S S="<S S="Verbose">v</S><S S="Warning">w_x000D__x000A_</S>${'<S S="'.repeat(50_000)}<S S="Error">e &amp; f</S></Objs>`;
+  t.equal(readableStderr(mixed), 'w\r\ne & f', 'only Error and Warning strings, in order');
+});

@@ -350,19 +350,32 @@ export type PreparedPowerShell =
       stdin: string;
     };
 
+export interface PrepareOptions {
+  /** Send the script on stdin whatever its size: its input holds a secret, and a command line is
+   * readable by every local user and kept by process-creation audit logs (issue #16 row 10). */
+  readonly viaStdin?: boolean;
+}
+
+/** The stdin form of a composed script: the fixed bootstrap command, the script as base64 lines. */
+function stdinPrepared(composed: string): PreparedPowerShell {
+  const base64 = Buffer.from(composed, 'utf8').toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < base64.length; i += 76) lines.push(base64.slice(i, i + 76));
+  return { mode: 'stdin', command: STDIN_BOOTSTRAP_COMMAND, stdin: lines.join('\r\n') + '\r\n' };
+}
+
 /**
- * The command (and, for large scripts, the stdin) that runs `script` with `data`: the
- * -EncodedCommand form when it fits cmd.exe's line, else the stdin bootstrap. The stdin path relies
- * on powershell.exe exposing redirected stdin as $input through Windows OpenSSH (unverified on a
- * real guest; the encoded path is what windows.md section 9 documents).
+ * The command (and, for large scripts or `viaStdin`, the stdin) that runs `script` with `data`: the
+ * -EncodedCommand form when it fits cmd.exe's line, else the stdin bootstrap, whose command holds no
+ * data. The stdin path relies on powershell.exe exposing redirected stdin as $input through Windows
+ * OpenSSH (unverified on a real guest; the encoded path is what windows.md section 9 documents).
  */
-export function preparePowerShell(script: GuestScriptRef, data: unknown, maxChars: number = MAX_COMMAND_CHARS): PreparedPowerShell {
+export function preparePowerShell(script: GuestScriptRef, data: unknown, maxChars: number = MAX_COMMAND_CHARS, options: PrepareOptions = {}): PreparedPowerShell {
   const composed = composeScript(script, data);
+  if (options.viaStdin) return stdinPrepared(composed);
   const command = encodedCommand(composed);
   if (command.length <= maxChars) return { mode: 'encoded', command };
-  const base64 = Buffer.from(composed, 'utf8').toString('base64');
-  const lines = base64.match(/.{1,76}/g) ?? [];
-  return { mode: 'stdin', command: STDIN_BOOTSTRAP_COMMAND, stdin: lines.join('\r\n') + '\r\n' };
+  return stdinPrepared(composed);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -389,7 +402,10 @@ export function decodePowerShell(command: string, stdin?: string): DecodedPowerS
   let mode: DecodedPowerShell['mode'] = 'encoded';
   if (script === STDIN_BOOTSTRAP) {
     if (stdin === undefined) throw new TypeError('a stdin-bootstrap command needs the stdin it was sent with');
-    script = Buffer.from(stdin.replace(/\s/g, ''), 'base64').toString('utf8');
+    const text = stdin.replace(/\s/g, '');
+    // Buffer.from skips what is not base64: a damaged stdin must not decode to a shorter script.
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw new TypeError('the stdin of a stdin-bootstrap command is not base64');
+    script = Buffer.from(text, 'base64').toString('utf8');
     mode = 'stdin';
   }
   const name = /^\$FleetgateScript = '((?:[^']|'')*)'$/m.exec(script);
@@ -442,12 +458,37 @@ export class WindowsScriptNoResult extends InfraFailure {
  */
 export function readableStderr(stderr: string): string {
   if (!stderr.includes('#< CLIXML')) return stderr;
-  const strings = [...stderr.matchAll(/<S S="(?:Error|Warning)">([\s\S]*?)<\/S>/g)].map((m) =>
-    m[1]!
+  const strings = clixmlErrorStrings(stderr).map((s) =>
+    s
       .replace(/_x([0-9A-Fa-f]{4})_/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
       .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&'),
   );
   return strings.length > 0 ? strings.join('') : stderr.replace(/#< CLIXML\r?\n?/, '');
+}
+
+/**
+ * The bodies of `<S S="Error">` and `<S S="Warning">` elements, in order. A walk with indexOf: the lazy
+ * pattern this replaces rescanned to the end of the text from every opening tag without a closing one
+ * (quadratic on a stderr of many unclosed tags).
+ */
+function clixmlErrorStrings(stderr: string): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (;;) {
+    const open = stderr.indexOf('<S S="', at);
+    if (open < 0) break;
+    const tag = stderr.startsWith('Error">', open + 6) ? 'Error">' : stderr.startsWith('Warning">', open + 6) ? 'Warning">' : null;
+    if (tag === null) {
+      at = open + 6;
+      continue;
+    }
+    const body = open + 6 + tag.length;
+    const close = stderr.indexOf('</S>', body);
+    if (close < 0) break; // no closing tag after this one: none after any later opening either
+    out.push(stderr.slice(body, close));
+    at = close + 4;
+  }
+  return out;
 }
 
 function tail(text: string, chars: number): string {

@@ -99,3 +99,18 @@ t.test('registry listings: Get-ItemProperty, reg query and tables', async (t) =>
 t.test('text with no identity at all is an InputError naming the file', async (t) => {
   t.throws(() => parseIdentityText('# Source: nowhere\nhello\n', 'empty.txt'), { name: 'InputError', message: /^empty\.txt: no OS identity found/ });
 });
+
+t.test('hostile lines (#16): long runs of spaces in systeminfo and reg query lines read in one pass, with the old answers', async (t) => {
+  const pad = ' '.repeat(200_000);
+  // The old `\s+(?:.*?\s)?Build\s+(\d+)\s*$` retried every split of a run of spaces that did not end the line.
+  t.throws(() => parseSysteminfo(`OS Version:${pad}10.0.26100${pad}x\n`, 'si.txt'), { message: /^si\.txt:1: systeminfo OS Version: expected/ });
+  t.match(parseSysteminfo(`OS Name:${pad}Microsoft Windows 11 Pro${pad}\nOS Version:${pad}10.0.26100${pad}N/A Build 26100${pad}\n`, 'si.txt'), {
+    build: 26100,
+    version: '10.0.26100',
+    productName: 'Microsoft Windows 11 Pro',
+  });
+  t.match(parseCurrentVersionListing(`    CurrentBuild${pad}REG_SZ${pad}19045${pad}\n    UBR    REG_DWORD    0x17b6\n`, 'reg.txt'), { build: 19045, ubr: 6070 });
+  t.match(parseCurrentVersionListing('    ProductName    REG_SZ    Windows 10 Pro  \n    CurrentBuild    REG_SZ    19045\n    UBR    REG_DWORD    0x1\n', 'reg.txt'), {
+    productName: 'Windows 10 Pro',
+  }, 'a value with spaces keeps them');
+});

@@ -106,6 +106,38 @@ const REGISTRY_KEYS: Record<string, string> = {
 
 const INTEGER_FIELDS = new Set(['ubr', 'build']);
 
+// The line readers below split on whitespace instead of matching one pattern with `\s+(.*?)\s*$`,
+// which backtracks quadratically on long runs of spaces (issue #16).
+
+/** The value after `label` when the label starts the line and whitespace follows it; else null. */
+function labelled(line: string, label: string): string | null {
+  if (!line.startsWith(label) || !/^\s/.test(line.slice(label.length, label.length + 1))) return null;
+  const value = line.slice(label.length).trim();
+  return value === '' ? null : value;
+}
+
+/**
+ * systeminfo's "OS Version:   10.0.14393 N/A Build 14393" as [line, major, minor, build, "Build" build]:
+ * the version is the first word, "Build <n>" the last two; null when the line is not of that shape.
+ */
+function systeminfoVersion(line: string): [string, string, string, string, string] | null {
+  const rest = labelled(line, 'OS Version:');
+  if (rest === null) return null;
+  const words = rest.split(/\s+/);
+  const v = /^(\d+)\.(\d+)\.(\d+)$/.exec(words[0]!);
+  const n = words.length;
+  if (!v || n < 3 || words[n - 2] !== 'Build' || !/^\d+$/.test(words[n - 1]!)) return null;
+  return [line, v[1]!, v[2]!, v[3]!, words[n - 1]!];
+}
+
+/** reg query's "    UBR    REG_DWORD    0x7d6" as [line, name, value] (value may hold spaces); else null. */
+function regQueryValue(line: string): [string, string, string] | null {
+  if (!/^\s/.test(line)) return null;
+  const text = line.trim();
+  const m = /^([A-Za-z]+)\s+REG_(?:DWORD|SZ|EXPAND_SZ)(?:\s|$)/.exec(text);
+  return m ? [line, m[1]!, text.slice(m[0].length).trim()] : null;
+}
+
 /**
  * Everything the text says about the OS identity, from any mix of the listings above (a first
  * `# Source:` provenance line is skipped). Throws InputError, naming file and line, when no listing
@@ -127,7 +159,7 @@ export function parseIdentityText(text: string, file: string): TextIdentity {
     if (i === 0 && line.startsWith('# Source:')) continue;
 
     // systeminfo: "OS Version:                10.0.14393 N/A Build 14393"
-    const sys = /^OS Version:\s+(\d+)\.(\d+)\.(\d+)\s+(?:.*?\s)?Build\s+(\d+)\s*$/.exec(line);
+    const sys = systeminfoVersion(line);
     if (sys) {
       if (sys[3] !== sys[4]) {
         throw new InputError({ file, line: lineNo }, `systeminfo OS Version: the version says build ${sys[3]} but "Build ${sys[4]}" follows`);
@@ -140,9 +172,9 @@ export function parseIdentityText(text: string, file: string): TextIdentity {
     if (/^OS Version:/.test(line)) {
       throw new InputError({ file, line: lineNo }, `systeminfo OS Version: expected "<major>.<minor>.<build> ... Build <build>", got ${JSON.stringify(line.trim())}`);
     }
-    const osName = /^OS Name:\s+(.+?)\s*$/.exec(line);
+    const osName = labelled(line, 'OS Name:');
     if (osName) {
-      put('productName', osName[1]!, lineNo, 'systeminfo', 'OS Name');
+      put('productName', osName, lineNo, 'systeminfo', 'OS Name');
       continue;
     }
 
@@ -159,7 +191,7 @@ export function parseIdentityText(text: string, file: string): TextIdentity {
     }
 
     // reg query "HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion": "    UBR    REG_DWORD    0x7d6"
-    const reg = /^\s+([A-Za-z]+)\s+REG_(?:DWORD|SZ|EXPAND_SZ)\s+(.*?)\s*$/.exec(line);
+    const reg = regQueryValue(line);
     if (reg && REGISTRY_KEYS[reg[1]!] !== undefined) {
       put(REGISTRY_KEYS[reg[1]!]!, reg[2]!, lineNo, 'registry', reg[1]!);
       continue;
