@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import type { BenchReader } from './hostile/types.ts';
+import type { BenchReader, IssueRow } from './hostile/types.ts';
 
 const dir = fileURLToPath(new URL('./hostile/', import.meta.url));
 const SIZES = (process.env.BENCH_HOSTILE_SIZES ?? '1,16,256,1024').split(',').map(Number);
@@ -18,9 +18,11 @@ const REPEAT = Number(process.env.BENCH_RUNS ?? 3);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const readers: BenchReader[] = [];
+const rows: IssueRow[] = [];
 for (const f of readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'types.ts').sort()) {
-  const mod = (await import(pathToFileURL(`${dir}${f}`).href)) as { readers: BenchReader[] };
+  const mod = (await import(pathToFileURL(`${dir}${f}`).href)) as { readers: BenchReader[]; rows?: IssueRow[] };
   readers.push(...mod.readers);
+  rows.push(...(mod.rows ?? []));
 }
 
 async function timeOne(r: BenchReader, input: string | Uint8Array): Promise<number> {
@@ -35,6 +37,23 @@ async function timeOne(r: BenchReader, input: string | Uint8Array): Promise<numb
     runs.push(performance.now() - t0);
   }
   return median(runs);
+}
+
+// The issue's regex rows at 100 times their size first: each was seconds to a minute before the fix.
+console.log(`hostile-input: issue #16's rows at 100x, median of ${REPEAT}`);
+for (const row of rows) {
+  if (ONLY && !row.label.includes(ONLY)) continue;
+  const runs: number[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const t0 = performance.now();
+    try {
+      row.read(row.input);
+    } catch {
+      // a refusal is an answer
+    }
+    runs.push(performance.now() - t0);
+  }
+  console.log(`  ${row.label}: ${(row.input.length / 1024).toFixed(0)} KB in ${median(runs).toFixed(2)} ms`);
 }
 
 let superlinear = 0;

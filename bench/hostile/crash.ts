@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import type { BenchReader, HostileCase } from './types.ts';
+import type { BenchReader, HostileCase, IssueRow } from './types.ts';
 import { parseLinuxConsole } from '../../harness/crash/linux.ts';
 import { parseBugcheckEvent1001, parseHyperVEvent18590 } from '../../harness/crash/windows/events.ts';
 import { looksLikeKdAnalysis, parseKdAnalysis } from '../../harness/crash/windows/kd.ts';
@@ -115,6 +115,14 @@ const kdSeeds = kdSamples.map((s) => s.text);
 const consoleSeeds = linuxLogs.map((l) => l.text);
 const verifierSeeds = verifierSamples.map((s) => s.text);
 
+/** What `fleetgate triage` does with a text: the kd check, then the kd or the console reader. */
+const triageText = (text: string): unknown => (looksLikeKdAnalysis(text) ? parseKdAnalysis(text) : parseLinuxConsole(text));
+
+export const rows: IssueRow[] = [
+  { label: 'row 1 x100: blank runs around a bugcheck header, 330 KB (was 66 s at 3.3 KB)', input: ROW1_X100, read: triageText },
+  { label: 'row 1: 100 x 100 KB of newlines (was 12 s at 100 KB)', input: '\n'.repeat(100 * 100 * KB), read: triageText },
+];
+
 export const readers: BenchReader[] = [
   {
     name: 'kd analysis (harness/crash/windows/kd.ts parseKdAnalysis)',
@@ -171,10 +179,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     }
     return runs.sort((a, b) => a - b)[2]!;
   };
-  const triage = (text: string) => (): void => {
-    if (looksLikeKdAnalysis(text)) parseKdAnalysis(text);
-    else parseLinuxConsole(text);
-  };
+  const triage = (text: string) => (): unknown => triageText(text);
   const NEWLINES_100K = '\n'.repeat(100 * KB);
   const line = (what: string, text: string, ms: number): void => console.log(`  ${what.padEnd(58)} ${(Buffer.byteLength(text) / KB).toFixed(0).padStart(6)} KB  ${ms.toFixed(2).padStart(8)} ms`);
   console.log('issue #16 row 1 (was 66 s for 3.3 KB, 12 s for 100 KB of newlines): median of 5');

@@ -9,6 +9,14 @@ export interface HostileCase {
   make: (kb: number) => string | Uint8Array;
 }
 
+/** One of the issue's table rows at 100 times its size, timed on its own before the per-KB table. */
+export interface IssueRow {
+  label: string;
+  input: string;
+  /** What the product does with such an input (the triage check and reader, the fltmc readers...). */
+  read: (input: string) => unknown;
+}
+
 export interface BenchReader {
   /** The reader, as a newcomer would search for it: "kd analysis (harness/crash/windows/kd.ts)". */
   name: string;
