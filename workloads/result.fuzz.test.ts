@@ -19,7 +19,7 @@ t.test('parseAgentOutput: mutated agent output reads or is refused naming its so
   const check = (text: string): void => {
     try {
       const out = parseAgentOutput(text, 'cell x/file-storm stdout');
-      if (out.kind !== 'result' && out.kind !== 'fatal') throw new Error(`kind ${String(out.kind)}`);
+      if (out.kind !== 'result' && out.kind !== 'fatal') throw new Error(`kind ${JSON.stringify(out as unknown)}`);
       read++;
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
@@ -33,4 +33,11 @@ t.test('parseAgentOutput: mutated agent output reads or is refused naming its so
     { seed: 1616, numRuns: 500 },
   );
   t.ok(read > 0, `${read} read`);
+});
+
+t.test('parseAgentOutput (#16): output whose head the channel dropped is refused as cut, naming AGENT_OUTPUT_MAX_BYTES', async (t) => {
+  const whole = JSON.stringify(result);
+  t.equal(parseAgentOutput(whole, 'src').kind, 'result');
+  // The tail of a document is often valid-looking JSON of its own (the last step's object): never read it.
+  t.throws(() => parseAgentOutput(whole.slice(whole.length / 2), 'src', 1000), { message: /printed [\d,]+ bytes, more than AGENT_OUTPUT_MAX_BYTES \(16,777,216\); the first 1,000 were dropped/ });
 });

@@ -49,8 +49,24 @@ const validFatal = compileSchema<AgentFatal>(fatalSchema);
 
 export type AgentOutput = { kind: 'result'; result: AgentResult } | { kind: 'fatal'; fatal: AgentFatal };
 
-/** Parses the agent's stdout; `source` names it in errors (e.g. "cell 3f2a…/file-storm stdout"). */
-export function parseAgentOutput(stdout: string, source: string): AgentOutput {
+/**
+ * Bytes of the agent's stdout the controller keeps (16 MiB). A result is a few KB per step (its
+ * histograms compressed); more is not a result, and the channel drops the head past this.
+ */
+export const AGENT_OUTPUT_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Parses the agent's stdout; `source` names it in errors (e.g. "cell 3f2a…/file-storm stdout").
+ * `droppedBytes` is what the channel dropped from its head (past AGENT_OUTPUT_MAX_BYTES): a document
+ * cut so is refused as cut, not as malformed (issue #16: a truncated input is said to be truncated).
+ */
+export function parseAgentOutput(stdout: string, source: string, droppedBytes = 0): AgentOutput {
+  if (droppedBytes > 0) {
+    throw new InputError(
+      { file: source },
+      `the agent printed ${(droppedBytes + Buffer.byteLength(stdout)).toLocaleString('en-US')} bytes, more than AGENT_OUTPUT_MAX_BYTES (${AGENT_OUTPUT_MAX_BYTES.toLocaleString('en-US')}); the first ${droppedBytes.toLocaleString('en-US')} were dropped, so its result cannot be read`,
+    );
+  }
   const text = stdout.trim();
   if (!text) throw new InputError({ file: source }, 'the agent printed nothing; expected one JSON result document');
   let value: unknown;

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { InfraFailure } from '../../../lib/errors.ts';
 import { TestError } from '../../cell/failures.ts';
 import type { AgentResult, WorkloadSpec } from '../../../workloads/agent/protocol.ts';
-import { parseAgentOutput } from '../../../workloads/result.ts';
+import { AGENT_OUTPUT_MAX_BYTES, parseAgentOutput } from '../../../workloads/result.ts';
 import type { ExecResult, GuestChannel } from '../channel.ts';
 import { posixCommand, quotePosix } from '../ssh/quote.ts';
 
@@ -176,10 +176,10 @@ export class LabGuest {
     const nodeFlags = cpus ? ['--single-threaded'] : [];
     const r = await this.channel.exec(
       posixCommand(['timeout', '-s', 'KILL', String(seconds), ...pin, 'node', ...nodeFlags, remoteAgent, '--spec', remoteSpec, '--workdir', WORK_ROOT, '--quiet']),
-      { timeoutMs: opts.timeoutMs + 5_000, ...(opts.signal ? { signal: opts.signal } : {}), maxBufferBytes: 16 * 1024 * 1024 },
+      { timeoutMs: opts.timeoutMs + 5_000, ...(opts.signal ? { signal: opts.signal } : {}), maxBufferBytes: AGENT_OUTPUT_MAX_BYTES },
     );
     if (r.timedOut || r.aborted) throw new InfraFailure(`workload ${spec.name} ${r.aborted ? 'was aborted' : `timed out after ${seconds} s`}`);
-    const out = parseAgentOutput(r.stdout, `agent output for ${spec.name}`);
+    const out = parseAgentOutput(r.stdout, `agent output for ${spec.name}`, r.stdoutDroppedBytes);
     if (out.kind === 'fatal') throw new WorkloadError(`the agent could not run ${spec.name}: ${out.fatal.fatal}`);
     return out.result;
   }
