@@ -8,6 +8,7 @@
 // supports, widest last, so a later matcher joins "0xC4/0x62 from an event" with "0xC4/0x62 in
 // mydrv from the dump" and "0xC4/0x62 in mydrv!Unload from kd". `instance` (code + exact parameters)
 // recognises one crash reported twice (the host event and the dump of the same bugcheck).
+import { escapeControls } from '../../lib/printable.ts';
 import { baseBugcheckCode, bugcheckName, bugcheckSubcode, formatBugcheckCode } from './bugchecks.ts';
 import type { CrashReport } from './types.ts';
 import type { KernelDump } from './windows/dump.ts';
@@ -67,6 +68,8 @@ export interface CrashEvidence {
   frames?: readonly EvidenceFrame[];
   /** Linux: the report title (already stable: no addresses). */
   title?: string;
+  /** No module: why, when the source knows better than "no driver list or stack" (a dump's list was read). */
+  unblamed?: string;
 }
 
 export interface CrashBucket {
@@ -88,28 +91,46 @@ export interface CrashBucket {
   attributionReason: string;
 }
 
-function attribute(module: string | undefined, ourFrame: string | undefined, cfg: AttributionConfig, linux: boolean): { attribution: Attribution; reason: string } {
-  const ours = new Set(cfg.ours.map(normalizeModule));
-  const microsoft = new Set((cfg.microsoft ?? MICROSOFT_MODULES).map(normalizeModule));
+/**
+ * A module name as bucket ids hold it: normalized, and from printable characters only (issue #16 row
+ * 8: a dump's driver list or a debugger's output is guest data; lib/printable.ts escapes the rest as
+ * \x1b...). Our and Microsoft's names go through the same, so they still match.
+ */
+function bucketModule(name: string): string {
+  return escapeControls(normalizeModule(name));
+}
+
+function attribute(module: string | undefined, ourFrame: string | undefined, cfg: AttributionConfig, linux: boolean, unblamed?: string): { attribution: Attribution; reason: string } {
+  const ours = new Set(cfg.ours.map(bucketModule));
+  const microsoft = new Set((cfg.microsoft ?? MICROSOFT_MODULES).map(bucketModule));
   if (module && ours.has(module)) return { attribution: 'ours', reason: `blamed module ${module} is ours` };
   const isOs = module === undefined || (!linux && microsoft.has(module));
   if (ourFrame && isOs) {
     return { attribution: 'ours', reason: `${module ? `blamed module ${module} is part of the OS` : 'no module blamed'}, and our frame ${ourFrame} is on the stack` };
   }
-  if (module === undefined) return { attribution: 'unknown', reason: linux ? 'the kernel proper, no module blamed' : 'no module blamed (the evidence has no driver list or stack)' };
+  if (module === undefined) return { attribution: 'unknown', reason: linux ? 'the kernel proper, no module blamed' : (unblamed ?? 'no module blamed (the evidence has no driver list or stack)') };
   if (!linux && microsoft.has(module)) return { attribution: 'windows', reason: `blamed module ${module} ships with Windows` };
   return { attribution: 'other-vendor', reason: `blamed module ${module} is neither ours${linux ? '' : ' nor Microsoft’s'}` };
 }
 
 function firstOurFrame(frames: readonly EvidenceFrame[] | undefined, cfg: AttributionConfig): string | undefined {
-  const ours = new Set(cfg.ours.map(normalizeModule));
-  const f = frames?.find((x) => x.module && ours.has(normalizeModule(x.module)));
-  return f?.module ? `${normalizeModule(f.module)}${f.function ? `!${f.function}` : ''}` : undefined;
+  const ours = new Set(cfg.ours.map(bucketModule));
+  const f = frames?.find((x) => x.module && ours.has(bucketModule(x.module)));
+  return f?.module ? `${bucketModule(f.module)}${f.function ? `!${escapeControls(f.function)}` : ''}` : undefined;
 }
 
-/** Computes the bucket of one piece of crash evidence. */
-export function bucketCrash(e: CrashEvidence, cfg: AttributionConfig): CrashBucket {
-  const module = e.module ? normalizeModule(e.module) : undefined;
+/**
+ * Computes the bucket of one piece of crash evidence. Every part of an id that came from the guest
+ * (module, function, title, parameters) is made printable here, where ids are made.
+ */
+export function bucketCrash(evidence: CrashEvidence, cfg: AttributionConfig): CrashBucket {
+  const e: CrashEvidence = {
+    ...evidence,
+    ...(evidence.function !== undefined ? { function: escapeControls(evidence.function) } : {}),
+    ...(evidence.title !== undefined ? { title: escapeControls(evidence.title) } : {}),
+    ...(evidence.params !== undefined ? { params: evidence.params.map(escapeControls) } : {}),
+  };
+  const module = e.module ? bucketModule(e.module) : undefined;
   const ourFrame = firstOurFrame(e.frames, cfg);
 
   if (e.kind === 'linux-console') {
@@ -134,7 +155,7 @@ export function bucketCrash(e: CrashEvidence, cfg: AttributionConfig): CrashBuck
   if (module) alternatives.push(`${base}:${module}`);
   alternatives.push(base);
   const id = module ? `${base}:${module}` : base;
-  const { attribution, reason } = attribute(module, ourFrame, cfg, false);
+  const { attribution, reason } = attribute(module, ourFrame, cfg, false, e.unblamed);
   const bucket: CrashBucket = { id, alternatives, evidence: e.kind, attribution, attributionReason: reason };
   if (e.code !== undefined && params.length === 4) bucket.instance = `win:${formatBugcheckCode(e.code >>> 0)}(${params.join(',')})`;
   if (code !== undefined) {
@@ -161,7 +182,7 @@ export function sameCrash(a: CrashBucket, b: CrashBucket): boolean {
 // ---- evidence from each reader ----
 
 export function evidenceFromDump(d: KernelDump): CrashEvidence {
-  return { kind: 'dump', code: d.bugcheck.code, params: d.bugcheck.params, ...(d.blamed ? { module: d.blamed.name } : {}) };
+  return { kind: 'dump', code: d.bugcheck.code, params: d.bugcheck.params, ...(d.blamed ? { module: d.blamed.name } : {}), ...(d.unblamed ? { unblamed: d.unblamed } : {}) };
 }
 
 export function evidenceFromKd(a: KdAnalysis): CrashEvidence {

@@ -14,7 +14,11 @@ const SLOW_MS = 2000;
 async function onlyInputErrors(name: string, buf: Uint8Array): Promise<void> {
   const t0 = performance.now();
   try {
-    await parseKernelDumpBuffer(name, buf);
+    const d = await parseKernelDumpBuffer(name, buf);
+    // Issue #16 row 5: whatever the offsets say, a blamed driver is one of the dump's own list.
+    if (d.blamed && !d.triage?.drivers.some((x) => x.name === d.blamed!.name && x.base === d.blamed!.base)) {
+      throw new Error(`blamed ${JSON.stringify(d.blamed.name)} at ${d.blamed.base}, not a listed driver`);
+    }
   } catch (err) {
     if (!(err instanceof InputError)) throw new Error(`threw ${(err as Error)?.name}: ${(err as Error)?.message}`, { cause: err });
     if (err.place.offset === undefined) throw new Error(`InputError without an offset: ${err.message}`);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { InputError } from '../../../lib/errors.ts';
 import { normalizeModule } from '../bucket.ts';
 import { driverAt, parseKernelDumpBuffer, readKernelDump } from './dump.ts';
+import { TRIAGE_MAX_NAME_BYTES_TOTAL, TRIAGE_MAX_NAME_CHARS, TRIAGE_MAX_STRING_POOL, TRIAGE_MAX_UNLOADED } from './triage-dump.ts';
 import { bitmapHeader, header32, header64, samplesMissing, TRIAGE_ORACLE, TRIAGE_SAMPLE, triageDump } from './testdata/build-dump.ts';
 
 /** rizin's expected output: `  Field : 0x…` lines per section, and `N  0xADDR sp: … pdb.module.fn` frames. */
@@ -208,4 +209,185 @@ t.test('bad files: InputError with file, offset and what was expected', async (t
   const missing = await readKernelDump('/nonexistent/MEMORY.DMP').catch((e: unknown) => e);
   t.type(missing, InputError);
   t.match((missing as Error).message, /file not found/);
+});
+
+// ---- issue #16 row 5: a BrokenDriverOffset pointing anywhere in the file
+
+const ROW5_DRIVERS = [
+  { path: '\\SystemRoot\\system32\\ntoskrnl.exe', base: 0xfffff80000000000n, size: 0x100000, timestamp: 1 },
+  { path: '\\SystemRoot\\System32\\drivers\\myfilter.sys', base: 0xfffff80010000000n, size: 0x20000, timestamp: 0x5a75bec4 },
+  { path: '\\SystemRoot\\System32\\drivers\\other.sys', base: 0xfffff80020000000n, size: 0x8000, timestamp: 7 },
+];
+// 0x7E with the exception address (parameter 2) inside myfilter.sys: the right blame.
+const ROW5_PARAMS: [bigint, bigint, bigint, bigint] = [0xc0000005n, 0xfffff80010001234n, 0n, 0n];
+const LIST_AT = 0x2100;
+
+/** The synthetic triage dump with BrokenDriverOffset set to `offset`; `prepare` then writes what it points at (or the offset, from the built dump). */
+function row5Dump(offset: number, prepare?: (b: Buffer) => void): Buffer {
+  const b = triageDump({ drivers: ROW5_DRIVERS, params: ROW5_PARAMS });
+  b.writeUInt32LE(offset >>> 0, 0x2040);
+  prepare?.(b);
+  return b;
+}
+
+// The gap between the TRIAGE_DUMP64 header (0x80 bytes at 0x2000) and the driver list at 0x2100 is
+// zeros: a hostile record placed there points its DriverNameOffset at a string of the writer's choice.
+const garbageCases: Array<[string, Buffer]> = [
+  // DriverNameOffset -> a DUMP_STRING "P": what the real sample gave with the offset at 0x2014.
+  ['a record naming "P"', row5Dump(0x20a0, (b) => {
+    b.writeUInt32LE(0x20c0, 0x20a0);
+    b.writeUInt32LE(1, 0x20c0);
+    b.write('P\0', 0x20c4, 'utf16le');
+  })],
+  // DriverNameOffset -> a zero dword: an empty name (the sample's 561 offsets that gave "module ''").
+  ['a record naming ""', row5Dump(0x20a0, (b) => b.writeUInt32LE(0x2090, 0x20a0))],
+  ['into the DUMP_HEADER64', row5Dump(0x10)],
+  ['into the TRIAGE_DUMP64 header', row5Dump(0x2014)],
+  ['past the end of the file', row5Dump(0x7fff0000)],
+  ['at the last bytes of the file', row5Dump(-1, (b) => b.writeUInt32LE(b.length - 8, 0x2040))],
+  ['inside a driver entry, not at its start', row5Dump(LIST_AT + 0x90 + 0x38)],
+  ['at a string in the pool (not a driver entry)', row5Dump(-1, (b) => b.writeUInt32LE(b.readUInt32LE(0x2038), 0x2040))],
+  ['at 0xffffffff', row5Dump(0xffffffff)],
+];
+
+t.test('row 5 (#16): a BrokenDriverOffset pointing anywhere is ignored with a warning; the faulting address blames', async (t) => {
+  for (const [name, buf] of garbageCases) {
+    const offset = buf.readUInt32LE(0x2040);
+    const d = await parseKernelDumpBuffer(`${name}.dmp`, buf).catch((e: unknown) => e as Error);
+    if (d instanceof Error) {
+      t.fail(`${name}: threw ${d.message}`);
+      continue;
+    }
+    t.same(d.blamed, { name: 'myfilter.sys', base: '0xfffff80010000000', source: 'faulting-address', address: '0xfffff80010001234' }, `${name}: blames the driver holding the faulting address`);
+    t.equal(d.triage?.brokenDriver, undefined, `${name}: no broken driver taken from the record`);
+    t.equal(d.triage?.brokenDriverRejected?.offset, offset, `${name}: the rejection names the offset`);
+    const w = d.warnings.find((x) => x.includes(`BrokenDriverOffset 0x${offset.toString(16)}`));
+    t.ok(w, `${name}: a warning names BrokenDriverOffset 0x${offset.toString(16)}`);
+    t.match(w, /ignored/, `${name}: and says it is ignored`);
+  }
+});
+
+t.test('row 5 (#16): an in-list BrokenDriverOffset stands; one that disagrees with the faulting address says so', async (t) => {
+  // Record at driver 1 (myfilter.sys), address in myfilter.sys: they agree, no note.
+  const agree = await parseKernelDumpBuffer('agree.dmp', row5Dump(LIST_AT + 1 * 0x90));
+  t.same(agree.triage?.brokenDriver?.name, 'myfilter.sys');
+  t.same(agree.blamed, { name: 'myfilter.sys', base: '0xfffff80010000000', source: 'faulting-address', address: '0xfffff80010001234' });
+  t.notOk(agree.warnings.some((w) => /disagree/.test(w)), 'no disagreement noted');
+
+  // Record at driver 2 (other.sys), address in myfilter.sys: the address wins and the result says so.
+  const disagree = await parseKernelDumpBuffer('disagree.dmp', row5Dump(LIST_AT + 2 * 0x90));
+  t.same(disagree.triage?.brokenDriver?.name, 'other.sys', 'the record itself is valid and kept');
+  t.same(disagree.blamed, {
+    name: 'myfilter.sys',
+    base: '0xfffff80010000000',
+    source: 'faulting-address',
+    address: '0xfffff80010001234',
+    conflict: { source: 'broken-driver', name: 'other.sys', base: '0xfffff80020000000' },
+  });
+  const w = disagree.warnings.find((x) => /disagree/.test(x));
+  t.match(w, /other\.sys/);
+  t.match(w, /myfilter\.sys/);
+  t.match(w, /0xfffff80010001234/);
+
+  // A record outside the list is believed only as a copy of a listed entry (path, DllBase, SizeOfImage).
+  const copy = (mutate?: (e: Buffer) => void): Buffer => {
+    const b = triageDump({ drivers: ROW5_DRIVERS, code: 0xc4, params: [0x62n, 0n, 0n, 1n] });
+    const entry = Buffer.from(b.subarray(LIST_AT + 0x90, LIST_AT + 2 * 0x90));
+    mutate?.(entry);
+    const out = Buffer.concat([b, Buffer.alloc(4), entry]);
+    out.writeUInt32LE(out.length, 0x2004); // SizeOfDump: the triage data now ends after the copy
+    out.writeUInt32LE(b.length + 4, 0x2040);
+    return out;
+  };
+  const same = await parseKernelDumpBuffer('copy.dmp', copy());
+  t.same(same.blamed, { name: 'myfilter.sys', base: '0xfffff80010000000', source: 'broken-driver' }, 'a copy of a listed entry is believed');
+  const moved = await parseKernelDumpBuffer('moved.dmp', copy((e) => e.writeBigUInt64LE(0xfffff80077770000n, 0x38)));
+  t.equal(moved.blamed, undefined, 'the same name at another DllBase is not a listed driver');
+  t.match(moved.warnings.join('\n'), /BrokenDriverOffset 0x[0-9a-f]+ ignored: the entry there names "\\\\SystemRoot.*myfilter\.sys" at 0xfffff80077770000, which is not a driver in the list of 3/);
+  t.match(moved.unblamed, /3 drivers read .* no faulting-address parameter, and the broken-driver record \(BrokenDriverOffset 0x[0-9a-f]+\) was ignored/);
+
+  // A bugcheck without a faulting-address parameter (0xC4): the valid record is the blame.
+  const c4 = triageDump({ drivers: ROW5_DRIVERS, brokenIndex: 2, code: 0xc4, params: [0x62n, 0n, 0n, 1n] });
+  const v = await parseKernelDumpBuffer('c4.dmp', c4);
+  t.same(v.blamed, { name: 'other.sys', base: '0xfffff80020000000', source: 'broken-driver' });
+});
+
+t.test('row 5 (#16): triage of such a dump names the right module and bucket, and no false "no driver list"', async (t) => {
+  const { triageFile, formatTriage } = await import('../../cli/commands/triage.ts');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'fg-row5-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const [name, buf] of garbageCases.slice(0, 2)) {
+    const file = path.join(dir, 'row5.dmp');
+    await writeFile(file, buf);
+    const r = await triageFile(file, { ours: ['myfilter'] });
+    t.equal(r.module, 'myfilter', `${name}: module`);
+    t.equal(r.bucket, 'win:0x7E:myfilter', `${name}: bucket`);
+    t.equal(r.attribution, 'ours', `${name}: attribution`);
+    t.match(formatTriage(r), /note {3}triage dump: BrokenDriverOffset 0x20a0 .*ignored/, `${name}: triage prints the warning`);
+  }
+  // A dump with its driver list read and nothing blamed: the reason says what was read, not "no driver list".
+  const file = path.join(dir, 'nowhere.dmp');
+  await writeFile(file, triageDump({ drivers: ROW5_DRIVERS, params: [0xc0000005n, 0xfffff80099990000n, 0n, 0n] }));
+  const r = await triageFile(file, { ours: ['myfilter'] });
+  t.equal(r.module, undefined);
+  t.equal(r.drivers?.length, 3);
+  t.notMatch(r.attributionReason, /no driver list/);
+  t.match(r.attributionReason, /3 drivers/);
+  t.match(r.attributionReason, /0xfffff80099990000/);
+});
+
+t.test('row 5 (#16): the real triage_x64.dmp with BrokenDriverOffset at 0x2014 ("module P") and 0x518 (empty)', { skip: samplesMissing }, async (t) => {
+  const { triageFile } = await import('../../cli/commands/triage.ts');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'fg-row5-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const offset of [0x2014, 0x518, 0x10, 0x2038, 0x108b8 + 4, 0x7fff0000]) {
+    const buf = readFileSync(TRIAGE_SAMPLE);
+    buf.writeUInt32LE(offset, 0x2040);
+    const file = path.join(dir, 'triage.dmp');
+    await writeFile(file, buf);
+    const r = await triageFile(file, { ours: [] });
+    const at = `0x${offset.toString(16)}`;
+    t.equal(r.module, 'amdppm', `${at}: the faulting address's module`);
+    t.equal(r.bucket, 'win:0x7E:amdppm', `${at}: bucket`);
+    t.equal(r.drivers?.length, 151);
+    t.ok(r.warnings?.some((w) => w.includes(`BrokenDriverOffset ${at}`)), `${at}: warned`);
+  }
+});
+
+t.test('row 5 (#16): counts and sizes a dump wrote are held to named bounds (InputError with field, offset, limit)', async (t) => {
+  const drivers = Array.from({ length: 200 }, (_, i) => ({ path: `\\SystemRoot\\System32\\drivers\\d${i}.sys`, base: 0xfffff80000000000n + BigInt(i) * 0x100000n, size: 0x10000, timestamp: i }));
+  // Every entry's DriverNameOffset at one DUMP_STRING of TRIAGE_MAX_NAME_CHARS characters appended
+  // after the triage data: 200 x 64 KiB of names to decode, past TRIAGE_MAX_NAME_BYTES_TOTAL.
+  const small = triageDump({ drivers });
+  const big = Buffer.alloc(4 + (TRIAGE_MAX_NAME_CHARS + 1) * 2);
+  big.writeUInt32LE(TRIAGE_MAX_NAME_CHARS, 0);
+  big.fill('A\0', 4, 4 + TRIAGE_MAX_NAME_CHARS * 2, 'latin1');
+  const shared = Buffer.concat([small, big]);
+  for (let i = 0; i < drivers.length; i++) shared.writeUInt32LE(small.length, 0x2100 + i * 0x90);
+  const e1 = await parseKernelDumpBuffer('shared.dmp', shared).catch((e: unknown) => e);
+  t.type(e1, InputError, 'names past the total budget');
+  t.equal((e1 as InputError).place.file, 'shared.dmp');
+  t.equal((e1 as InputError).place.offset, small.length, 'at the string that crossed the budget');
+  t.match((e1 as InputError).message, new RegExp(`driver \\d+ name: .*at most ${TRIAGE_MAX_NAME_BYTES_TOTAL}.*TRIAGE_MAX_NAME_BYTES_TOTAL`));
+  // Under the budget, one long name is read whole.
+  const one = Buffer.concat([small, big]);
+  one.writeUInt32LE(small.length, 0x2100);
+  const ok = await parseKernelDumpBuffer('one.dmp', one);
+  t.equal(ok.triage?.drivers[0]?.path.length, TRIAGE_MAX_NAME_CHARS);
+
+  const pool = triageDump({ drivers });
+  pool.writeUInt32LE(TRIAGE_MAX_STRING_POOL + 1, 0x203c);
+  const e2 = await parseKernelDumpBuffer('pool.dmp', pool).catch((e: unknown) => e);
+  t.type(e2, InputError);
+  t.equal((e2 as InputError).place.offset, 0x203c);
+  t.match((e2 as InputError).message, new RegExp(`StringPoolSize ${TRIAGE_MAX_STRING_POOL + 1} is absurd \\(expected at most ${TRIAGE_MAX_STRING_POOL}\\)`));
+
+  // UnloadedDriversOffset at a count past TRIAGE_MAX_UNLOADED (written in the gap before the list).
+  const unl = triageDump({ drivers });
+  unl.writeUInt32LE(0x20a0, 0x2018);
+  unl.writeUInt32LE(TRIAGE_MAX_UNLOADED + 1, 0x20a0);
+  const e3 = await parseKernelDumpBuffer('unloaded.dmp', unl).catch((e: unknown) => e);
+  t.type(e3, InputError);
+  t.equal((e3 as InputError).place.offset, 0x20a0);
+  t.match((e3 as InputError).message, new RegExp(`unloaded driver count ${TRIAGE_MAX_UNLOADED + 1} is absurd \\(expected at most ${TRIAGE_MAX_UNLOADED}`));
 });

@@ -2,7 +2,9 @@
 // the bitmap-dump header and the triage (kernel minidump) driver list, reference windows.md §1.
 // It reads only the pages it needs through positioned reads, so a 4 GiB MEMORY.DMP is triaged by
 // reading a few kilobytes; `bytesRead` says how many. 64-bit values stay `0x…` strings (BigInt inside).
-// Anything wrong with the file is an InputError naming the file, the byte offset and what was expected.
+// Anything wrong with the file is an InputError naming the file, the byte offset and what was expected;
+// the one exception is a broken-driver record that does not check out (issue #16 row 5), which is
+// ignored with a warning, since the driver list and faulting address still answer who crashed.
 import { baseBugcheckCode, bugcheckName, lookupBugcheck, parseHex } from '../bugchecks.ts';
 import { type Block, bufferSource, type ByteSource, DumpReader, hex, openSource } from './reader.ts';
 import { type DumpDriver, readTriage64, type TriageDump } from './triage-dump.ts';
@@ -75,8 +77,8 @@ const H32 = {
 // TotalPresentPages @0x2028, bitmap size in bits @0x2030, bitmap from 0x2038.
 const BITMAP_AT = 0x2000;
 const BITMAP_HEADER_SIZE = 0x38;
-// 2^40 pages of 4 KiB is 4 EiB of RAM: a bigger bitmap is a corrupt header.
-const MAX_BITMAP_BITS = 1n << 40n;
+/** Bitmap size in bits: 2^40 pages of 4 KiB is 4 EiB of RAM, a bigger bitmap is a corrupt header (the bitmap itself is never read). */
+export const DUMP_MAX_BITMAP_BITS = 1n << 40n;
 
 const FILETIME_UNIX_EPOCH = 116444736000000000n; // 100 ns intervals from 1601-01-01 to 1970-01-01
 
@@ -95,6 +97,8 @@ export interface BlamedDriver {
   /** `broken-driver`: the dump's own record; `faulting-address`: the driver holding the address in a bugcheck parameter. */
   source: 'broken-driver' | 'faulting-address';
   address?: string;
+  /** The other evidence named a different driver (issue #16 row 5); a warning says the same. */
+  conflict?: { source: 'broken-driver'; name: string; base: string };
 }
 
 export interface KernelDump {
@@ -121,6 +125,8 @@ export interface KernelDump {
   bitmap?: BitmapHeader;
   triage?: TriageDump;
   blamed?: BlamedDriver;
+  /** With triage data and no blame: why nobody is blamed, in terms of what was read. */
+  unblamed?: string;
   /** Things that did not stop the read but lower confidence (unfinished triage dump, ...). */
   warnings: string[];
 }
@@ -150,7 +156,7 @@ async function readBitmap(r: DumpReader): Promise<BitmapHeader> {
   const firstPage = b.u64(BITMAP_AT + 0x20, 'FirstPage');
   const present = b.u64(BITMAP_AT + 0x28, 'TotalPresentPages');
   const bits = b.u64(BITMAP_AT + 0x30, 'bitmap size');
-  if (bits > MAX_BITMAP_BITS) throw r.error(BITMAP_AT + 0x30, `bitmap size ${bits} bits is absurd (expected at most 2^40 pages)`);
+  if (bits > DUMP_MAX_BITMAP_BITS) throw r.error(BITMAP_AT + 0x30, `bitmap size ${bits} bits is absurd (expected at most 2^40 pages)`);
   if (present > bits) throw r.error(BITMAP_AT + 0x28, `TotalPresentPages ${present} exceeds the bitmap's ${bits} pages`);
   const bitmapBytes = Number((bits + 7n) / 8n);
   if (firstPage < BigInt(BITMAP_AT + BITMAP_HEADER_SIZE + bitmapBytes)) {
@@ -167,16 +173,50 @@ export function driverAt(drivers: readonly DumpDriver[], address: bigint): DumpD
   });
 }
 
-function blame(code: number, params: readonly string[], triage: TriageDump | undefined): BlamedDriver | undefined {
-  if (!triage) return undefined;
-  if (triage.brokenDriver) return { name: triage.brokenDriver.name, base: triage.brokenDriver.base, source: 'broken-driver' };
+/**
+ * Who is blamed, and by which evidence (issue #16 row 5). The rule:
+ * 1. The driver holding the faulting address (the bugcheck's address parameter, bugchecks.ts) wins:
+ *    the address is the crash's own evidence and is checked against the driver list here.
+ * 2. Else the broken-driver record, when triage-dump.ts accepted it (a listed driver; a record
+ *    pointing anywhere else was already ignored with a warning).
+ * 3. Else nobody, and `unblamed` says why in terms of what was read (never "no driver list" when
+ *    there is one).
+ * When both 1 and 2 name a driver and they differ, the blame carries the other as `conflict` and a
+ * warning says so: the bucket follows rule 1, the reader sees both.
+ */
+function blame(code: number, params: readonly string[], triage: TriageDump | undefined, warnings: string[]): { blamed?: BlamedDriver; unblamed?: string } {
+  if (!triage) return {};
+  const n = triage.drivers.length;
+  const broken = triage.brokenDriver && triage.brokenDriver.name !== '' ? triage.brokenDriver : undefined;
   const index = lookupBugcheck(code)?.addressParam;
-  if (!index) return undefined;
-  const raw = params[index - 1];
+  const raw = index === undefined ? undefined : params[index - 1];
   const address = raw === undefined ? undefined : parseHex(raw);
-  if (address === undefined || address === 0n) return undefined;
-  const d = driverAt(triage.drivers, address);
-  return d ? { name: d.name, base: d.base, source: 'faulting-address', address: hex(address) } : undefined;
+  let why: string;
+  let fault: DumpDriver | undefined;
+  if (index === undefined) why = `bugcheck 0x${code.toString(16).toUpperCase()} has no faulting-address parameter`;
+  else if (address === undefined || address === 0n) why = `the faulting address (parameter ${index}) is ${raw ?? 'missing'}`;
+  else {
+    const d = driverAt(triage.drivers, address);
+    if (!d) why = `the faulting address ${hex(address)} (parameter ${index}) lies in none of them`;
+    else if (d.name === '') why = `the driver holding the faulting address ${hex(address)} (parameter ${index}) has an empty name`;
+    else {
+      fault = d;
+      why = '';
+    }
+  }
+  if (fault && address !== undefined) {
+    const blamed: BlamedDriver = { name: fault.name, base: fault.base, source: 'faulting-address', address: hex(address) };
+    if (broken && broken.base !== fault.base) {
+      blamed.conflict = { source: 'broken-driver', name: broken.name, base: broken.base };
+      warnings.push(
+        `blame disagrees: the faulting address ${hex(address)} (parameter ${index}) lies in ${fault.name} (${fault.base}), but the broken-driver record (BrokenDriverOffset 0x${triage.brokenDriverOffset.toString(16)}) names ${broken.name} (${broken.base}); blamed ${fault.name}, by the faulting address`,
+      );
+    }
+    return { blamed };
+  }
+  if (broken) return { blamed: { name: broken.name, base: broken.base, source: 'broken-driver' } };
+  const record = triage.brokenDriverRejected ? `, and the broken-driver record (BrokenDriverOffset 0x${triage.brokenDriverRejected.offset.toString(16)}) was ignored` : '';
+  return { unblamed: n === 0 ? `no module blamed: the triage data has no driver list${record}` : `no module blamed: ${n} drivers read from the triage data, but ${why}${record}` };
 }
 
 /** Reads a kernel dump from a byte source (a file handle, or a buffer in tests). */
@@ -224,6 +264,7 @@ export async function parseKernelDump(source: ByteSource): Promise<KernelDump> {
     warnings.push(`file is ${r.size} bytes but RequiredDumpSpace says ${required}${why}`);
   }
   const machine = h.u32(O.machine, 'MachineImageType');
+  const blamedFields = blame(baseBugcheckCode(code), params, triage, warnings);
   return {
     file: r.file,
     format: sig,
@@ -243,10 +284,7 @@ export async function parseKernelDump(source: ByteSource): Promise<KernelDump> {
     miniDumpFields: decodeFields(h.u32(O.miniDumpFields, 'MiniDumpFields')),
     ...(bitmap ? { bitmap } : {}),
     ...(triage ? { triage } : {}),
-    ...((): { blamed?: BlamedDriver } => {
-      const b = blame(baseBugcheckCode(code), params, triage);
-      return b ? { blamed: b } : {};
-    })(),
+    ...blamedFields,
     warnings,
   };
 }

@@ -1,6 +1,9 @@
 // TRIAGE_DUMP64: the kernel minidump (DumpType 4) that follows the 0x2000-byte DUMP_HEADER64
 // (reference windows.md §1). Every *Offset is an absolute file offset. This reads the driver list,
 // its string pool, the broken-driver record and the unloaded-driver list: a few tens of kilobytes.
+// Counts and sizes the dump states are held to the TRIAGE_MAX_* bounds below; the broken-driver
+// record, an offset that could point anywhere, is believed only when it checks out against the list.
+import { InputError } from '../../../lib/errors.ts';
 import { type Block, type DumpReader, hex } from './reader.ts';
 
 export const TRIAGE_AT = 0x2000;
@@ -15,13 +18,23 @@ const DE_DLLBASE = 0x38;
 const DE_SIZEOFIMAGE = 0x48;
 const DE_TIMEDATESTAMP = 0x88;
 const DE_MIN_SIZE = 0x90;
-const DE_MAX_SIZE = 0x400;
-// A real system loads a few hundred drivers; more than this is a corrupt count, not a big machine.
-const MAX_DRIVERS = 4096;
-// §1: names are DUMP_STRING {u32 Length; WCHAR Buffer[]}; a Windows path is at most 32767 characters.
-const MAX_NAME_CHARS = 0x7fff;
-// The string pool holds the driver names: a few tens of KiB. Above this the size field is corrupt.
-const MAX_STRING_POOL = 16 * 1024 * 1024;
+/** The driver entry size derived from the offsets: Microsoft's is 0x90; above this the offsets are corrupt. */
+export const TRIAGE_MAX_DRIVER_ENTRY_SIZE = 0x400;
+// Named bounds on what a dump's own counts and sizes may ask for (issue #16 row 5): a hostile dump
+// must not make the reader allocate or loop in proportion to a number it wrote. Each one, when
+// exceeded, is an InputError naming the file, the field, its offset and this limit.
+/** DriverCount: a real system loads a few hundred drivers; more is a corrupt count, not a big machine. */
+export const TRIAGE_MAX_DRIVERS = 4096;
+/** DUMP_STRING Length: §1 names are {u32 Length; WCHAR Buffer[]}; a Windows path is at most 32767 characters. */
+export const TRIAGE_MAX_NAME_CHARS = 0x7fff;
+/**
+ * All driver-name bytes decoded for one dump (list and broken-driver record). The sample's 151 names
+ * take 14 KiB; 4096 drivers of 512-character paths take 4 MiB. Without it 4096 entries could all point
+ * at one 64 KiB string and make the reader decode 256 MiB.
+ */
+export const TRIAGE_MAX_NAME_BYTES_TOTAL = 4 * 1024 * 1024;
+/** StringPoolSize: the pool holds the driver names, a few tens of KiB; above this the size field is corrupt. */
+export const TRIAGE_MAX_STRING_POOL = 16 * 1024 * 1024;
 // §1 table: TriageOptions 0x100 = the driver list was cut short when the dump was written.
 const TRIAGE_OPTION_DRIVER_LIST_TRUNCATED = 0x100;
 // Unloaded drivers: NOT in the reference. Layout read off the sample (triage_x64.dmp @0x20d0) and
@@ -30,7 +43,8 @@ const TRIAGE_OPTION_DRIVER_LIST_TRUNCATED = 0x100;
 // u64 StartAddress @0x28; u64 EndAddress @0x30}. Windows keeps the last 50 (MI_UNLOADED_DRIVERS).
 const UD_ENTRY = 0x38;
 const UD_NAME_CHARS = 12;
-const MAX_UNLOADED = 64;
+/** Unloaded driver count: Windows keeps the last 50 (MI_UNLOADED_DRIVERS). */
+export const TRIAGE_MAX_UNLOADED = 64;
 
 export interface DumpDriver {
   /** File name without the directory, e.g. `fltmgr.sys`. */
@@ -66,8 +80,10 @@ export interface TriageDump {
   stringPool: { offset: number; size: number };
   brokenDriverOffset: number;
   drivers: DumpDriver[];
-  /** The driver the dump itself blames (BrokenDriverOffset), when it names one. */
+  /** The driver the dump itself blames (BrokenDriverOffset), when the record checks out as a listed driver. */
   brokenDriver?: DumpDriver;
+  /** BrokenDriverOffset was set but not believed: where it pointed and why (also in the warnings). */
+  brokenDriverRejected?: { offset: number; reason: string };
   unloadedDrivers?: UnloadedDriver[];
   topOfStack: string;
   /** How each driver name's DUMP_STRING Length was read (§1: characters, though headers say bytes). */
@@ -79,27 +95,35 @@ export function basename(path: string): string {
   return path.slice(i + 1);
 }
 
+/** Counts the name bytes decoded for one dump against TRIAGE_MAX_NAME_BYTES_TOTAL. */
+interface NameBudget {
+  bytes: number;
+}
+
 /** Reads a DUMP_STRING at `offset`, from `pool` when it lies inside, else with its own reads. */
-async function dumpString(r: DumpReader, pool: Block | undefined, offset: number, what: string): Promise<{ text: string; unit: 'chars' | 'bytes' }> {
+async function dumpString(r: DumpReader, pool: Block | undefined, offset: number, what: string, budget: NameBudget): Promise<{ text: string; unit: 'chars' | 'bytes' }> {
   const head = pool?.contains(offset, 4) ? pool : await r.block(offset, 4, `${what} length`);
   const length = head.u32(offset, `${what} length`);
-  if (length > MAX_NAME_CHARS * 2) {
-    throw r.error(offset, `${what}: DUMP_STRING length ${length} is absurd (expected at most ${MAX_NAME_CHARS} characters)`);
+  if (length > TRIAGE_MAX_NAME_CHARS * 2) {
+    throw r.error(offset, `${what}: DUMP_STRING length ${length} is absurd (expected at most ${TRIAGE_MAX_NAME_CHARS} characters)`);
   }
   // §1: Length is a character count although the header comment says bytes; accept whichever reading
   // ends on the NUL. Characters first: that is what Windows writes.
   const want = (length + 1) * 2;
   const avail = Math.min(want, r.size - (offset + 4));
   if (avail < 2) throw r.error(offset + 4, `${what}: DUMP_STRING of length ${length} runs past the end of the file`);
-  const body = pool?.contains(offset + 4, avail) ? pool.bytes(offset + 4, avail, what) : (await r.block(offset + 4, avail, what)).buf;
-  const chars = (n: number): number[] => Array.from({ length: n }, (_, i) => body.readUInt16LE(i * 2));
-  const attempts: Array<{ unit: 'chars' | 'bytes'; n: number }> = [{ unit: 'chars', n: length }];
-  if (length % 2 === 0) attempts.push({ unit: 'bytes', n: length / 2 });
-  for (const { unit, n } of attempts) {
-    if ((n + 1) * 2 > body.length) continue;
-    const cs = chars(n + 1);
-    if (cs[n] === 0 && !cs.slice(0, n).includes(0)) return { text: String.fromCharCode(...cs.slice(0, n)), unit };
+  budget.bytes += avail;
+  if (budget.bytes > TRIAGE_MAX_NAME_BYTES_TOTAL) {
+    throw r.error(offset, `${what}: the driver names read so far take ${budget.bytes} bytes (expected at most ${TRIAGE_MAX_NAME_BYTES_TOTAL} for all names, TRIAGE_MAX_NAME_BYTES_TOTAL): entries point at oversized or shared strings`);
   }
+  const body = pool?.contains(offset + 4, avail) ? pool.bytes(offset + 4, avail, what) : (await r.block(offset + 4, avail, what)).buf;
+  // One pass for the first NUL character; both readings need it at their end and nowhere before.
+  let nul = 0;
+  while (nul * 2 + 2 <= body.length && body.readUInt16LE(nul * 2) !== 0) nul++;
+  const candidates: Array<{ unit: 'chars' | 'bytes'; n: number }> = [{ unit: 'chars', n: length }];
+  if (length % 2 === 0) candidates.push({ unit: 'bytes', n: length / 2 });
+  const hit = candidates.find((c) => c.n === nul && (c.n + 1) * 2 <= body.length);
+  if (hit) return { text: body.toString('utf16le', 0, hit.n * 2), unit: hit.unit };
   throw r.error(
     offset,
     `${what}: DUMP_STRING of length ${length} is not NUL-terminated after ${length} characters (at 0x${(offset + 4 + length * 2).toString(16)})` +
@@ -107,9 +131,9 @@ async function dumpString(r: DumpReader, pool: Block | undefined, offset: number
   );
 }
 
-async function driverAt(r: DumpReader, list: Block, pool: Block | undefined, at: number, what: string): Promise<{ driver: DumpDriver; unit: 'chars' | 'bytes' }> {
+async function driverAt(r: DumpReader, list: Block, pool: Block | undefined, at: number, what: string, budget: NameBudget): Promise<{ driver: DumpDriver; unit: 'chars' | 'bytes' }> {
   const nameOffset = list.u32(at + DE_NAME, `${what} DriverNameOffset`);
-  const { text, unit } = await dumpString(r, pool, nameOffset, `${what} name`);
+  const { text, unit } = await dumpString(r, pool, nameOffset, `${what} name`, budget);
   return {
     unit,
     driver: {
@@ -122,6 +146,58 @@ async function driverAt(r: DumpReader, list: Block, pool: Block | undefined, at:
   };
 }
 
+/** Where the driver list lies, for checking the broken-driver record against it. */
+interface ListPlace {
+  offset: number;
+  entrySize: number;
+}
+
+/**
+ * BrokenDriverOffset is an offset the dump writer chose; it is believed only when it can be checked
+ * (issue #16 row 5): it must lie in the triage data after the TRIAGE_DUMP64 header, and either be the
+ * start of one of the listed entries, or hold an entry whose path, DllBase and SizeOfImage are those
+ * of a listed driver. Anything else returns why it is not believed; the caller warns and ignores it.
+ */
+async function checkBrokenDriver(
+  r: DumpReader,
+  at: number,
+  triageEnd: number,
+  drivers: readonly DumpDriver[],
+  place: ListPlace | undefined,
+  pool: Block | undefined,
+  budget: NameBudget,
+): Promise<{ driver: DumpDriver } | { reason: string }> {
+  const dataStart = TRIAGE_AT + TRIAGE_HEADER_SIZE;
+  if (at + DE_MIN_SIZE > triageEnd || at < dataStart) {
+    const where = at < TRIAGE_AT ? 'it points into the DUMP_HEADER64' : at < dataStart ? 'it points into the TRIAGE_DUMP64 header' : at >= r.size ? `it points past the end of the ${r.size}-byte file` : `a 0x${DE_MIN_SIZE.toString(16)}-byte entry there ends past the triage data`;
+    return { reason: `${where} (expected an entry inside the triage data 0x${dataStart.toString(16)}..0x${triageEnd.toString(16)})` };
+  }
+  if (!place || drivers.length === 0) return { reason: 'the dump has no driver list to check it against' };
+  const listEnd = place.offset + drivers.length * place.entrySize;
+  if (at >= place.offset && at < listEnd) {
+    const index = Math.floor((at - place.offset) / place.entrySize);
+    if ((at - place.offset) % place.entrySize !== 0) {
+      return { reason: `it points 0x${((at - place.offset) % place.entrySize).toString(16)} bytes into driver entry ${index}, not at the start of an entry (entries are 0x${place.entrySize.toString(16)} bytes from 0x${place.offset.toString(16)})` };
+    }
+    const d = drivers[index]!;
+    return d.name === '' ? { reason: `driver entry ${index} there has an empty name` } : { driver: d };
+  }
+  // Outside the list: read it as an entry of its own, and believe it only if it is a listed driver.
+  let entry: DumpDriver;
+  try {
+    const block = await r.block(at, DE_MIN_SIZE, 'broken driver entry (BrokenDriverOffset)');
+    entry = (await driverAt(r, block, pool, at, 'broken driver', budget)).driver;
+  } catch (err) {
+    if (err instanceof InputError) return { reason: `the entry there cannot be read (at 0x${(err.place.offset ?? at).toString(16)}: ${err.detail})` };
+    throw err;
+  }
+  const listed = drivers.find((d) => d.path === entry.path && d.base === entry.base && d.size === entry.size);
+  if (!listed || listed.name === '') {
+    return { reason: `the entry there names ${JSON.stringify(entry.path.slice(0, 80))} at ${entry.base}, which is not a driver in the list of ${drivers.length}` };
+  }
+  return { driver: listed };
+}
+
 export async function readTriage64(r: DumpReader, warnings: string[]): Promise<TriageDump> {
   const h = await r.block(TRIAGE_AT, TRIAGE_HEADER_SIZE, 'TRIAGE_DUMP64 header');
   const f = (rel: number, name: string): number => h.u32(TRIAGE_AT + rel, `TRIAGE_DUMP64.${name}`);
@@ -131,6 +207,8 @@ export async function readTriage64(r: DumpReader, warnings: string[]): Promise<T
   const stringPoolOffset = f(0x38, 'StringPoolOffset');
   const stringPoolSize = f(0x3c, 'StringPoolSize');
   const brokenDriverOffset = f(0x40, 'BrokenDriverOffset');
+  const sizeOfDump = f(0x04, 'SizeOfDump');
+  const budget: NameBudget = { bytes: 0 };
   const triageOptions = f(0x44, 'TriageOptions');
   const unloadedOffset = f(0x18, 'UnloadedDriversOffset');
 
@@ -143,8 +221,8 @@ export async function readTriage64(r: DumpReader, warnings: string[]): Promise<T
   // The string pool, read once: every name is normally inside it.
   let pool: Block | undefined;
   if (stringPoolOffset !== 0 && stringPoolSize !== 0) {
-    if (stringPoolSize > MAX_STRING_POOL) {
-      throw r.error(TRIAGE_AT + 0x3c, `TRIAGE_DUMP64.StringPoolSize ${stringPoolSize} is absurd (expected at most ${MAX_STRING_POOL})`);
+    if (stringPoolSize > TRIAGE_MAX_STRING_POOL) {
+      throw r.error(TRIAGE_AT + 0x3c, `TRIAGE_DUMP64.StringPoolSize ${stringPoolSize} is absurd (expected at most ${TRIAGE_MAX_STRING_POOL})`);
     }
     pool = await r.block(stringPoolOffset, stringPoolSize, 'triage string pool (StringPoolOffset, StringPoolSize)');
   }
@@ -154,22 +232,22 @@ export async function readTriage64(r: DumpReader, warnings: string[]): Promise<T
   let entrySize = 0;
   let list: Block | undefined;
   if (driverCount > 0 && driverListOffset !== 0) {
-    if (driverCount > MAX_DRIVERS) {
-      throw r.error(TRIAGE_AT + 0x34, `TRIAGE_DUMP64.DriverCount ${driverCount} is absurd (expected at most ${MAX_DRIVERS})`);
+    if (driverCount > TRIAGE_MAX_DRIVERS) {
+      throw r.error(TRIAGE_AT + 0x34, `TRIAGE_DUMP64.DriverCount ${driverCount} is absurd (expected at most ${TRIAGE_MAX_DRIVERS})`);
     }
     if (stringPoolOffset <= driverListOffset) {
       throw r.error(TRIAGE_AT + 0x38, `TRIAGE_DUMP64.StringPoolOffset 0x${stringPoolOffset.toString(16)} should follow DriverListOffset 0x${driverListOffset.toString(16)} (the entry size is derived from the gap)`);
     }
     entrySize = Math.floor((stringPoolOffset - driverListOffset) / driverCount / 8) * 8;
-    if (entrySize < DE_MIN_SIZE || entrySize > DE_MAX_SIZE) {
+    if (entrySize < DE_MIN_SIZE || entrySize > TRIAGE_MAX_DRIVER_ENTRY_SIZE) {
       throw r.error(
         TRIAGE_AT + 0x30,
-        `driver entry size derived as 0x${entrySize.toString(16)} from (StringPoolOffset - DriverListOffset) / DriverCount; expected 0x${DE_MIN_SIZE.toString(16)}..0x${DE_MAX_SIZE.toString(16)} (0x90 on x64)`,
+        `driver entry size derived as 0x${entrySize.toString(16)} from (StringPoolOffset - DriverListOffset) / DriverCount; expected 0x${DE_MIN_SIZE.toString(16)}..0x${TRIAGE_MAX_DRIVER_ENTRY_SIZE.toString(16)} (0x90 on x64)`,
       );
     }
     list = await r.block(driverListOffset, driverCount * entrySize, 'triage driver list (DriverListOffset, DriverCount)');
     for (let i = 0; i < driverCount; i++) {
-      const { driver, unit } = await driverAt(r, list, pool, driverListOffset + i * entrySize, `driver ${i}`);
+      const { driver, unit } = await driverAt(r, list, pool, driverListOffset + i * entrySize, `driver ${i}`, budget);
       units.add(unit);
       drivers.push(driver);
     }
@@ -178,20 +256,27 @@ export async function readTriage64(r: DumpReader, warnings: string[]): Promise<T
   }
 
   let brokenDriver: DumpDriver | undefined;
+  let brokenDriverRejected: { offset: number; reason: string } | undefined;
   if (brokenDriverOffset !== 0) {
-    // Not in the reference: "offset of the driver that crashed" in Microsoft's header comment, read
-    // here as a DUMP_DRIVER_ENTRY64 (inside the driver list when it is one of its entries).
-    const inList = list?.contains(brokenDriverOffset, DE_MIN_SIZE) && (brokenDriverOffset - driverListOffset) % entrySize === 0;
-    const block = inList && list ? list : await r.block(brokenDriverOffset, DE_MIN_SIZE, 'broken driver entry (BrokenDriverOffset)');
-    brokenDriver = (await driverAt(r, block, pool, brokenDriverOffset, 'broken driver')).driver;
+    // Not in the reference: "offset of the driver that crashed" in Microsoft's header comment, read as
+    // a DUMP_DRIVER_ENTRY64. The triage data ends at SizeOfDump (file offset, header included: the
+    // sample's is ValidOffset + 4), or at the end of the file when that is shorter or SizeOfDump is wrong.
+    const triageEnd = sizeOfDump > TRIAGE_AT + TRIAGE_HEADER_SIZE ? Math.min(sizeOfDump, r.size) : r.size;
+    const place = list ? { offset: driverListOffset, entrySize } : undefined;
+    const checked = await checkBrokenDriver(r, brokenDriverOffset, triageEnd, drivers, place, pool, budget);
+    if ('driver' in checked) brokenDriver = checked.driver;
+    else {
+      brokenDriverRejected = { offset: brokenDriverOffset, reason: checked.reason };
+      warnings.push(`triage dump: BrokenDriverOffset 0x${brokenDriverOffset.toString(16)} ignored: ${checked.reason}`);
+    }
   }
 
   let unloadedDrivers: UnloadedDriver[] | undefined;
   if (unloadedOffset !== 0) {
     const countBlock = await r.block(unloadedOffset, 8, 'unloaded driver count (UnloadedDriversOffset)');
     const count = countBlock.u32(unloadedOffset, 'unloaded driver count');
-    if (count > MAX_UNLOADED) {
-      throw r.error(unloadedOffset, `unloaded driver count ${count} is absurd (expected at most ${MAX_UNLOADED}; Windows keeps the last 50)`);
+    if (count > TRIAGE_MAX_UNLOADED) {
+      throw r.error(unloadedOffset, `unloaded driver count ${count} is absurd (expected at most ${TRIAGE_MAX_UNLOADED}; Windows keeps the last 50)`);
     }
     const at = unloadedOffset + 8;
     const b = await r.block(at, count * UD_ENTRY, 'unloaded driver list');
@@ -215,7 +300,7 @@ export async function readTriage64(r: DumpReader, warnings: string[]): Promise<T
 
   return {
     servicePackBuild: f(0x00, 'ServicePackBuild'),
-    sizeOfDump: f(0x04, 'SizeOfDump'),
+    sizeOfDump,
     validOffset,
     complete,
     driverListOffset,
@@ -227,6 +312,7 @@ export async function readTriage64(r: DumpReader, warnings: string[]): Promise<T
     brokenDriverOffset,
     drivers,
     ...(brokenDriver ? { brokenDriver } : {}),
+    ...(brokenDriverRejected ? { brokenDriverRejected } : {}),
     ...(unloadedDrivers ? { unloadedDrivers } : {}),
     topOfStack: hex(h.u64(TRIAGE_AT + 0x48, 'TRIAGE_DUMP64.TopOfStack')),
     nameLengthUnit: units.size === 0 ? 'none' : units.size === 2 ? 'mixed' : [...units][0]!,
