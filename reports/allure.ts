@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ContentType, LabelName, Stage, Status, type Label } from 'allure-js-commons';
 import { ReporterRuntime, stringifyEnvInfo, type Writer } from 'allure-js-commons/sdk/reporter';
+import { escapeControls } from '../lib/printable.ts';
 import { cellTitle, verdictClass } from './base.ts';
 import { failureMessage } from './junit.ts';
 import { evidencePath, findEvidence, readTail, type ReportCell, type RunFolder } from './run-folder.ts';
@@ -52,6 +53,27 @@ export class PlainResultsWriter implements Writer {
   writeGlobals(name: string, info: Parameters<Writer['writeGlobals']>[1]): void {
     writeFileSync(this.#path(name), JSON.stringify(info));
   }
+}
+
+/**
+ * Guest text (a reason, a title) as Allure shows it (issue #16 row 9): Allure renders `description` as
+ * Markdown, so a guest's `![x](http://...)` there made the report fetch that URL when opened. The
+ * description goes as HTML instead: the text HTML-escaped inside <pre>, so nothing in it is markup,
+ * and control characters escaped visibly (lib/printable.ts). The other fields used (names, step
+ * names, statusDetails, labels, parameters) Allure shows as text.
+ */
+export function plainTextHtml(text: string): string {
+  // Lines stay lines in <pre>; every other control is escaped.
+  const escaped = text
+    .split(/\r?\n/)
+    .map(escapeControls)
+    .join('\n')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+  return `<pre>${escaped}</pre>`;
 }
 
 export interface AllureOptions {
@@ -128,7 +150,7 @@ export function writeAllureResults(folder: RunFolder, resultsDir: string, opts: 
         { name: 'coexist', value: c.coords.coexist.join('+') || 'none' },
         { name: 'repeat', value: String(c.coords.repeat) },
       ],
-      description: `Cell ${c.id}: ${cellTitle(c.coords)}. Verdict ${c.verdict}${c.reason ? `: ${c.reason}` : ''}.`,
+      descriptionHtml: plainTextHtml(`Cell ${c.id}: ${cellTitle(c.coords)}. Verdict ${c.verdict}${c.reason ? `: ${c.reason}` : ''}.`),
     });
     for (const a of c.attempts) {
       if (!a.steps.length) continue;

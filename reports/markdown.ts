@@ -1,20 +1,26 @@
 // A run summary for a pull-request comment: counts per verdict, failures first with their bucket,
 // and the latency regressions. Guest text is escaped: GitHub renders inline HTML and Markdown in
-// comments, so a crash title must not be able to add a link, an image or a table column.
+// comments, so a crash title must not be able to add a link, an image or a table column; control
+// characters (ESC, BEL, NUL, CSI) are escaped visibly as \x1b... (lib/printable.ts, issue #16 row 8).
 import { writeFileSync } from 'node:fs';
 import { cellTitle, countVerdicts, crashBuckets, failuresFirst, fmtSignedUs, fmtUs, latencyRegressions, verdictClass } from './base.ts';
 import type { RunFolder } from './run-folder.ts';
+import { escapeControls } from '../lib/printable.ts';
 
 const ICON: Record<string, string> = { passed: '✅', failed: '❌', broken: '⚠️', skipped: '⏭️' };
 
 /** Escapes text for a Markdown table cell or line: HTML, emphasis, links, code and pipes. */
 export function mdText(s: string): string {
-  return s
-    .replace(/[\r\n\t]+/g, ' ')
+  return escapeControls(s.replace(/[\r\n\t]+/g, ' '))
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
     .replace(/([\\`*_{}[\]()#+!|~])/g, '\\$1');
+}
+
+/** Text for a `code span`: no backtick to close it early, controls escaped. */
+function mdCode(s: string): string {
+  return `\`${escapeControls(s.replace(/`/g, ''))}\``;
 }
 
 export interface MarkdownOptions {
@@ -30,10 +36,17 @@ export function renderMarkdown(folder: RunFolder, opts: MarkdownOptions = {}): s
   const failed = folder.cells.filter((c) => c.verdict !== 'pass' && c.verdict !== 'skipped');
   const headline = folder.cells.some((c) => verdictClass(c.verdict === 'unfinished' ? 'infra-error' : c.verdict) === 'failed') ? '❌ failed' : failed.length ? '⚠️ inconclusive' : '✅ passed';
   out.push(`## fleetgate: ${mdText(folder.matrixName)} ${headline}`, '');
-  out.push(`Run \`${folder.runId.replace(/`/g, '')}\` · ${folder.cells.length} cells · started ${folder.started ?? 'unknown'} · outcome ${mdText(folder.outcome)}`, '');
+  out.push(`Run ${mdCode(folder.runId)} · ${folder.cells.length} cells · started ${mdText(folder.started ?? 'unknown')} · outcome ${mdText(folder.outcome)}`, '');
+
+  // A journal with two verdicts for one cell (issue #16 row 11): the first decided; both are said.
+  const conflicts = folder.conflictingCellEnds;
+  for (const c of conflicts.slice(0, maxFailures)) {
+    out.push(`⚠️ journal: conflicting cell-end records for cell ${mdCode(c.cell)}: kept ${mdText(c.kept)} (the first), ignored ${mdText(c.ignored)} (a later one)`, '');
+  }
+  if (conflicts.length > maxFailures) out.push(`⚠️ journal: …and ${conflicts.length - maxFailures} more conflicting cell-end records (summary.json run.conflictingCellEnds).`, '');
 
   out.push('| verdict | cells |', '|---|---:|');
-  for (const [v, n] of countVerdicts(folder.cells)) out.push(`| ${ICON[v === 'unfinished' ? 'broken' : verdictClass(v)]} ${v} | ${n} |`);
+  for (const [v, n] of countVerdicts(folder.cells)) out.push(`| ${ICON[v === 'unfinished' ? 'broken' : verdictClass(v)]} ${mdText(v)} | ${n} |`);
   out.push('');
 
   if (failed.length) {
@@ -41,7 +54,7 @@ export function renderMarkdown(folder: RunFolder, opts: MarkdownOptions = {}): s
     const list = failuresFirst(failed);
     for (const c of list.slice(0, maxFailures)) {
       const why = c.crash ? `${c.crash.bucket}${c.crash.bugcheck ? ` (${c.crash.bugcheck})` : ''}${c.crash.attribution ? `, ${c.crash.attribution}` : ''}` : (c.reason ?? '');
-      out.push(`| ${c.verdict}${c.flaky ? ' (flaky)' : ''} | ${mdText(cellTitle(c.coords))} \`${c.id.replace(/`/g, '')}\` | ${mdText(why)} |`);
+      out.push(`| ${c.verdict}${c.flaky ? ' (flaky)' : ''} | ${mdText(cellTitle(c.coords))} ${mdCode(c.id)} | ${mdText(why)} |`);
     }
     if (list.length > maxFailures) out.push('', `…and ${list.length - maxFailures} more (see the dashboard).`);
     out.push('');

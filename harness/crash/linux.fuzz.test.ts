@@ -63,7 +63,8 @@ t.test('console reader: a log over LINUX_CONSOLE_MAX_CHARS is read up to it and 
 t.test('console reader: ESC, NUL and BEL in a panic message do not break it', async (t) => {
   const r = parseLinuxConsole('[    5.000000] Kernel panic - not syncing: fg\x1b[2Jfilter:\x00 bad\x07 state\n[    5.000001] ---[ end Kernel panic - not syncing ]---\n');
   t.equal(r?.kind, 'PANIC');
-  t.equal(r?.title, 'kernel panic: fg\x1b[2Jfilter:\x00 bad\x07 state', 'read as it is (the sinks neutralise it)');
+  // Row 8 (#16): read as it is, and the title made from printable characters (controls as \x1b...).
+  t.equal(r?.title, 'kernel panic: fg\\x1b[2Jfilter:\\x00 bad\\x07 state', 'controls in the title escaped visibly');
   t.equal(r?.corrupted, false);
 });
 

@@ -5,8 +5,10 @@
 //
 // The console is the guest's (issue #16): it is cut to LINUX_CONSOLE_MAX_CHARS and its lines to
 // LINUX_CONSOLE_MAX_LINE_CHARS before it is read (the report says so in `truncated`), and every pattern
-// is linear in the line it reads. Guest text may hold any character (ESC, NUL): it is read, not cleaned
-// here; the sinks (reports, bucket ids) neutralise it.
+// is linear in the line it reads. Guest text may hold any character (ESC, NUL): it is read as it is,
+// and the title is made from printable characters only (lib/printable.ts escapes the rest visibly),
+// so every sink of the title (summary.json, reports, terminals, bucket ids) gets the clean one.
+import { escapeControls } from '../../lib/printable.ts';
 import { boundText, type TextBounds, type Truncation } from '../../lib/text-bounds.ts';
 import type { CrashKind, CrashReport, StackFrame } from './types.ts';
 
@@ -85,6 +87,7 @@ function normalizePanicMessage(msg: string): string {
 const PREFIX = /^\s*(?:\[\s*\d+\.\d+\]\s?)?(?:\[\s*[CT]\d+\]\s?)?/;
 
 function stripPrefix(line: string): string {
+  if (line === '') return line;
   return line.replace(/\r$/, '').replace(PREFIX, '');
 }
 
@@ -119,6 +122,9 @@ function findCrash(text: string): CrashReport | null {
   let header: Header | undefined;
   let match: ReadonlyArray<string | undefined> | null = null;
   for (let i = 0; i < lines.length && start < 0; i++) {
+    // No header fits in an empty line: skipping them keeps a log of blank runs (a hostile console, or
+    // a guest that printed newlines for minutes) from costing every header pattern per line.
+    if (lines[i] === '') continue;
     for (const h of HEADERS) {
       const m = h.find(lines[i]!);
       if (m) {
@@ -178,7 +184,8 @@ function findCrash(text: string): CrashReport | null {
 
   const what = header.what(match);
   const fn = culprit?.function;
-  const title = header.withFunction === false || !fn ? what : `${what} in ${fn}`;
+  // Issue #16 row 8: the panic message and BUG file come from the guest; ESC, BEL, NUL as \x1b...
+  const title = escapeControls(header.withFunction === false || !fn ? what : `${what} in ${fn}`);
   const report: CrashReport = {
     kind: header.kind,
     title,

@@ -7,6 +7,7 @@ import { windowsRemoteSha256 } from '../../guest/windows/windows-guest.ts';
 import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InputError } from '../../../lib/errors.ts';
+import { escapeControls, jsonForTerminal } from '../../../lib/printable.ts';
 import { bucketCrash, evidenceFromDump, evidenceFromKd, evidenceFromLinux, normalizeModule, type AttributionConfig, type CrashBucket } from '../../crash/bucket.ts';
 import { bugcheckSubcode, formatBugcheckCode, verifierSubcode, baseBugcheckCode } from '../../crash/bugchecks.ts';
 import { readLinuxConsole } from '../../crash/linux.ts';
@@ -156,7 +157,13 @@ export function formatTriage(r: TriageResult): string {
   lines.push(`  bucket ${r.bucket}`);
   if (r.bytesRead !== undefined) lines.push(`  read   ${kib(r.bytesRead)}`);
   for (const w of r.warnings ?? []) lines.push(`  note   ${w}`);
-  return `${lines.join('\n')}\n`;
+  // Guest text (titles, module names, reasons) to a terminal: controls escaped visibly (#16 row 8).
+  return `${lines.map(escapeControls).join('\n')}\n`;
+}
+
+/** What `triage` prints: the summary, or JSON without raw C1 or bidi controls (JSON escapes C0). */
+export function triageOutput(r: TriageResult, json: boolean): string {
+  return json ? `${jsonForTerminal(JSON.stringify(r, null, 2))}\n` : formatTriage(r);
 }
 
 export function registerTriage(program: Command): void {
@@ -171,7 +178,7 @@ export function registerTriage(program: Command): void {
       const ours = opts.ours.split(',').map((s) => s.trim()).filter(Boolean).map(normalizeModule);
       let r = await triageFile(file, { ours });
       if (r.kind === 'kernel-dump') r = await withFullAnalysis(r, file, { ours }, opts.analysisHost ?? process.env.FLEETGATE_ANALYSIS_HOST);
-      process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : formatTriage(r));
+      process.stdout.write(triageOutput(r, opts.json === true));
     });
 }
 

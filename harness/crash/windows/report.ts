@@ -4,6 +4,7 @@
 // the code has one, and the driver the dump blames; never addresses.
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { escapeControls } from '../../../lib/printable.ts';
 import { baseBugcheckCode, bugcheckName, bugcheckSubcode, formatBugcheckCode, verifierSubcode } from '../bugchecks.ts';
 import type { CrashReport } from '../types.ts';
 import { looksLikeDump, readKernelDump, type KernelDump } from './dump.ts';
@@ -60,5 +61,6 @@ export async function windowsCrashReport(recorded: { code: string; params: reado
   }
   const blamed = dump?.blamed?.name;
   if (blamed) title += ` in ${moduleName(blamed)}`;
-  return { kind: 'BUGCHECK', title, ...(blamed ? { module: moduleName(blamed) } : {}), frames: [], startLine: 0, endLine: 0, corrupted: false };
+  // The blamed name is the dump's (guest data): the title from printable characters only (#16 row 8).
+  return { kind: 'BUGCHECK', title: escapeControls(title), ...(blamed ? { module: moduleName(blamed) } : {}), frames: [], startLine: 0, endLine: 0, corrupted: false };
 }

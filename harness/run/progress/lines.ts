@@ -1,6 +1,7 @@
 // Progress as plain lines, one per event, no ANSI: for CI logs and pipes. Every kind of line has its
 // formatter in one table typed over the event union, so a new event does not compile until it has
 // a line.
+import { escapeControls } from '../../../lib/printable.ts';
 import type { RunOutcome } from '../../../runfolder/summary.ts';
 import {
   cellLabel, formatMs, glyphOf, type AttemptEndInfo, type AttemptInfo, type CellEndInfo, type HostQuarantinedInfo, type Reporter,
@@ -43,8 +44,14 @@ export const LINE_FORMATTERS: LineFormatters = {
   'reporter-error': ({ hook, error }) => `note   a reporter failed in ${hook}: ${error instanceof Error ? error.message : String(error)}`,
 };
 
+/**
+ * The line for one event. Reasons and details carry guest text (a console's panic message, a script's
+ * stderr): controls are escaped visibly here, where every progress line is made (#16 row 8), so a
+ * guest cannot move the cursor of the terminal or the CI log, and one event stays one line.
+ */
 export function formatLine(e: LineEvent): string | null {
-  return (LINE_FORMATTERS[e.kind] as (e: LineEvent) => string | null)(e);
+  const line = (LINE_FORMATTERS[e.kind] as (e: LineEvent) => string | null)(e);
+  return line === null ? null : escapeControls(line);
 }
 
 export class LineReporter implements Reporter {

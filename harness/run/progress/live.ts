@@ -1,6 +1,7 @@
 // The live view for a terminal: a few lines redrawn in place (cells done/total, failures so far,
 // every host's slots and what runs in them, an ETA from the median cell time), with failures and
 // notices printed above it so they stay in the scrollback.
+import { escapeControls } from '../../../lib/printable.ts';
 import type { RunOutcome } from '../../../runfolder/summary.ts';
 import { PRODUCT_FAILURES } from '../../../runfolder/results.ts';
 import {
@@ -155,7 +156,7 @@ export class LiveReporter implements Reporter {
     const nameWidth = Math.max(...[...this.#hosts.keys()].map((n) => n.length), 4);
     for (const [name, h] of this.#hosts) {
       if (h.quarantined) {
-        lines.push(cut(`  ${name.padEnd(nameWidth)}  quarantined (${h.quarantined})`));
+        lines.push(cut(`  ${name.padEnd(nameWidth)}  quarantined (${escapeControls(h.quarantined)})`));
         continue;
       }
       h.slots.forEach((s, i) => {

@@ -86,3 +86,24 @@ t.test('the multiplexer keeps going when a reporter throws', async (t) => {
   t.same(got, ['onNotice: boom', 'hello']);
   t.equal(m.errors.length, 1);
 });
+
+t.test('row 8 (#16): guest text in reasons reaches the CI log and the live view with its controls escaped', async (t) => {
+  const hostile = 'panic\x1b[2J\x1b]0;owned\x07 line\nfake [9/9] pass';
+  const feed = (r: Reporter): void => {
+    r.onRunBegin?.({ runId: 'r1', runDir: '/runs/r1', matrix: 'lab', total: 1, alreadyDone: 0, alreadyFailed: 0, resumed: false, hosts });
+    r.onAttemptEnd?.({ cell: c0!, attempt: 1, host: 'h1', slot: 1, ms: 9, willRetry: true, result: { verdict: 'infra-error', reason: hostile, steps: [], evidence: [] } });
+    r.onCellEnd?.({ cell: c0!, verdict: 'product-crash', attempts: 1, flaky: false, reason: hostile, ms: 9 });
+    r.onHostQuarantined?.({ host: 'h1', reason: hostile });
+  };
+  let out = '';
+  feed(new LineReporter((s) => (out += s)));
+  t.notMatch(out, /[\x00-\x09\x0b-\x1f\x7f]/, 'no control but the line ends');
+  t.equal(out.trimEnd().split('\n').length, 4, 'one line per event: the guest cannot start a line of its own');
+  t.match(out, 'panic\\x1b[2J\\x1b]0;owned\\x07 line\\x0afake [9/9] pass');
+  let live = '';
+  const screen = { tty: true, color: false, columns: 200 };
+  const r = new LiveReporter({ write: (s) => (live += s), screen, now: () => 0, minRedrawMs: 0 } as ConstructorParameters<typeof LiveReporter>[0]);
+  feed(r);
+  t.notMatch(live.replace(/\u001b\[\d*[FJ]/g, ''), /\x1b|\x07/, 'the live view draws its own escapes only');
+  t.match(live, 'quarantined (panic\\x1b[2J');
+});
