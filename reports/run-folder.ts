@@ -91,6 +91,8 @@ export interface RunFolder {
   cells: ReportCell[];
   /** Set when summary.json was missing or unreadable and was rebuilt from the journal. */
   rebuiltSummary: boolean;
+  /** Cells whose journal has a second cell-end of another verdict (summary.json run.conflictingCellEnds). */
+  conflictingCellEnds: Array<{ cell: string; kept: string; ignored: string }>;
 }
 
 function readJson<T>(file: string): T {
@@ -256,7 +258,16 @@ export function readRunFolder(dirArg: string, opts: ReadRunFolderOptions = {}): 
     hosts: (summary.run.hosts ?? []).map((h) => h.name),
     cells: summary.cells.map((c) => cellFromSummary(c, steps)),
     rebuiltSummary: rebuilt,
+    conflictingCellEnds: conflictsFrom(summary.run.conflictingCellEnds),
   };
+}
+
+/** summary.json's run.conflictingCellEnds, whatever was recorded: entries without a cell are dropped. */
+function conflictsFrom(v: unknown): RunFolder['conflictingCellEnds'] {
+  if (!Array.isArray(v)) return [];
+  return v
+    .filter((c): c is Record<string, unknown> => c !== null && typeof c === 'object' && typeof (c as Record<string, unknown>).cell === 'string')
+    .map((c) => ({ cell: String(c.cell), kept: String(c.kept), ignored: String(c.ignored) }));
 }
 
 /**

@@ -4,6 +4,7 @@
 // that event shows up as a torn last line, which reading tolerates and reports.
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync, existsSync } from 'node:fs';
 import { InputError } from '../lib/errors.ts';
+import { escapeControls } from '../lib/printable.ts';
 import type { AttemptResult, Step, Verdict } from './results.ts';
 
 export const JOURNAL_FILE = 'journal.ndjson';
@@ -271,12 +272,28 @@ export interface RunState {
   merged: string[];
   /** cell-end events for a cell that already had one (never written by the scheduler; counted). */
   duplicateEnds: number;
+  /**
+   * The duplicates whose verdict differs from the first (issue #16 row 11): the first still decides
+   * (it is what the scheduler acted on), and these are reported, in the run's output and summary.
+   */
+  conflictingEnds: ConflictingEnd[];
+}
+
+export interface ConflictingEnd {
+  cell: string;
+  /** The first cell-end's verdict: the cell's verdict. */
+  kept: Verdict;
+  /** The later cell-end's verdict, not used. */
+  ignored: Verdict;
+  keptAt: string;
+  ignoredAt: string;
 }
 
 export function emptyState(): RunState {
   return {
     runId: null, matrix: null, order: [], coords: new Map(), options: null, cells: new Map(), began: null, lastAt: null,
     end: null, stopped: null, quarantined: new Map(), cleanups: [], resumes: 0, hosts: new Set(), merged: [], duplicateEnds: 0,
+    conflictingEnds: [],
   };
 }
 
@@ -350,8 +367,11 @@ export function applyEvent(s: RunState, e: JournalEvent): void {
     }
     case 'cell-end': {
       const c = cellOf(s, e.cell);
-      if (c.end) s.duplicateEnds++;
-      else c.end = e;
+      if (!c.end) c.end = e;
+      else {
+        s.duplicateEnds++;
+        if (c.end.verdict !== e.verdict) s.conflictingEnds.push({ cell: e.cell, kept: c.end.verdict, ignored: e.verdict, keptAt: c.end.at, ignoredAt: e.at });
+      }
       return;
     }
     case 'host-quarantined':
@@ -377,6 +397,12 @@ export function replay(events: readonly JournalEvent[]): RunState {
   const s = emptyState();
   for (const e of events) applyEvent(s, e);
   return s;
+}
+
+/** One line for a conflicting cell-end, the same in the run's output and in summary.md. */
+export function conflictingEndText(c: Pick<ConflictingEnd, 'cell' | 'kept' | 'ignored'>): string {
+  // A hand-made journal may hold anything: for a terminal, controls escaped visibly (#16 row 8).
+  return escapeControls(`conflicting cell-end records for cell ${c.cell}: kept ${c.kept} (the first), ignored ${c.ignored} (a later one)`);
 }
 
 /** Attempts that began and neither ended nor were marked abandoned: the controller died in them. */

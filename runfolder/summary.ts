@@ -3,7 +3,7 @@
 // place that turns a run's state into its outcome and exit code.
 import { EXIT } from '../lib/errors.ts';
 import { PRODUCT_FAILURES, VERDICT_TABLE, VERDICTS, type AttemptResult, type Verdict } from './results.ts';
-import { readJournal, replay, type CellCoords, type RunOutcomeKind, type RunState, type VerdictCounts } from './journal.ts';
+import { readJournal, replay, type CellCoords, type ConflictingEnd, type RunOutcomeKind, type RunState, type VerdictCounts } from './journal.ts';
 import { writeJsonAtomic } from './run-json.ts';
 
 export interface RunOutcome {
@@ -65,6 +65,10 @@ export interface SummaryJson {
     resumes: number;
     mergedFrom?: string[];
     cleanup: string[];
+    /** Cells with a second cell-end of another verdict (issue #16 row 11); absent when none. */
+    conflictingCellEnds?: ConflictingEnd[];
+    /** cell-end records for a cell that already had one, conflicting or not; absent when none. */
+    duplicateCellEnds?: number;
   };
   cells: SummaryCell[];
 }
@@ -202,6 +206,8 @@ export function buildSummary(s: RunState): SummaryJson {
       resumes: s.resumes,
       ...(s.merged.length ? { mergedFrom: s.merged } : {}),
       cleanup: s.cleanups,
+      ...(s.conflictingEnds.length ? { conflictingCellEnds: s.conflictingEnds.map((c) => ({ ...c })) } : {}),
+      ...(s.duplicateEnds ? { duplicateCellEnds: s.duplicateEnds } : {}),
     },
     cells,
   };

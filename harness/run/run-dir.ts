@@ -8,7 +8,7 @@ import path from 'node:path';
 import { InputError, UsageError } from '../../lib/errors.ts';
 import type { Cell, Plan } from '../../matrix/index.ts';
 import { cellJson } from '../../matrix/cell-json.ts';
-import { JOURNAL_FILE, type MatrixRecord } from '../../runfolder/journal.ts';
+import { JOURNAL_FILE, type JournalEvent, type MatrixRecord } from '../../runfolder/journal.ts';
 import type { HostSpec } from './hosts.ts';
 import { RUN_FILE, SUMMARY_FILE, writeJsonAtomic, type CellJson, type RunJson, type ToolVersions } from '../../runfolder/run-json.ts';
 
@@ -119,6 +119,44 @@ export function openRunDir(dirArg: string): RunDir {
   }
   runJson.resumes ??= [];
   return { dir, runId: runJson.runId, journalFile: path.join(dir, JOURNAL_FILE), summaryFile: path.join(dir, SUMMARY_FILE), runJson };
+}
+
+/** How far a matrix hash is shown in the refusal: enough to tell two apart, short enough to read. */
+const HASH_SHOWN = 12;
+
+/**
+ * Resume (issue #16 row 6): the journal about to be adopted, run.json and the folder's summary.json
+ * must name one run (run id and matrix hash). Cell ids alone are not enough: two runs of one matrix
+ * have the same cells, and adopting the other's journal makes summary.json name one run and run.json,
+ * JUnit and Markdown another. Throws, saying which file names which run, when they differ.
+ * A summary.json that cannot be read is not evidence either way (it is rewritten from the journal).
+ */
+export function checkResumeIdentity(rd: RunDir, events: readonly JournalEvent[]): void {
+  const seen: Array<{ file: string; runId: string | null; hash: string | null }> = [];
+  seen.push({ file: RUN_FILE, runId: rd.runJson.runId, hash: typeof rd.runJson.matrix?.cellsHash === 'string' ? rd.runJson.matrix.cellsHash : null });
+  // The journal's own run: its first run-begin (a merged journal's later ones are its parts), and
+  // every run-resume the scheduler wrote (each with the run id it resumed under).
+  const begin = events.find((e) => e.type === 'run-begin');
+  if (begin) seen.push({ file: JOURNAL_FILE, runId: begin.runId, hash: typeof begin.matrix?.cellsHash === 'string' ? begin.matrix.cellsHash : null });
+  for (const e of events) {
+    if (e.type === 'run-resume' && e.runId !== begin?.runId) seen.push({ file: `${JOURNAL_FILE} (run-resume at ${e.at})`, runId: e.runId, hash: null });
+  }
+  const summaryFile = path.join(rd.dir, SUMMARY_FILE);
+  if (existsSync(summaryFile)) {
+    try {
+      const s = JSON.parse(readFileSync(summaryFile, 'utf8')) as { run?: { id?: unknown; matrix?: { cellsHash?: unknown } | null } };
+      const id = typeof s.run?.id === 'string' ? s.run.id : null;
+      const hash = typeof s.run?.matrix?.cellsHash === 'string' ? s.run.matrix.cellsHash : null;
+      if (id !== null || hash !== null) seen.push({ file: SUMMARY_FILE, runId: id, hash });
+    } catch {
+      // unreadable: rewritten from the journal once the run resumes
+    }
+  }
+  const ids = new Set(seen.map((x) => x.runId).filter((x) => x !== null));
+  const hashes = new Set(seen.map((x) => x.hash).filter((x) => x !== null));
+  if (ids.size <= 1 && hashes.size <= 1) return;
+  const what = seen.map((x) => `${x.file}: run ${x.runId ?? '(none)'}${x.hash !== null ? `, matrix hash ${x.hash.slice(0, HASH_SHOWN)}` : ''}`).join('; ');
+  throw new InputError({ file: path.join(rd.dir, JOURNAL_FILE) }, `the files of ${rd.dir} do not belong to one run (${what}); refusing to resume: resume the folder each came from, or start a new run`);
 }
 
 export function updateRunJson(rd: RunDir, change: (r: RunJson) => void): void {

@@ -8,12 +8,12 @@ import { UsageError } from '../../lib/errors.ts';
 import type { Cell, Plan } from '../../matrix/index.ts';
 import type { HostSpec } from './hosts.ts';
 import {
-  applyEvent, emptyState, JournalWriter, openAttempts, readJournal, type JournalEvent, type JournalRead, type RunState,
+  applyEvent, conflictingEndText, emptyState, JournalWriter, openAttempts, readJournal, type JournalEvent, type JournalRead, type RunState,
 } from '../../runfolder/journal.ts';
 import { PendingCells, placeCells, type HostView, type PendingEntry } from './placement.ts';
 import { ReporterMultiplexer } from './progress/multiplexer.ts';
 import type { Reporter } from './progress/reporter.ts';
-import { createRunDir, makeAttemptDir, openRunDir, updateRunJson, type RunDir } from './run-dir.ts';
+import { checkResumeIdentity, createRunDir, makeAttemptDir, openRunDir, updateRunJson, type RunDir } from './run-dir.ts';
 import type { ToolVersions } from '../../runfolder/run-json.ts';
 import { buildSummary, outcomeOf, writeSummary, type RunOutcome } from '../../runfolder/summary.ts';
 import { PRODUCT_FAILURES, VERDICTS, type AttemptResult } from '../../runfolder/results.ts';
@@ -28,6 +28,9 @@ export interface RunPolicy {
   /** More than this share of the run's cells ending as infra errors stops the run as inconclusive. @default 1/3 */
   inconclusiveFraction: number;
 }
+
+/** Conflicting cell-end records named one by one in the run's output; the rest are counted. */
+export const CONFLICTS_SHOWN = 10;
 
 export const DEFAULT_POLICY: RunPolicy = { maxInfraRetries: 2, quarantineAfter: 3, inconclusiveFraction: 1 / 3 };
 
@@ -84,6 +87,8 @@ function openJournal(rd: RunDir, resume: boolean): { writer: JournalWriter; read
   // A controller killed between writing run.json and its first event leaves no journal: start it.
   if (!existsSync(rd.journalFile)) return { writer: JournalWriter.create(rd.journalFile), read: null };
   const read = readJournal(rd.journalFile);
+  // Before the journal is reopened (a torn tail cut off): a refused folder is left as it was.
+  checkResumeIdentity(rd, read.events);
   return { writer: JournalWriter.reopen(rd.journalFile, read), read };
 }
 
@@ -278,6 +283,7 @@ class RunScheduler {
       runId: this.rd.runId, runDir: this.rd.dir, matrix: this.rd.runJson.matrix.name, total, alreadyDone: total - unfinished.length,
       alreadyFailed: failedBefore, resumed, hosts: o.hosts,
     });
+    this.reportConflictingEnds();
     const drained = new Promise<void>((resolve) => {
       this.wake = resolve;
     });
@@ -315,6 +321,17 @@ class RunScheduler {
     const result: RunOutcome = { runId: this.rd.runId, runDir: this.rd.dir, outcome, exitCode, counts, cells: total, stopped: state.stopped, summaryFile: this.rd.summaryFile };
     this.reporter.onRunEnd(result);
     return result;
+  }
+
+  /**
+   * A resumed journal with two cell-ends of different verdicts for a cell (a hand-edited or
+   * concatenated journal: the scheduler writes one): the first decides, and the run says so
+   * (issue #16 row 11). The first CONFLICTS_SHOWN are named; summary.json has them all.
+   */
+  private reportConflictingEnds(): void {
+    const all = this.state.conflictingEnds;
+    for (const c of all.slice(0, CONFLICTS_SHOWN)) this.reporter.onNotice(`journal ${this.rd.journalFile}: ${conflictingEndText(c)}`);
+    if (all.length > CONFLICTS_SHOWN) this.reporter.onNotice(`journal ${this.rd.journalFile}: ${all.length - CONFLICTS_SHOWN} more conflicting cell-end records (summary.json run.conflictingCellEnds lists them all)`);
   }
 
   /** Free slots take pending cells; when nothing runs and nothing can start, the run is drained. */
