@@ -20,8 +20,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const readers: BenchReader[] = [];
 const rows: IssueRow[] = [];
 for (const f of readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'types.ts').sort()) {
-  const mod = (await import(pathToFileURL(`${dir}${f}`).href)) as { readers: BenchReader[]; rows?: IssueRow[] };
-  readers.push(...mod.readers);
+  const mod = (await import(pathToFileURL(`${dir}${f}`).href)) as { readers?: BenchReader[]; rows?: IssueRow[] };
+  readers.push(...(mod.readers ?? [])); // inputs.ts and the like hold helpers, no readers
   rows.push(...(mod.rows ?? []));
 }
 

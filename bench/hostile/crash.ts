@@ -6,41 +6,14 @@
 //
 // Run directly (`node --import tsx bench/hostile/crash.ts`) it prints the time of row 1's input at
 // 100x and of the newline runs, in milliseconds.
-import fc from 'fast-check';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { performance } from 'node:perf_hooks';
 import type { BenchReader, HostileCase, IssueRow } from './types.ts';
+import { asText, folder, fuzz, grow, KB, medianMs, printRow, repeatTo, samples } from './inputs.ts';
 import { parseLinuxConsole } from '../../harness/crash/linux.ts';
 import { parseBugcheckEvent1001, parseHyperVEvent18590 } from '../../harness/crash/windows/events.ts';
 import { looksLikeKdAnalysis, parseKdAnalysis } from '../../harness/crash/windows/kd.ts';
 import { SAMPLES } from '../../harness/crash/windows/testdata/build-dump.ts';
-import { mutatedText } from '../../harness/crash/testdata/mutate.ts';
 import { parseQuerySettings, parseVerifierExtension, parseVerifierQuery } from '../../driver/verifier/querysettings.ts';
-
-const KB = 1024;
-const asText = (input: string | Uint8Array): string => (typeof input === 'string' ? input : Buffer.from(input).toString('utf8'));
-
-function folder(dir: string, ext: string): Array<{ name: string; text: string }> {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(ext)).sort().map((name) => ({ name, text: readFileSync(`${dir}${name}`, 'utf8') })) : [];
-}
-
-/** `text` repeated (whole lines) to about `kb` KB. */
-function grow(text: string, kb: number): string {
-  const unit = text.endsWith('\n') ? text : `${text}\n`;
-  return unit.repeat(Math.max(1, Math.ceil((kb * KB) / unit.length))).slice(0, kb * KB);
-}
-
-/** `prefix`, then `unit` repeated to about `kb` KB. */
-const repeatTo = (unit: string, kb: number, prefix = ''): string => prefix + unit.repeat(Math.max(1, Math.ceil((kb * KB - prefix.length) / unit.length)));
-
-const samples = (list: Array<{ name: string; text: string }>): HostileCase[] => list.map((s) => ({ label: `sample ${s.name}`, make: (kb) => grow(s.text, kb) }));
-
-/** Fuzz corpus: `n` mutated seeds (fixed seed), each grown to the size asked. */
-function fuzz(seeds: string[], n = 6): HostileCase[] {
-  if (seeds.length === 0) return [];
-  return fc.sample(mutatedText(seeds), { seed: 1616, numRuns: n }).map((text, i) => ({ label: `fuzz corpus #${i}`, make: (kb) => grow(text, kb) }));
-}
 
 // ---- inputs
 
@@ -166,27 +139,13 @@ export const readers: BenchReader[] = [
 
 // Run directly: the row's own cases, in milliseconds (issue #16 asks for row 1 at 100 times its size).
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const time = (f: () => unknown): number => {
-    const runs: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      try {
-        f();
-      } catch {
-        // the reader's own refusal: handled
-      }
-      runs.push(performance.now() - t0);
-    }
-    return runs.sort((a, b) => a - b)[2]!;
-  };
   const triage = (text: string) => (): unknown => triageText(text);
   const NEWLINES_100K = '\n'.repeat(100 * KB);
-  const line = (what: string, text: string, ms: number): void => console.log(`  ${what.padEnd(58)} ${(Buffer.byteLength(text) / KB).toFixed(0).padStart(6)} KB  ${ms.toFixed(2).padStart(8)} ms`);
   console.log('issue #16 row 1 (was 66 s for 3.3 KB, 12 s for 100 KB of newlines): median of 5');
-  line('row 1: triage check + reader', ROW1, time(triage(ROW1)));
-  line('row 1 x100: triage check + reader', ROW1_X100, time(triage(ROW1_X100)));
-  line('row 1 x100: looksLikeKdAnalysis', ROW1_X100, time(() => looksLikeKdAnalysis(ROW1_X100)));
-  line('row 1 x100: parseKdAnalysis', ROW1_X100, time(() => parseKdAnalysis(ROW1_X100)));
-  line('100 KB of newlines: triage check + reader', NEWLINES_100K, time(triage(NEWLINES_100K)));
-  line('10 MB of newlines: triage check + reader', TEN_MB_NEWLINES, time(triage(TEN_MB_NEWLINES)));
+  printRow('row 1: triage check + reader', ROW1, medianMs(triage(ROW1)));
+  printRow('row 1 x100: triage check + reader', ROW1_X100, medianMs(triage(ROW1_X100)));
+  printRow('row 1 x100: looksLikeKdAnalysis', ROW1_X100, medianMs(() => looksLikeKdAnalysis(ROW1_X100)));
+  printRow('row 1 x100: parseKdAnalysis', ROW1_X100, medianMs(() => parseKdAnalysis(ROW1_X100)));
+  printRow('100 KB of newlines: triage check + reader', NEWLINES_100K, medianMs(triage(NEWLINES_100K)));
+  printRow('10 MB of newlines: triage check + reader', TEN_MB_NEWLINES, medianMs(triage(TEN_MB_NEWLINES)));
 }

@@ -6,35 +6,17 @@
 // many sections (row 12: 20k INF sections took 4.4 s), unclosed tags.
 //
 // Run directly (`node --import tsx bench/hostile/driver.ts`) it prints the time of row 2's input at 100x.
-import fc from 'fast-check';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { performance } from 'node:perf_hooks';
 import type { BenchReader, HostileCase, IssueRow } from './types.ts';
+import { asText, folder, fuzz, grow, KB, medianMs, printRow, repeatTo, samples } from './inputs.ts';
 import { findFltmcError, readFltmcFilters, readFltmcInstances } from '../../driver/windows/fltmc.ts';
 import { parseInf } from '../../driver/package/inf.ts';
 import { parseIdentityText } from '../../harness/guest/windows/identity-text.ts';
 import { parseResult, readableStderr, RESULT_MARKER } from '../../harness/guest/windows/encode.ts';
 import { parseAgentOutput } from '../../workloads/result.ts';
-import { mutatedText } from '../../harness/crash/testdata/mutate.ts';
 
-const KB = 1024;
 const SAMPLES = fileURLToPath(new URL('../../../shared/samples/', import.meta.url));
-const asText = (input: string | Uint8Array): string => (typeof input === 'string' ? input : Buffer.from(input).toString('utf8'));
-
-function folder(dir: string, ext: string): Array<{ name: string; text: string }> {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(ext)).sort().map((name) => ({ name, text: readFileSync(`${dir}${name}`, 'utf8') })) : [];
-}
-function grow(text: string, kb: number): string {
-  const unit = text.endsWith('\n') ? text : `${text}\n`;
-  return unit.repeat(Math.max(1, Math.ceil((kb * KB) / unit.length))).slice(0, kb * KB);
-}
-const repeatTo = (unit: string, kb: number, prefix = ''): string => prefix + unit.repeat(Math.max(1, Math.ceil((kb * KB - prefix.length) / unit.length)));
-const samples = (list: Array<{ name: string; text: string }>): HostileCase[] => list.map((s) => ({ label: `sample ${s.name}`, make: (kb) => grow(s.text, kb) }));
-function fuzz(seeds: string[], n = 6): HostileCase[] {
-  if (seeds.length === 0) return [];
-  return fc.sample(mutatedText(seeds), { seed: 1616, numRuns: n }).map((text, i) => ({ label: `fuzz corpus #${i}`, make: (kb) => grow(text, kb) }));
-}
 
 // ---- fltmc (row 2)
 
@@ -179,17 +161,7 @@ export const readers: BenchReader[] = [
 
 // Run directly: row 2's own input, and 100 times it (issue #16 asks for the regex rows at 100x).
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const time = (f: () => unknown): number => {
-    const runs: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      f();
-      runs.push(performance.now() - t0);
-    }
-    return runs.sort((a, b) => a - b)[2]!;
-  };
-  const line = (what: string, text: string, ms: number): void => console.log(`  ${what.padEnd(58)} ${(Buffer.byteLength(text) / KB).toFixed(0).padStart(6)} KB  ${ms.toFixed(2).padStart(8)} ms`);
   console.log('issue #16 row 2 (was 8.75 s for one line of 4,000 spaces): median of 5');
-  line('row 2: findFltmcError + filters + instances', ROW2, time(() => [findFltmcError(ROW2), readFltmcFilters(ROW2), readFltmcInstances(ROW2)]));
-  line('row 2 x100: findFltmcError + filters + instances', ROW2_X100, time(() => [findFltmcError(ROW2_X100), readFltmcFilters(ROW2_X100), readFltmcInstances(ROW2_X100)]));
+  printRow('row 2: findFltmcError + filters + instances', ROW2, medianMs(() => [findFltmcError(ROW2), readFltmcFilters(ROW2), readFltmcInstances(ROW2)]));
+  printRow('row 2 x100: findFltmcError + filters + instances', ROW2_X100, medianMs(() => [findFltmcError(ROW2_X100), readFltmcFilters(ROW2_X100), readFltmcInstances(ROW2_X100)]));
 }
