@@ -11,6 +11,7 @@ import type { SummaryJson } from '../../runfolder/summary.ts';
 import { summaryFromJournal } from '../../runfolder/summary.ts';
 import { readRunFolder } from '../../reports/run-folder.ts';
 import { renderMarkdown } from '../../reports/markdown.ts';
+import { runFleetgate } from '../cli/run-cli.test-helper.ts';
 
 const TOOLS = { node: process.version, fleetgate: 'test', qemu: null };
 const hosts: HostSpec[] = [{ name: 'a', provider: 'qemu', reach: 'local', slots: 1, memoryMiB: 8192, images: ['*'] }];
@@ -62,4 +63,13 @@ t.test('row 11 (#16): a repeated cell-end with the same verdict is no conflict',
   const s = summaryFromJournal(path.join(dir, 'journal.ndjson'));
   t.equal(s.run.conflictingCellEnds, undefined);
   t.notMatch(renderMarkdown(readRunFolder(dir)), /conflicting/);
+});
+
+t.test('row 11 (#16): `fleetgate report` says so too', async (t) => {
+  const dir = await finishedRun();
+  addEnd(dir, 'fake-001', 'product-hang');
+  await runPlan({ plan: fakePlan(fakeCells(2)), cells: fakeCells(2), runner: fakeRunner({}), hosts, runDir: dir, resume: true, tools: TOOLS, summaryIntervalMs: 0 });
+  const r = runFleetgate(['report', dir, '--format', 'markdown', '--no-history']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^note: conflicting cell-end records for cell fake-001: kept pass \(the first\), ignored product-hang \(a later one\)$/m);
 });

@@ -3,6 +3,7 @@
 // index.html); --allure also makes the Allure site; the run goes into the history database.
 import type { Command } from 'commander';
 import path from 'node:path';
+import { conflictingEndText } from '../../../runfolder/journal.ts';
 
 // The writers pull in allure-js-commons and better-sqlite3: loaded when the command runs, so
 // other commands do not pay for them at start-up.
@@ -27,6 +28,8 @@ export function registerReport(program: Command): void {
       const r = writeReports(dir, { formats, ...(o.out ? { outDir: o.out } : {}) });
       for (const [f, file] of Object.entries(r.files)) process.stdout.write(`${f}: ${file} (${r.ms[f as keyof typeof r.ms] ?? 0} ms)\n`);
       if (r.folder.rebuiltSummary) process.stdout.write('note: summary.json was missing; verdicts were rebuilt from journal.ndjson\n');
+      // A journal with two verdicts for a cell (#16 row 11): the reports use the first; say so here too.
+      for (const c of r.folder.conflictingCellEnds) process.stdout.write(`note: ${conflictingEndText(c)}\n`);
       if (o.allure && r.files.allure) {
         const site = await generateAllureSite(r.files.allure, path.join(r.outDir, 'allure'));
         process.stdout.write(`${site.message}\n`);
