@@ -66,11 +66,14 @@ export type JournalEvent = JournalEventBody & { at: string };
 export type JournalEventType = JournalEvent['type'];
 export type EventOf<T extends JournalEventType> = Extract<JournalEvent, { type: T }>;
 
-// Checked on read: the fields replay relies on, per type. Anything else is carried as written.
-const REQUIRED: { [K in JournalEventType]: Record<string, 'string' | 'number' | 'object' | 'boolean'> } = {
-  'run-begin': { runId: 'string', matrix: 'object', cells: 'object', coords: 'object', options: 'object' },
-  'run-resume': { runId: 'string', resumeCount: 'number' },
-  cleanup: { removed: 'object' },
+// Checked on read: the fields replay relies on, per type, to the depth replay reads them (a hand-made or
+// hostile journal must be refused with its line, not crash the fold: issue #16). Anything else is
+// carried as written.
+type FieldKind = 'string' | 'number' | 'object' | 'boolean' | 'string[]' | 'coords';
+const REQUIRED: { [K in JournalEventType]: Record<string, FieldKind> } = {
+  'run-begin': { runId: 'string', matrix: 'object', cells: 'string[]', coords: 'coords', options: 'object' },
+  'run-resume': { runId: 'string', resumeCount: 'number', hosts: 'string[]' },
+  cleanup: { removed: 'string[]' },
   'attempt-begin': { cell: 'string', attempt: 'number', host: 'string', slot: 'number' },
   'step-begin': { cell: 'string', attempt: 'number', step: 'string' },
   'step-end': { cell: 'string', attempt: 'number', step: 'string', ms: 'number', ok: 'boolean' },
@@ -95,10 +98,29 @@ function problemOf(v: unknown): string | null {
   if (!isJournalEventType(o.type)) return `unknown event type ${JSON.stringify(o.type)}`;
   if (typeof o.at !== 'string') return `${o.type} event without "at"`;
   for (const [key, kind] of Object.entries(REQUIRED[o.type])) {
-    const got = o[key];
-    if (got === undefined || got === null || typeof got !== kind) return `${o.type} event: "${key}" should be a ${kind}`;
+    if (!isKind(o[key], kind)) return `${o.type} event: "${key}" should be ${KIND_TEXT[kind]}`;
   }
+  // Nested fields replay reads: the run's hosts.
+  if (o.type === 'run-begin' && !isKind((o.options as Record<string, unknown>).hosts, 'string[]')) return `run-begin event: "options.hosts" should be ${KIND_TEXT['string[]']}`;
   return null;
+}
+
+const KIND_TEXT: Record<FieldKind, string> = {
+  string: 'a string', number: 'a number', boolean: 'a boolean', object: 'a JSON object', 'string[]': 'an array of strings',
+  coords: 'an array of objects with a string "id"',
+};
+
+function isKind(v: unknown, kind: FieldKind): boolean {
+  switch (kind) {
+    case 'object':
+      return v !== null && typeof v === 'object' && !Array.isArray(v);
+    case 'string[]':
+      return Array.isArray(v) && v.every((x) => typeof x === 'string');
+    case 'coords':
+      return Array.isArray(v) && v.every((x) => isKind(x, 'object') && typeof (x as { id?: unknown }).id === 'string');
+    default:
+      return typeof v === kind;
+  }
 }
 
 export interface TornTail {
