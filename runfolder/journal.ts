@@ -422,7 +422,7 @@ export function replay(events: readonly JournalEvent[]): RunState {
 }
 
 /** One line for a conflicting cell-end, the same in the run's output and in summary.md. */
-export function conflictingEndText(c: Pick<ConflictingEnd, 'cell' | 'kept' | 'ignored'>): string {
+export function conflictingEndText(c: { cell: string; kept: string; ignored: string }): string {
   // A hand-made journal may hold anything: for a terminal, controls escaped visibly (#16 row 8).
   return escapeControls(`conflicting cell-end records for cell ${c.cell}: kept ${c.kept} (the first), ignored ${c.ignored} (a later one)`);
 }
