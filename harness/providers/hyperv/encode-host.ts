@@ -59,9 +59,45 @@ export function composeHostScript(name: HyperVScriptName, data: unknown): string
 export const LOCAL_MAX_COMMAND_CHARS = 32_000;
 
 /**
- * The command (and, when it does not fit `maxChars`, the stdin) that runs host script `name`. Over
- * SSH the host's cmd.exe limit applies (MAX_COMMAND_CHARS, the default); locally CreateProcess's.
+ * Host scripts that log in to a guest with PowerShell Direct: their input always holds the guest
+ * account's password (an empty one too), so they always go through stdin.
+ */
+export const CREDENTIAL_SCRIPTS: readonly HyperVScriptName[] = ['invoke_in_vm', 'copy_to_vm', 'copy_from_vm'];
+
+/** Input keys (compared case-insensitively, as ConvertFrom-Json's objects do) whose value is a secret. */
+export const SECRET_KEYS: readonly string[] = ['password', 'passphrase', 'secret'];
+
+/**
+ * Whether `data` holds a secret: a SECRET_KEYS key with a value other than null/undefined, at any
+ * depth. An explicit stack rather than recursion: the depth is whatever the caller built.
+ */
+export function inputHoldsSecret(data: unknown): boolean {
+  const stack: unknown[] = [data];
+  // A cycle would loop here forever (JSON.stringify refuses it later, with its own error).
+  const seen = new Set<object>();
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+      continue;
+    }
+    for (const [key, value] of Object.entries(v)) {
+      if (value !== null && value !== undefined && SECRET_KEYS.includes(key.toLowerCase())) return true;
+      stack.push(value);
+    }
+  }
+  return false;
+}
+
+/**
+ * The command (and, when it does not fit `maxChars` or its input holds a secret, the stdin) that
+ * runs host script `name`. Over SSH the host's cmd.exe limit applies (MAX_COMMAND_CHARS, the
+ * default); locally CreateProcess's. A secret never goes on a command line (issue #16 row 10): any
+ * local user can read a process's argv, and process-creation auditing (event 4688) keeps it.
  */
 export function prepareHostPowerShell(name: HyperVScriptName, data: unknown, maxChars: number = MAX_COMMAND_CHARS): PreparedPowerShell {
-  return preparePowerShell({ name, source: hostScriptSource(name) }, data, maxChars);
+  const viaStdin = CREDENTIAL_SCRIPTS.includes(name) || inputHoldsSecret(data);
+  return preparePowerShell({ name, source: hostScriptSource(name) }, data, maxChars, { viaStdin });
 }

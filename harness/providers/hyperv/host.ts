@@ -2,6 +2,8 @@
 // JSON result, over two transports that carry the same encoded scripts (encode-host.ts):
 //   local  powershell.exe on this (Windows) machine, started with child_process.
 //   ssh    a remote Hyper-V host's OpenSSH server (harness/guest/ssh connectSsh), windows.md section 9.
+// Over both, a script whose input holds a password (PowerShell Direct's) reaches PowerShell on its
+// stdin, never on a command line (issue #16 row 10).
 // The local transport is local-shell.ts: one long-lived PowerShell through node-powershell, each
 // script in a runspace of its own, a per-call limit that kills and restarts a hung shell.
 import { InfraFailure } from '../../../lib/errors.ts';
@@ -121,7 +123,12 @@ export class PowerShellHyperVHost implements HyperVHost {
 // ---------------------------------------------------------------------------------------------------
 // ssh: a remote Hyper-V host
 
-/** Over SSH the host's default shell is cmd.exe (windows.md section 9): its line limit applies. */
+/**
+ * Over SSH the host's default shell is cmd.exe (windows.md section 9): its line limit applies. The
+ * command line is seen by every process on the host (and its process-creation audit log), so a
+ * script with a secret in its input comes prepared for stdin (encode-host.ts): the fixed bootstrap
+ * as the command, the script on the exec channel's stdin.
+ */
 export class SshPowerShellTransport implements PowerShellTransport {
   readonly maxCommandChars = MAX_COMMAND_CHARS;
   constructor(
@@ -139,16 +146,25 @@ export class SshPowerShellTransport implements PowerShellTransport {
   }
 
   async putFile(localPath: string, hostPath: string): Promise<void> {
-    await this.channel.upload(localPath, hostPath);
+    await this.channel.upload(localPath, hostSftpPath(hostPath));
   }
 
   async getFile(hostPath: string, localPath: string): Promise<void> {
-    await this.channel.download(hostPath, localPath);
+    await this.channel.download(hostSftpPath(hostPath), localPath);
   }
 
   close(): Promise<void> {
     return this.channel.close();
   }
+}
+
+/**
+ * A host path as SFTP takes it: `C:\a\b` → `C:/a/b`, the form Windows OpenSSH's SFTP server and a
+ * test double's both serve (windows-guest.ts sftpPath, not imported: that module loads lazily here);
+ * any other path as it is.
+ */
+export function hostSftpPath(hostPath: string): string {
+  return /^[A-Za-z]:\\/.test(hostPath) ? hostPath.replace(/\\/g, '/') : hostPath;
 }
 
 /** Where FLEETGATE_HYPERV_HOST etc. point: a remote host over SSH, or this machine. */

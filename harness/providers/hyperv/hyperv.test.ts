@@ -325,7 +325,7 @@ t.test("local transport: the script on the long-lived shell's stdin, in a runspa
     });
   const ok = new PowerShellHyperVHost(shellAnswering('@@FLEETGATE-JSON@@{"ok":true,"script":"get_vm_state","result":{"exists":false,"name":"x"}}\r\n'));
   t.same(await ok.run('get_vm_state', { name: 'x', pad: 'y'.repeat(40_000) }), { exists: false, name: 'x' }, 'a script over any command-line limit still goes encoded');
-  t.equal(lines[0], '[Console]::Out.WriteLine($PID)', "first the shell's own pid, to kill a hung one by");
+  t.equal(lines[0], '$MaximumHistoryCount = 1; [Console]::Out.WriteLine($PID)', "first the shell's own pid, to kill a hung one by (and a history of one line: no script stays there, #16 row 10)");
   const run = lines.find((l) => l.startsWith('$fgPs'))!;
   const b64 = /FromBase64String\('([A-Za-z0-9+/=]+)'\)/.exec(run)![1]!;
   t.same((decodePowerShell(POWERSHELL_PREFIX + b64).input as { name: string }).name, 'x');

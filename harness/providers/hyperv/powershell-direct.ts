@@ -4,7 +4,10 @@
 // is a host script (invoke_in_vm, copy_to_vm, copy_from_vm) run through the same HyperVHost.
 // exec runs the command line as `cmd.exe /c` in the guest, like Windows OpenSSH, so WindowsGuest's
 // encoded scripts work unchanged over either channel.
-// Checked against RecordedHyperVHost only; PowerShell Direct needs the guest's credentials (not a key).
+// PowerShell Direct needs the guest's credentials (not a key): the password is in each script's input,
+// which encode-host.ts always sends on PowerShell's stdin, never on a command line (issue #16 row 10).
+// Checked against RecordedHyperVHost and the Hyper-V host double (secrets-argv.double.test.ts), not
+// a live Hyper-V host.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
@@ -58,6 +61,7 @@ export class PowerShellDirectChannel extends EventEmitter<GuestChannelEvents> im
     this.o = { stagingDir: 'C:\\fleetgate\\staging', heartbeatCommand: 'exit 0', ...options };
   }
 
+  /** The scripts given these are CREDENTIAL_SCRIPTS (encode-host.ts): stdin whatever their size. */
   private creds() {
     return { name: this.o.vmName, user: this.o.user, password: this.o.password };
   }

@@ -8,7 +8,7 @@
 // contents are the guest's state JSON), Stop-VM powers it off, its bugchecks become event 18590.
 // The pwsh port of testdata/recorded-host.ts: same behaviour and error texts, run for real.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -136,8 +136,17 @@ export function notEnoughMemory(): HostErrorInfo {
   };
 }
 
+/** `pwsh` found on this PATH, made absolute: the double's sessions and spawns get a PATH of their own. */
+function absolute(exe: string | null): string | null {
+  if (exe === null || path.isAbsolute(exe)) return exe;
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir !== '' && existsSync(path.join(dir, exe))) return path.resolve(dir, exe);
+  }
+  return exe;
+}
+
 export async function startHyperVHostDouble(o: HyperVHostDoubleOptions = {}): Promise<HyperVHostDouble> {
-  const pwsh = powerShellTools().pwsh;
+  const pwsh = absolute(powerShellTools().pwsh);
   if (!pwsh) throw new Error('the Hyper-V host double needs pwsh');
   const stateDir = mkdtempSync(path.join(tmpdir(), 'fg-hvdouble-'));
   mkdirSync(path.join(stateDir, 'C', 'fleetgate'), { recursive: true });

@@ -10,7 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodePowerShell, MAX_COMMAND_CHARS, RESULT_MARKER, type PowerShellErrorInfo, type PreparedPowerShell } from '../../../guest/windows/encode.ts';
+import { decodePowerShell, MAX_COMMAND_CHARS, POWERSHELL_PREFIX, RESULT_MARKER, type PowerShellErrorInfo, type PreparedPowerShell } from '../../../guest/windows/encode.ts';
 import { hostScriptSource, isHyperVScriptName, type HyperVScriptName } from '../encode-host.ts';
 import { PowerShellHyperVHost, type HyperVHost, type PowerShellTransport, type TransportResult } from '../host.ts';
 
@@ -140,8 +140,13 @@ export class RecordedHyperVHost implements PowerShellTransport {
     this.gracefulShutdownWorks = options.gracefulShutdownWorks ?? true;
     this.guestUser = options.guestUser ?? 'fleetgate';
     this.guestPassword = options.guestPassword ?? 'fleetgate-test-only';
-    this.guestCommand = (_vm, command) => {
-      const decoded = decodePowerShell(command);
+    this.guestCommand = (_vm, command, stdin) => {
+      // A plain cmd.exe line (the heartbeat's `exit 0`): `exit N` exits N, anything else is echoed.
+      if (!command.startsWith(POWERSHELL_PREFIX)) {
+        const code = /^exit (\d{1,3})$/.exec(command.trim());
+        return code ? { stdout: '', stderr: '', exitCode: Number(code[1]) } : { stdout: `ran ${command}\r\n`, stderr: '', exitCode: 0 };
+      }
+      const decoded = decodePowerShell(command, stdin ?? undefined);
       if (decoded.scriptName === 'test_alive') return ok('test_alive', { alive: true, pid: 4242 });
       return { stdout: `ran ${decoded.scriptName ?? 'an unknown command'}\r\n`, stderr: '', exitCode: 0 };
     };
@@ -219,6 +224,10 @@ export class RecordedHyperVHost implements PowerShellTransport {
     if (name === null || !isHyperVScriptName(name)) throw new Error(`recorded host: not a Hyper-V host script: ${String(name)}`);
     hostScriptSource(name); // the .ps1 must exist
     const input = (decoded.input ?? {}) as Record<string, unknown>;
+    // Issue #16 row 10: the guest's password on a command line is a leak, not a call to answer.
+    if (decoded.mode === 'encoded' && this.guestPassword !== '' && JSON.stringify(decoded.input ?? null).includes(JSON.stringify(this.guestPassword).slice(1, -1))) {
+      throw new Error(`recorded host: ${name} was sent with the PowerShell Direct password on its command line (-EncodedCommand); it must travel on stdin`);
+    }
     this.calls.push({ script: name, input, mode: decoded.mode });
     await Promise.resolve();
     const queued = this.failures.get(name)?.shift();
@@ -349,7 +358,7 @@ export class RecordedHyperVHost implements PowerShellTransport {
             removed.push(`restored VM ${name} to its checkpoint`);
           }
         } else {
-          if (vmDir !== null && !vmDir.replace(/\\+$/, '').endsWith(`\\${name}`)) {
+          if (vmDir !== null && !trimTrailingBackslashes(vmDir).endsWith(`\\${name}`)) {
             throw new ScriptError(thrown(`fleetgate remove_cell_vm: refusing to delete '${vmDir}', which is not a folder named '${name}'`));
           }
           if (vm) {
@@ -357,7 +366,7 @@ export class RecordedHyperVHost implements PowerShellTransport {
             this.vms.delete(name);
             removed.push(`removed VM ${name}`);
             for (const d of vm.disks) {
-              if (vmDir !== null && d.startsWith(`${vmDir.replace(/\\+$/, '')}\\`) && this.files.delete(d)) removed.push(`removed disk ${d}`);
+              if (vmDir !== null && d.startsWith(`${trimTrailingBackslashes(vmDir)}\\`) && this.files.delete(d)) removed.push(`removed disk ${d}`);
             }
           }
           if (vmDir !== null) {
@@ -411,6 +420,13 @@ export class RecordedHyperVHost implements PowerShellTransport {
     }
     return vm;
   }
+}
+
+/** `text` without its trailing backslashes: a walk from the end (a `/\\+$/` scan is quadratic on many backslashes). */
+function trimTrailingBackslashes(text: string): string {
+  let end = text.length;
+  while (end > 0 && text[end - 1] === '\\') end--;
+  return text.slice(0, end);
 }
 
 function iso(d: Date): string {
