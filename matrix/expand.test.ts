@@ -3,7 +3,10 @@ import fc from 'fast-check';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { planMatrix, selectShard, parseShard } from './index.ts';
+import { MATRIX_MAX_CELLS } from './expand.ts';
+import { InputError } from '../lib/errors.ts';
 import { runFleetgate } from '../harness/cli/run-cli.test-helper.ts';
 
 const TODAY = '2026-11-27';
@@ -147,4 +150,99 @@ t.test('shards split every cell into exactly one shard', async (t) => {
   const ids = [...JSON.parse(one.stdout).cells, ...JSON.parse(two.stdout).cells].map((c: { id: string }) => c.id);
   t.equal(ids.length, p.cells.length);
   t.equal(new Set(ids).size, p.cells.length);
+});
+
+// ---- issue #16 row 3: the cross product is counted before any cell is made
+
+const RELEASES8 = ['win10-22h2', 'win11-22h2', 'win11-23h2', 'win11-24h2', 'win11-25h2', 'server-2019', 'server-2022', 'server-2025'];
+/** A generated matrix of os 8 x driver d x verifier v x workloads w x repeat r cells (duplicates allowed where the schema allows them). */
+function bigMatrix(d: number, v: number, w: number, r: number): string {
+  return matrix(`axes:
+  os: [${RELEASES8.join(', ')}]
+  driver: [${Array.from({ length: d }, (_, i) => `{ name: d${i}, path: pkg }`).join(', ')}]
+  verifier: [${Array.from({ length: v }, () => 'none').join(', ')}]
+  workloads: [${Array.from({ length: w }, () => '[file-storm]').join(', ')}]
+  repeat: ${r}
+`);
+}
+
+t.test('row 3 (#16): a matrix past MATRIX_MAX_CELLS is refused by count, naming the axes that multiply to it', async (t) => {
+  const file = bigMatrix(40, 12, 20, 5);
+  const err = t.throws(() => planMatrix(file, { today: TODAY })) as Error;
+  t.match(err, InputError);
+  t.match(err.message, file);
+  t.match(err.message, 'os 8 x driver 40 x verifier 12 x workloads 20 x coexist 1 x repeat 5 = 384,000 cells');
+  t.match(err.message, `more than MATRIX_MAX_CELLS (${MATRIX_MAX_CELLS.toLocaleString('en-US')}); pass --max-cells N to raise it`);
+});
+
+t.test('row 3 (#16): the 76.8M-cell matrix fails fast, before any cell is made', async (t) => {
+  const file = bigMatrix(40, 12, 20, 1000);
+  const t0 = performance.now();
+  const heap0 = process.memoryUsage().heapUsed;
+  const err = t.throws(() => planMatrix(file, { today: TODAY })) as Error;
+  const ms = performance.now() - t0;
+  t.match(err.message, 'os 8 x driver 40 x verifier 12 x workloads 20 x coexist 1 x repeat 1,000 = 76,800,000 cells');
+  t.ok(ms < 1000, `refused in ${ms.toFixed(0)} ms`);
+  t.ok(process.memoryUsage().heapUsed - heap0 < 64 * 1024 * 1024, 'the heap did not grow by the cells');
+});
+
+t.test('row 3 (#16): include entries count too, and maxCells / --max-cells raise or lower the limit', async (t) => {
+  const inc = matrix(`axes:
+  os: [win11-24h2]
+  driver: [{ name: d, path: pkg }]
+include:
+  - { os: [${RELEASES8.join(', ')}], verifier: [none, standard], repeat: 1 }
+`.replace(', repeat: 1', ''));
+  const e = t.throws(() => planMatrix(inc, { today: TODAY, maxCells: 10 })) as Error;
+  t.match(e.message, 'os 1 x driver 1 x verifier 1 x workloads 1 x coexist 1 x repeat 1 = 1 cell');
+  t.match(e.message, 'include[0] os 8 x driver 1 x verifier 2 x workloads 1 x coexist 1 x repeat 1 = 16');
+  t.match(e.message, '17 cells at most (before exclude rules and duplicates); more than the --max-cells limit (10)');
+  t.equal(planMatrix(inc, { today: TODAY, maxCells: 17 }).cells.length, 16, 'at the limit it plans (the include repeats one cell)');
+  const file = bigMatrix(3, 5, 10, 10); // 12,000 cells
+  const refused = runFleetgate(['plan', file, '--json']);
+  t.equal(refused.code, 64, refused.stderr);
+  t.match(refused.stderr, '= 12,000 cells; more than MATRIX_MAX_CELLS (10,000); pass --max-cells N to raise it');
+  // (a raised limit shown on a small matrix: 12,000 cells of JSON would be more than the helper reads)
+  const lowered = runFleetgate(['plan', inc, '--json', '--max-cells', '16']);
+  t.equal(lowered.code, 64, lowered.stderr);
+  t.match(lowered.stderr, '17 cells at most (before exclude rules and duplicates); more than the --max-cells limit (16)');
+  const raised = runFleetgate(['plan', inc, '--json', '--max-cells', '17']);
+  t.equal(raised.code, 0, raised.stderr);
+  t.equal(JSON.parse(raised.stdout).total, 16);
+  const bad = runFleetgate(['plan', file, '--max-cells', 'lots']);
+  t.equal(bad.code, 64);
+  t.match(bad.stderr, /--max-cells/);
+});
+
+t.test('row 12 (#16): 20k include entries that tag one cell take linear work', async (t) => {
+  // The tags an include adds to a cell already there were merged by copying the cell's whole list
+  // each time: 20k includes, 200M copies (23 s). Counted here as elements put into Sets, which the
+  // merge goes through, so the count is exact and does not depend on the machine's load.
+  const includes = (n: number) => matrix(`axes:\n  os: [server-2022]\n  driver: [{ name: d, path: pkg }]\ninclude:\n${Array.from({ length: n }, (_, i) => `  - { os: server-2022, tags: [t${i}] }\n`).join('')}`);
+  const Original = globalThis.Set;
+  let added = 0;
+  class CountingSet<T> extends Original<T> {
+    constructor(items?: Iterable<T> | null) {
+      super();
+      if (items) for (const x of items) this.add(x);
+    }
+    override add(x: T): this {
+      added++;
+      return super.add(x);
+    }
+  }
+  const work = (file: string): { n: number; tags: number } => {
+    added = 0;
+    globalThis.Set = CountingSet as SetConstructor;
+    try {
+      const plan = planMatrix(file, { today: TODAY, maxCells: 1_000_000 });
+      return { n: added, tags: plan.cells[0]!.tags.length };
+    } finally {
+      globalThis.Set = Original;
+    }
+  };
+  const small = work(includes(2_000));
+  const big = work(includes(20_000));
+  t.equal(big.tags, 20_000, 'the one cell has every include\'s tag');
+  t.ok(big.n <= 15 * small.n, `10x the includes, ${(big.n / small.n).toFixed(1)}x the work (${small.n} -> ${big.n})`);
 });

@@ -78,7 +78,20 @@ export interface ExpandOptions {
   catalog: Catalog;
   /** YYYY-MM-DD, for end-of-servicing warnings. */
   today: string;
+  /** Refuse a matrix whose cells could number more than this (default MATRIX_MAX_CELLS; `--max-cells`). */
+  maxCells?: number;
 }
+
+/**
+ * The most cells a matrix may expand to unless `--max-cells` raises it. Each cell is a VM booted with
+ * a driver installed and a workload run: minutes each, so 10,000 cells is already weeks of one host's
+ * time, far beyond any matrix we run (the release gate is under 100), while 10,000 cells in memory
+ * are a few MB. Past it a matrix is much more likely a mistake (or hostile) than a plan; without the
+ * bound a 8.5 KB file asked for 76.8M cells and the process died at 4.7 GB (issue #16 row 3).
+ */
+export const MATRIX_MAX_CELLS = 10_000;
+
+const fmtCount = (n: number): string => n.toLocaleString('en-US');
 
 interface OsChoice {
   os: CellOs;
@@ -246,6 +259,41 @@ export function expandMatrix(src: SourceDoc, raw: RawMatrix, opts: ExpandOptions
   }));
   const removedBy = rules.map(() => 0);
 
+  // ---- include entries resolved before any cell is made, so the count below covers them: axes an
+  // entry does not name take every value of that axis
+  const includes = (raw.include ?? []).map((inc: RawInclude, i) => {
+    const at: PathSegment[] = ['include', i];
+    const incOs = inc.os === undefined ? osChoices : asList(inc.os).flatMap((e, j) => resolveOs(e, Array.isArray(inc.os) ? [...at, 'os', j] : [...at, 'os']));
+    const incDrivers = inc.driver === undefined ? [...drivers.values()] : asList(inc.driver).map((n, j) => {
+      const d = drivers.get(n);
+      if (!d) throw errorAt(src, Array.isArray(inc.driver) ? [...at, 'driver', j] : [...at, 'driver'], `unknown driver build "${n}"${suggest(n, [...drivers.keys()])}`);
+      return d;
+    });
+    const incVerifiers = inc.verifier === undefined ? verifiers : asList(inc.verifier).map((v, j) => checkVerifier(v, Array.isArray(inc.verifier) ? [...at, 'verifier', j] : [...at, 'verifier']));
+    const incWorkloads = inc.workloads === undefined ? workloadSets : [setAt(inc.workloads, [...at, 'workloads'], checkWorkload)];
+    const incCoexist = inc.coexist === undefined ? coexistSets : [setAt(inc.coexist, [...at, 'coexist'], checkFilter)];
+    return { inc, at, i, incOs, incDrivers, incVerifiers, incWorkloads, incCoexist };
+  });
+
+  // ---- the count, before any cell is made (issue #16 row 3): the cross product plus every include's
+  // own product. An upper bound: exclude rules and cells named twice only make it smaller.
+  const product = (sizes: Array<[string, number]>): { n: number; text: string } => {
+    const n = sizes.reduce((a, [, k]) => a * k, 1);
+    return { n, text: `${sizes.map(([axis, k]) => `${axis} ${fmtCount(k)}`).join(' x ')} = ${fmtCount(n)}` };
+  };
+  const mainCount = product([['os', osChoices.length], ['driver', drivers.size], ['verifier', verifiers.length], ['workloads', workloadSets.length], ['coexist', coexistSets.length], ['repeat', repeat]]);
+  const incCounts = includes.map((x) => ({ i: x.i, ...product([['os', x.incOs.length], ['driver', x.incDrivers.length], ['verifier', x.incVerifiers.length], ['workloads', x.incWorkloads.length], ['coexist', x.incCoexist.length], ['repeat', repeat]]) }));
+  const bound = mainCount.n + incCounts.reduce((a, c) => a + c.n, 0);
+  const maxCells = opts.maxCells ?? MATRIX_MAX_CELLS;
+  if (bound > maxCells) {
+    // Name the includes that count most (a matrix may have thousands of them).
+    const shown = [...incCounts].sort((a, b) => b.n - a.n).slice(0, 5);
+    const incText = incCounts.length === 0 ? '' : ` + ${shown.map((c) => `include[${c.i}] ${c.text}`).join(' + ')}${incCounts.length > shown.length ? ` + ${incCounts.length - shown.length} more include entries` : ''}`;
+    const total = incCounts.length === 0 ? `${mainCount.text} ${mainCount.n === 1 ? 'cell' : 'cells'}` : `${mainCount.text} ${mainCount.n === 1 ? 'cell' : 'cells'}${incText}: ${fmtCount(bound)} cells at most (before exclude rules and duplicates)`;
+    const limit = opts.maxCells === undefined ? `MATRIX_MAX_CELLS (${fmtCount(maxCells)})` : `the --max-cells limit (${fmtCount(maxCells)})`;
+    throw errorAt(src, ['axes'], `the matrix expands to ${total}; more than ${limit}; pass --max-cells N to raise it`);
+  }
+
   const baseTags = raw.tags ?? [];
   const cells: Cell[] = [];
   const byId = new Map<string, Cell>();
@@ -282,17 +330,10 @@ export function expandMatrix(src: SourceDoc, raw: RawMatrix, opts: ExpandOptions
   });
 
   // ---- include entries: axes they do not name take every value of that axis
-  (raw.include ?? []).forEach((inc: RawInclude, i) => {
-    const at: PathSegment[] = ['include', i];
-    const incOs = inc.os === undefined ? osChoices : asList(inc.os).flatMap((e, j) => resolveOs(e, Array.isArray(inc.os) ? [...at, 'os', j] : [...at, 'os']));
-    const incDrivers = inc.driver === undefined ? [...drivers.values()] : asList(inc.driver).map((n, j) => {
-      const d = drivers.get(n);
-      if (!d) throw errorAt(src, Array.isArray(inc.driver) ? [...at, 'driver', j] : [...at, 'driver'], `unknown driver build "${n}"${suggest(n, [...drivers.keys()])}`);
-      return d;
-    });
-    const incVerifiers = inc.verifier === undefined ? verifiers : asList(inc.verifier).map((v, j) => checkVerifier(v, Array.isArray(inc.verifier) ? [...at, 'verifier', j] : [...at, 'verifier']));
-    const incWorkloads = inc.workloads === undefined ? workloadSets : [setAt(inc.workloads, [...at, 'workloads'], checkWorkload)];
-    const incCoexist = inc.coexist === undefined ? coexistSets : [setAt(inc.coexist, [...at, 'coexist'], checkFilter)];
+  // Tags an include adds to a cell already there, as a set per cell: re-spreading the cell's list for
+  // every include made 20k includes quadratic (issue #16 row 12).
+  const tagSets = new Map<Cell, Set<string>>();
+  for (const { inc, at, i, incOs, incDrivers, incVerifiers, incWorkloads, incCoexist } of includes) {
     const tags = [...new Set([...baseTags, ...(inc.tags ?? [])])];
     let added = 0;
     for (const o of incOs) for (const d of incDrivers) for (const v of incVerifiers) for (const w of incWorkloads) for (const c of incCoexist) {
@@ -300,7 +341,9 @@ export function expandMatrix(src: SourceDoc, raw: RawMatrix, opts: ExpandOptions
         const cell = makeCell(o.os, d, v, w, c, rep, tags);
         const existing = byId.get(cell.id);
         if (existing) {
-          existing.tags = [...new Set([...existing.tags, ...tags])];
+          let set = tagSets.get(existing);
+          if (!set) tagSets.set(existing, (set = new Set(existing.tags)));
+          for (const tag of tags) set.add(tag);
           continue;
         }
         cells.push(cell);
@@ -309,7 +352,8 @@ export function expandMatrix(src: SourceDoc, raw: RawMatrix, opts: ExpandOptions
       }
     }
     if (added === 0 && !inc.tags?.length) warn(at, `include[${i}] adds no cell: every cell it names is already in the matrix`);
-  });
+  }
+  for (const [cell, set] of tagSets) cell.tags = [...set];
 
   // ---- faults: matched like exclude rules, applied to the final cells
   (raw.faults ?? []).forEach((f, i) => {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { EXIT, FleetgateError, UsageError } from '../../../lib/errors.ts';
-import { planMatrix } from '../../../matrix/index.ts';
+import { parseMaxCells, planMatrix } from '../../../matrix/index.ts';
 import { MANIFEST_FILE } from '../../../images/manifest.ts';
 import { manifestFromFacts, parseFacts } from '../../../images/windows/facts.ts';
 import { readWindowsManifest, type WindowsImageManifest } from '../../../images/windows/manifest.ts';
@@ -78,8 +78,9 @@ export function registerImages(program: Command): void {
     .argument('<matrix>', 'matrix file')
     .option('--store <dir>', 'image store (default: $FLEETGATE_IMAGES or <repo>/.cache/images/windows)')
     .option('--json', 'machine-readable output')
-    .action((file: string, opts: { store?: string; json?: boolean }) => {
-      const plan = planMatrix(file);
+    .option('--max-cells <n>', 'refuse a matrix that could expand to more than N cells (default MATRIX_MAX_CELLS, 10,000)')
+    .action((file: string, opts: { store?: string; json?: boolean; maxCells?: string }) => {
+      const plan = planMatrix(file, opts.maxCells !== undefined ? { maxCells: parseMaxCells(opts.maxCells) } : {});
       const store = path.resolve(opts.store ?? defaultImageStore());
       const rows = planImages(imagesForCells(plan.cells), scanImageStore(store));
       const count = (s: string) => rows.filter((r) => r.status === s).length;

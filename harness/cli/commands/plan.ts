@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { formatPlace } from '../../../lib/errors.ts';
 import { cellJson } from '../../../matrix/cell-json.ts';
-import { parseShard, planMatrix, selectShard, type Cell, type Plan } from '../../../matrix/index.ts';
+import { parseMaxCells, parseShard, planMatrix, selectShard, type Cell, type Plan } from '../../../matrix/index.ts';
 
 /** How many cells take each value of each axis (os counted per release and per patch level). */
 export function axisCounts(cells: readonly Cell[]): Record<string, Record<string, number>> {
@@ -60,9 +60,10 @@ export function registerPlan(program: Command): void {
     .argument('<matrix>', 'matrix YAML file')
     .option('--shard <i/n>', 'only the cells of shard i of n (deterministic; every cell in exactly one shard)')
     .option('--json', 'machine-readable output')
-    .action((file: string, opts: { shard?: string; json?: boolean }) => {
+    .option('--max-cells <n>', 'refuse a matrix that could expand to more than N cells (default MATRIX_MAX_CELLS, 10,000)')
+    .action((file: string, opts: { shard?: string; json?: boolean; maxCells?: string }) => {
       const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
-      const plan = planMatrix(file);
+      const plan = planMatrix(file, opts.maxCells !== undefined ? { maxCells: parseMaxCells(opts.maxCells) } : {});
       const cells = shard ? selectShard(plan.cells, shard) : plan.cells;
       for (const w of plan.warnings) process.stderr.write(`warning: ${formatPlace(w.place)}: ${w.message}\n`);
       if (opts.json) {

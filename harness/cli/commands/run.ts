@@ -6,7 +6,7 @@
 // (0 pass, 1 product failure, 2 inconclusive, 130 interrupted), set through process.exitCode.
 import type { Command } from 'commander';
 import { formatPlace, UsageError } from '../../../lib/errors.ts';
-import { parseShard, planMatrix, selectShard, type Cell, type Plan } from '../../../matrix/index.ts';
+import { parseMaxCells, parseShard, planMatrix, selectShard, type Cell, type Plan } from '../../../matrix/index.ts';
 import { createProvider, isProviderKind } from '../../providers/index.ts';
 import { defaultHosts, loadHosts, parseSlots, withSlots, type HostSpec } from '../../run/hosts.ts';
 import { progressReporter } from '../../run/progress/index.ts';
@@ -31,6 +31,7 @@ interface RunOpts {
   skipUnavailable?: boolean;
   /** false with --no-report. */
   report?: boolean;
+  maxCells?: string;
 }
 
 /** Each attempt asks the registry for its cell's runner (a missing one is that attempt's infra error). */
@@ -64,11 +65,13 @@ export function registerRun(program: Command): void {
     .option('--resume <run-dir>', 'carry on a run that was interrupted or killed, from its journal')
     .option('--json', 'print summary.json to stdout at the end')
     .option('--skip-unavailable', 'cells no host here can run (no runner, no image) end skipped instead of stopping the run')
+    .option('--max-cells <n>', 'refuse a matrix that could expand to more than N cells (default MATRIX_MAX_CELLS, 10,000)')
     .option('--no-report', 'do not write the reports (dashboard, JUnit, Markdown, Allure results) at the end')
     .action(async (matrixFile: string | undefined, o: RunOpts) => {
       if (!matrixFile && !o.resume) throw new UsageError('run needs a matrix file (or --resume RUN_DIR)');
       if (o.resume && (o.out || o.shard)) throw new UsageError('--resume carries on a run as it was: --out and --shard do not apply');
       const slots = o.slots !== undefined ? parseSlots(o.slots) : undefined;
+      const planOpts = o.maxCells !== undefined ? { maxCells: parseMaxCells(o.maxCells) } : {};
       const hosts = withSlots(o.hosts ? loadHosts(o.hosts) : defaultHosts(), slots);
 
       let plan: Plan;
@@ -89,7 +92,7 @@ export function registerRun(program: Command): void {
         cells = cellsOfRun(runDir.runJson);
         if (matrixFile) {
           // The matrix named again must still give the same cells; a changed matrix is a new run.
-          const fresh = planMatrix(matrixFile);
+          const fresh = planMatrix(matrixFile, planOpts);
           const shard = runDir.runJson.shard ? parseShard(runDir.runJson.shard) : undefined;
           const now = shard ? selectShard(fresh.cells, shard) : fresh.cells;
           if (!sameCells(now, cells)) {
@@ -108,7 +111,7 @@ export function registerRun(program: Command): void {
         await prepare(settled.runnable);
       } else {
         const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
-        plan = planMatrix(matrixFile!);
+        plan = planMatrix(matrixFile!, planOpts);
         for (const w of plan.warnings) process.stderr.write(`warning: ${formatPlace(w.place)}: ${w.message}\n`);
         cells = shard ? selectShard(plan.cells, shard) : plan.cells;
         const settled = settle(cells, new Set(), matrixFile!);
