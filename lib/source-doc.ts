@@ -3,7 +3,7 @@
 // library (ajv); this module turns ajv's JSON pointers back into places in the text.
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, YAMLParseError, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { InputError, type SourcePlace } from './errors.ts';
 
 export type PathSegment = string | number;
@@ -17,17 +17,155 @@ export interface SourceDoc {
   value: unknown;
 }
 
+/**
+ * The most nodes YAML aliases may add to a document once expanded (each alias counts the nodes of what
+ * it names, nested aliases expanded). An alias bomb (9 levels of 9 aliases: 387 M nodes from a few
+ * hundred bytes) stops here with the place of the alias that passed the bound; a real matrix that
+ * reuses a driver or an os entry through anchors adds tens to thousands. The yaml package's own check
+ * (`maxAliasCount`) counts uses of one anchor, so it refused 150 ordinary aliases, and it threw a bare
+ * ReferenceError with no place (issue #16 row 4).
+ */
+export const YAML_MAX_ALIAS_NODES = 100_000;
+
+/**
+ * The deepest nesting of collections read. yaml composes nodes recursively: about 800 levels overflow
+ * the stack, and after such an overflow the next parse in the process could die in V8 (a fatal
+ * "RegExpCompiler Allocation failed", seen while fuzzing). Real inputs nest under 10 levels (a matrix
+ * 6, a CVRF document 7); the limit is checked on yaml's token tree, which is built without recursion.
+ */
+export const YAML_MAX_DEPTH = 100;
+
+const COLLECTION_TOKENS = new Set(['block-map', 'block-seq', 'flow-collection']);
+
+/** Refuses a token tree nested deeper than YAML_MAX_DEPTH, at the offset of the first too deep. */
+function checkDepth(file: string, tokens: readonly unknown[], lines: LineCounter): void {
+  const stack: Array<{ v: unknown; d: number }> = tokens.map((v) => ({ v, d: 0 }));
+  while (stack.length > 0) {
+    const { v, d } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    const type = (v as { type?: unknown }).type;
+    const depth = typeof type === 'string' && COLLECTION_TOKENS.has(type) ? d + 1 : d;
+    if (depth > YAML_MAX_DEPTH) {
+      const pos = lines.linePos((v as { offset?: number }).offset ?? 0);
+      throw new InputError({ file, line: pos.line, column: pos.col }, `collections nested more than YAML_MAX_DEPTH (${YAML_MAX_DEPTH}) deep; expected a shallower document`);
+    }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push({ v: child, d: depth });
+  }
+}
+
 /** Parses YAML (or JSON) text; a syntax error is an InputError with line and column. */
 export function parseSource(file: string, text: string): SourceDoc {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // What yaml's parseDocument does, with the token tree checked for depth before it is composed.
+  // uniqueKeys off: yaml checks each key against every earlier key of its mapping, quadratic in the
+  // mapping (3 s for 20k keys); checkNodes does the same check with a set.
+  const tokens = [...new Parser(lines.addNewLine).parse(text)];
+  checkDepth(file, tokens, lines);
+  let doc: Document.Parsed | null = null;
+  for (const d of new Composer({ uniqueKeys: false }).compose(tokens, true, text.length)) {
+    if (!doc) doc = d;
+    else {
+      doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents; expected one'));
+      break;
+    }
+  }
+  if (!doc) throw new InputError({ file }, 'no YAML document');
   const first = doc.errors[0];
   if (first) {
     const pos = lines.linePos(first.pos[0]);
     const detail = first.message.split('\n')[0] ?? first.message;
     throw new InputError({ file, line: pos.line, column: pos.col }, `YAML syntax error: ${detail}`);
   }
-  return { file, text, doc, lines, value: doc.toJS({ maxAliasCount: 100 }) };
+  checkNodes(file, doc, lines);
+  // Aliases were bounded above, by what they expand to; yaml's per-anchor count is off.
+  return { file, text, doc, lines, value: doc.toJS({ maxAliasCount: -1 }) };
+}
+
+/**
+ * One walk over the parsed nodes in document order (an alias names the closest anchor before it),
+ * without recursion (a deeply nested document must not overflow the stack). Sizes every node with
+ * its aliases expanded and refuses an alias that makes the aliases' total pass YAML_MAX_ALIAS_NODES,
+ * an alias inside the node it names (a cycle), an alias to no anchor; and a key written twice in one
+ * mapping (the earliest such key is reported).
+ */
+function checkNodes(file: string, doc: Document.Parsed, lines: LineCounter): void {
+  const root = doc.contents as unknown;
+  if (!root) return;
+  const placeAt = (n: { range?: readonly number[] | null }): SourcePlace => {
+    const pos = lines.linePos(n.range?.[0] ?? 0);
+    return { file, line: pos.line, column: pos.col };
+  };
+  const anchors = new Map<string, unknown>();
+  const sizes = new Map<unknown, number>();
+  const open = new Set<unknown>();
+  let added = 0;
+  let dup: { at: number; key: string } | null = null;
+  interface Frame { node: unknown; kids: unknown[]; i: number; size: number }
+  const stack: Frame[] = [];
+  // Returns the size of a leaf (scalar, alias, empty) or pushes a frame for a collection or pair.
+  const visit = (node: unknown): number | null => {
+    if (node === null || node === undefined) return 0;
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      if (target === undefined) throw new InputError(placeAt(node), `alias *${node.source} names no anchor before it`);
+      if (open.has(target)) throw new InputError(placeAt(node), `alias *${node.source} refers to a node that contains it; expected an alias to a finished node`);
+      const n = sizes.get(target) ?? 1;
+      added += n;
+      if (added > YAML_MAX_ALIAS_NODES) {
+        throw new InputError(placeAt(node), `YAML aliases expand to more than YAML_MAX_ALIAS_NODES (${YAML_MAX_ALIAS_NODES.toLocaleString('en-US')}) nodes by this alias (*${node.source}); expected aliases that expand to less (an alias bomb?)`);
+      }
+      return n;
+    }
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor) anchors.set(anchor, node);
+    if (isScalar(node)) {
+      sizes.set(node, 1);
+      return 1;
+    }
+    if (isPair(node)) {
+      stack.push({ node, kids: [node.key, node.value], i: 0, size: 0 });
+      return null;
+    }
+    if (isMap(node)) {
+      const keys = new Set<string>();
+      for (const p of node.items as Pair[]) {
+        if (!isScalar(p.key)) continue;
+        const v = p.key.value;
+        // Keys are equal when their values are (yaml's own rule): 1 and "1" are two keys.
+        const k = `${typeof v}:${String(v)}`;
+        if (!keys.has(k)) {
+          keys.add(k);
+          continue;
+        }
+        const at = p.key.range?.[0] ?? 0;
+        if (!dup || at < dup.at) dup = { at, key: String(v) };
+        break;
+      }
+    }
+    if (isMap(node) || isSeq(node)) {
+      open.add(node);
+      stack.push({ node, kids: node.items as unknown[], i: 0, size: 1 });
+      return null;
+    }
+    return 1;
+  };
+  const top = visit(root);
+  while (top === null && stack.length > 0) {
+    const f = stack[stack.length - 1]!;
+    if (f.i < f.kids.length) {
+      const n = visit(f.kids[f.i++]);
+      if (n !== null) f.size += n;
+      continue;
+    }
+    stack.pop();
+    sizes.set(f.node, f.size);
+    open.delete(f.node);
+    const parent = stack[stack.length - 1];
+    if (parent) parent.size += f.size;
+  }
+  // (set inside visit, which TypeScript does not follow)
+  const found = dup as { at: number; key: string } | null;
+  if (found) throw new InputError(placeAt({ range: [found.at] }), `YAML syntax error: Map keys must be unique; "${found.key}" is a key of this mapping already`);
 }
 
 export function readSource(file: string): SourceDoc {
@@ -41,6 +179,24 @@ export function readSource(file: string): SourceDoc {
   return parseSource(file, text);
 }
 
+// Key -> pair of each mapping, built on the first look-up: a place per error by scanning the mapping
+// made 20k errors in one mapping quadratic (issue #16 row 12). The first pair of a key wins, as the
+// scan did (checkNodes refuses duplicates anyway).
+const pairIndexes = new WeakMap<object, Map<string, Pair>>();
+function pairIndex(map: YAMLMap): Map<string, Pair> {
+  let index = pairIndexes.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items as Pair[]) {
+      if (!isScalar(p.key)) continue;
+      const k = String(p.key.value);
+      if (!index.has(k)) index.set(k, p);
+    }
+    pairIndexes.set(map, index);
+  }
+  return index;
+}
+
 /**
  * The place of the value at `path` (or of its key when `key` is true: the right place for "unknown
  * key" errors). Falls back to the nearest ancestor that exists, then to the file itself.
@@ -52,7 +208,7 @@ export function placeOf(src: SourceDoc, path: readonly PathSegment[], opts: { ke
     const seg = path[i];
     const last = i === path.length - 1;
     if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      const pair = pairIndex(node).get(String(seg));
       if (!pair) break;
       if (last && opts.key && pair.key) {
         best = pair.key as Node;
@@ -139,11 +295,28 @@ export function schemaErrors(src: SourceDoc, errors: readonly ErrorObject[], wor
     group.push(e);
     byPath.set(e.instancePath, group);
   }
-  const paths = [...byPath.keys()].filter((p) => ![...byPath.keys()].some((q) => q !== p && q.startsWith(`${p}/`)));
-  paths.sort((a, b) => b.split('/').length - a.split('/').length);
+  // Paths that are an ancestor of another error's path, found by walking each path's own ancestors
+  // (comparing every path with every other was quadratic: issue #16 row 12).
+  const ancestors = new Set<string>();
+  for (const q of byPath.keys()) {
+    for (let cut = q.lastIndexOf('/'); cut >= 0; cut = q.lastIndexOf('/', cut - 1)) {
+      const up = q.slice(0, cut);
+      if (ancestors.has(up)) break; // its own ancestors are in already
+      ancestors.add(up);
+      if (cut === 0) break;
+    }
+  }
+  const depth = (p: string): number => {
+    let n = 0;
+    for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) n++;
+    return n;
+  };
+  const paths = [...byPath.keys()].filter((p) => !ancestors.has(p)).map((p) => ({ p, d: depth(p) }));
+  // Deepest first, stable otherwise (ajv's order within one depth).
+  paths.sort((a, b) => b.d - a.d);
   const out: InputError[] = [];
   const seen = new Set<string>();
-  for (const p of paths) {
+  for (const { p } of paths) {
     const group = byPath.get(p)!;
     const described = group.find((e) => (e.keyword === 'anyOf' || e.keyword === 'oneOf') && (e.parentSchema as { description?: string } | undefined)?.description);
     const chosen = described ? [described] : group.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf');
@@ -191,12 +364,22 @@ export function validateOrThrow<T>(src: SourceDoc, validate: ValidateFunction<T>
   throw new SchemaError(errs);
 }
 
-/** Several input errors at once; its message lists them all (first line is the most specific). */
+/**
+ * Errors a SchemaError's message lists; the rest are counted on one more line ("and 19,950 more
+ * schema errors") and all are kept in `errors`. A document with 20k mistakes needs its first few
+ * fixed, not a 20k-line message.
+ */
+export const SCHEMA_ERRORS_LISTED = 50;
+
+/** Several input errors at once; its message lists them (first line is the most specific). */
 export class SchemaError extends InputError {
   readonly errors: InputError[];
   constructor(errors: InputError[]) {
     const first = errors[0]!;
-    super(first.place, errors.length === 1 ? first.detail : `${first.detail}\n${errors.slice(1).map((e) => `  ${e.message}`).join('\n')}`);
+    const rest = errors.slice(1, SCHEMA_ERRORS_LISTED).map((e) => `  ${e.message}`);
+    const more = errors.length - SCHEMA_ERRORS_LISTED;
+    if (more > 0) rest.push(`  and ${more.toLocaleString('en-US')} more schema errors (SCHEMA_ERRORS_LISTED is ${SCHEMA_ERRORS_LISTED})`);
+    super(first.place, rest.length === 0 ? first.detail : `${first.detail}\n${rest.join('\n')}`);
     this.errors = errors;
   }
 }
