@@ -1,5 +1,8 @@
 import t from 'tap';
-import { loadCatalog, servicingWarning } from './catalog.ts';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { DEFAULT_CATALOG, loadCatalog, servicingWarning } from './catalog.ts';
 import { selectPatchLevels, parseLatest } from '../patch.ts';
 import { runFleetgate } from '../../harness/cli/run-cli.test-helper.ts';
 
@@ -77,4 +80,41 @@ t.test('fleetgate catalog lists releases and patch levels', async (t) => {
   const bad = runFleetgate(['catalog', '--release', 'win12']);
   t.equal(bad.code, 64);
   t.match(bad.stderr, /--release win12: not in the catalog/);
+});
+
+// ---- issue #16 row 7: the catalog data cannot hold one KB or one build.UBR for two months, nor
+// months outside a release's life
+
+function catalogWith(edit: (data: { releases: Array<Record<string, unknown> & { updates: Array<Record<string, unknown>> }> }) => void): string {
+  const data = JSON.parse(readFileSync(DEFAULT_CATALOG, 'utf8'));
+  edit(data);
+  const file = join(mkdtempSync(join(tmpdir(), 'fg-catalog-')), 'windows.json');
+  writeFileSync(file, JSON.stringify(data, null, 2));
+  return file;
+}
+
+t.test('row 7 (#16): every release has a general availability date, and its updates lie within its life', async (t) => {
+  for (const r of cat.releases) {
+    t.match(r.generalAvailability, /^\d{4}-\d{2}-\d{2}$/, `${r.name} GA ${r.generalAvailability}`);
+    t.ok(r.updates[0]!.month >= r.generalAvailability.slice(0, 7) || r.name === 'server-2025', `${r.name}: first update ${r.updates[0]!.month}`);
+  }
+});
+
+t.test('row 7 (#16): loadCatalog refuses a KB or a build.UBR recorded for two months of a release', async (t) => {
+  const kb = catalogWith((d) => {
+    const r = d.releases.find((x) => x.name === 'server-2022')!;
+    r.updates[3]!.kb = r.updates[2]!.kb;
+  });
+  t.throws(() => loadCatalog(kb), /windows\.json:\d+:\d+: server-2022 KB5048654 for 2025-01 is in the catalog for 2024-12 already/);
+  const ubr = catalogWith((d) => {
+    const r = d.releases.find((x) => x.name === 'server-2022')!;
+    r.updates[3]!.ubr = r.updates[2]!.ubr;
+  });
+  t.throws(() => loadCatalog(ubr), /server-2022 20348\.2966 \(KB\d+\) for 2025-01 is in the catalog for 2024-12 already/);
+  const early = catalogWith((d) => {
+    d.releases.find((x) => x.name === 'win11-25h2')!.updates.unshift({ month: '2024-01', kb: 5999999, ubr: 1 });
+  });
+  t.throws(() => loadCatalog(early), /win11-25h2 KB5999999 for 2024-01 is before the release's general availability \(2025-09-30\)/);
+  const sibling = catalogWith(() => {});
+  t.ok(loadCatalog(sibling).byName.get('win11-25h2'), 'the shipped catalog, with KBs shared by 22H2/23H2 and 24H2/25H2 in one month, loads');
 });

@@ -29,6 +29,11 @@ export interface CatalogRelease {
   title: string;
   family: 'client' | 'server';
   build: number;
+  /**
+   * General availability, YYYY-MM-DD. Not in shared/reference/windows.md: these are the start dates
+   * of Microsoft's lifecycle pages for each release.
+   */
+  generalAvailability: string;
   endOfServicing: EndOfServicing[];
   updates: CatalogUpdate[];
   note?: string;
@@ -63,13 +68,14 @@ const catalogSchema = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['name', 'title', 'family', 'build', 'endOfServicing', 'updates'],
+        required: ['name', 'title', 'family', 'build', 'generalAvailability', 'endOfServicing', 'updates'],
         additionalProperties: false,
         properties: {
           name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$', description: 'a lowercase release name such as win11-24h2' },
           title: { type: 'string' },
           family: { enum: ['client', 'server'] },
           build: { type: 'integer', minimum: 1 },
+          generalAvailability: date,
           note: { type: 'string' },
           endOfServicing: {
             type: 'array',
@@ -119,7 +125,63 @@ export function loadCatalog(file: string = process.env.FLEETGATE_CATALOG ?? DEFA
     });
     byName.set(r.name, r);
   });
+  // One KB and one build.UBR are one month, and every month lies within its release's life.
+  const index = new UpdateIndex();
+  data.releases.forEach((r, i) => {
+    r.updates.forEach((u, j) => {
+      const why = index.refusal(r, u);
+      if (why) throw errorAt(src, ['releases', i, 'updates', j], why);
+      index.add(r, u);
+    });
+  });
   return { file, releases: data.releases, byName };
+}
+
+/** The month before `month` (YYYY-MM). */
+function monthBefore(month: string): string {
+  const [y, m] = [Number(month.slice(0, 4)), Number(month.slice(5, 7))];
+  return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
+}
+
+/**
+ * What the catalog already says about KBs and patch levels, to refuse an entry that contradicts it
+ * (issue #16 row 7: a document reusing a KB for another month was added, and `{ kb: N }` then picked
+ * one of two entries).
+ */
+export class UpdateIndex {
+  private readonly byKb = new Map<number, { release: string; month: string }>();
+  private readonly byLevel = new Map<string, { release: string; month: string; kb: number }>();
+
+  constructor(catalog?: Catalog) {
+    for (const r of catalog?.releases ?? []) for (const u of r.updates) this.add(r, u);
+  }
+
+  add(r: CatalogRelease, u: { month: string; kb: number; ubr: number }): void {
+    if (!this.byKb.has(u.kb)) this.byKb.set(u.kb, { release: r.name, month: u.month });
+    const level = patchLevelName({ build: r.build, ubr: u.ubr });
+    if (!this.byLevel.has(level)) this.byLevel.set(level, { release: r.name, month: u.month, kb: u.kb });
+  }
+
+  /**
+   * Why the catalog cannot take `u` for release `r`, or undefined when it can. A KB is one month's
+   * update whatever the release (22H2 and 23H2, 24H2 and 25H2, 24H2 and Server 2025 up to 2025-12
+   * share KBs, always in one month), and so is a build.UBR. A month must not be before the month
+   * before general availability (a release ships with the last Patch Tuesday before it: Server 2025,
+   * GA 2024-11-01, has the 2024-10 update in its update history) nor after the last servicing date of
+   * any edition, ESU included.
+   */
+  refusal(r: CatalogRelease, u: { month: string; kb: number; ubr: number }): string | undefined {
+    const what = `${r.name} KB${u.kb} for ${u.month}`;
+    const kb = this.byKb.get(u.kb);
+    if (kb && kb.month !== u.month) return `${what} is in the catalog for ${kb.month} already${kb.release === r.name ? '' : ` (${kb.release})`}; a KB is one month's update`;
+    const level = patchLevelName({ build: r.build, ubr: u.ubr });
+    const lv = this.byLevel.get(level);
+    if (lv && lv.month !== u.month) return `${r.name} ${level} (KB${u.kb}) for ${u.month} is in the catalog for ${lv.month} already${lv.release === r.name ? '' : ` (${lv.release})`}; a patch level is one month's update`;
+    if (u.month < monthBefore(r.generalAvailability.slice(0, 7))) return `${what} is before the release's general availability (${r.generalAvailability})`;
+    const last = r.endOfServicing.reduce<EndOfServicing | undefined>((a, b) => (!a || b.date > a.date ? b : a), undefined);
+    if (last && u.month > last.date.slice(0, 7)) return `${what} is after the release's last servicing date (${last.edition}: ${last.date})`;
+    return undefined;
+  }
 }
 
 export function levelOf(release: CatalogRelease, u: CatalogUpdate): PatchLevel {

@@ -6,8 +6,96 @@
 //   Vulnerability[].Remediations[]             { Type: 2 (vendor fix), Description.Value: "5089549" (the KB),
 //                                                FixedBuild: "10.0.26100.8457", ProductID: [...] }
 // A KB may fix many CVEs: remediations are merged by (release, KB).
-import { compileSchema, errorAt, validateOrThrow, type SourceDoc } from '../../lib/source-doc.ts';
-import type { Catalog, CatalogRelease } from './catalog.ts';
+//
+// Documents are read as plain JSON (JSON.parse): they run to many MB, and the YAML reader with source
+// positions took 1.56 GB for 18 MB (issue #16 row 7). Places are found only when something is wrong:
+// by line and column for a document small enough to read again with positions, by JSON path above.
+import { readFileSync, statSync } from 'node:fs';
+import { InputError, type SourcePlace } from '../../lib/errors.ts';
+import { compileSchema, parseSource, pathLabel, placeOf, validateOrThrow, type PathSegment, type SourceDoc } from '../../lib/source-doc.ts';
+import { UpdateIndex, type Catalog, type CatalogRelease } from './catalog.ts';
+
+/**
+ * The largest CVRF document read, in characters (bytes for a file). Monthly documents are a few MB to
+ * a few tens of MB (the issue's 18 MB one included); JSON.parse holds several times its input in
+ * memory, so 64 MiB keeps an import well under a GB. A document cannot be read in part: past this it
+ * is refused, saying so.
+ */
+export const CVRF_MAX_CHARS = 64 * 1024 * 1024;
+
+/**
+ * Documents up to this size are read a second time, with source positions, to name the line and
+ * column of a mistake; larger ones name the JSON path (reading them with positions is what cost GBs).
+ */
+export const CVRF_POSITIONS_MAX_CHARS = 1024 * 1024;
+
+/** A CVRF document read as plain JSON. */
+export interface CvrfSource {
+  file: string;
+  text: string;
+  value: unknown;
+}
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+function tooLarge(file: string, size: number, unit: string): InputError {
+  return new InputError({ file }, `the document is ${fmt(size)} ${unit}, more than CVRF_MAX_CHARS (${fmt(CVRF_MAX_CHARS)}); expected a monthly CVRF document (it cannot be read in part)`);
+}
+
+/** Line and column (1-based) of `offset` in `text`, by one pass over it. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return { line, column: offset - start + 1 };
+}
+
+/** Parses a CVRF JSON document; a syntax error is an InputError with line and column. */
+export function parseCvrf(file: string, text: string): CvrfSource {
+  if (text.length > CVRF_MAX_CHARS) throw tooLarge(file, text.length, 'characters');
+  try {
+    return { file, text, value: JSON.parse(text) as unknown };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    // V8 words most as "... in JSON at position N"; some ("Unexpected token 'x', ... is not valid
+    // JSON") carry no position, and then only the file is named. Cut with indexOf, not a regex: the
+    // message quotes the untrusted text.
+    const marker = / (in|after) JSON at position /.exec(message);
+    const digits = marker ? /^\d+/.exec(message.slice(marker.index + marker[0].length)) : null;
+    const detail = `JSON syntax error: ${(marker ? message.slice(0, marker.index) : message).slice(0, 200)}`;
+    const ended = !digits && message.startsWith('Unexpected end of JSON input');
+    if (!digits && !ended) throw new InputError({ file }, detail);
+    const { line, column } = lineColumn(text, digits ? Number(digits[0]) : text.length);
+    throw new InputError({ file, line, column }, detail);
+  }
+}
+
+/** Reads a CVRF document file; refuses one larger than CVRF_MAX_CHARS before reading it. */
+export function readCvrfFile(file: string): CvrfSource {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError({ file }, code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(err)})`);
+  }
+  if (size > CVRF_MAX_CHARS) throw tooLarge(file, size, 'bytes');
+  return parseCvrf(file, readFileSync(file, 'utf8'));
+}
+
+const isSourceDoc = (src: SourceDoc | CvrfSource): src is SourceDoc => 'doc' in src;
+
+/** The place of `path`: line and column when positions are at hand or cheap, else the file alone. */
+function placer(src: SourceDoc | CvrfSource): (path: readonly PathSegment[]) => SourcePlace | null {
+  let positions: SourceDoc | null | undefined = isSourceDoc(src) ? src : undefined;
+  return (path) => {
+    if (positions === undefined) positions = src.text.length <= CVRF_POSITIONS_MAX_CHARS ? parseSource(src.file, src.text) : null;
+    return positions ? placeOf(positions, path) : null;
+  };
+}
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -81,14 +169,19 @@ export interface ImportedUpdate {
   ubr: number;
   /** The product names in the document that mapped to this release. */
   products: string[];
+  /** Where in the document: the remediation's FixedBuild, e.g. `Vulnerability[0].Remediations[1].FixedBuild`. */
+  remediation: string;
 }
 
 export interface CvrfImport {
+  file: string;
   documentId: string;
   month: string;
   updates: ImportedUpdate[];
   /** Windows products in the document that no catalog release matched (e.g. Windows 10 1809 LTSC). */
   unmatched: string[];
+  /** The place of a path in the document (line and column where they can be had). */
+  placeOf: (path: readonly PathSegment[]) => SourcePlace;
 }
 
 /** "2026-Aug" → "2026-08". */
@@ -122,12 +215,28 @@ function releaseFor(catalog: Catalog, productName: string, build: number): Catal
   return byBuild.length === 1 ? byBuild[0] : undefined;
 }
 
-export function readCvrf(src: SourceDoc, catalog: Catalog): CvrfImport {
-  const doc = validateOrThrow(src, validateCvrf);
+export function readCvrf(src: SourceDoc | CvrfSource, catalog: Catalog): CvrfImport {
+  const placed = placer(src);
+  const placeAt = (path: readonly PathSegment[]): SourcePlace => placed(path) ?? { file: src.file };
+  const fail = (path: PathSegment[], detail: string): InputError => {
+    const place = placed(path);
+    return place ? new InputError(place, detail) : new InputError({ file: src.file }, `${pathLabel(path)}: ${detail}`);
+  };
+  let doc: CvrfDocument;
+  if (validateCvrf(src.value)) {
+    doc = src.value;
+  } else {
+    const positions = isSourceDoc(src) ? src : src.text.length <= CVRF_POSITIONS_MAX_CHARS ? parseSource(src.file, src.text) : null;
+    if (positions) doc = validateOrThrow(positions, validateCvrf);
+    else {
+      const e = validateCvrf.errors?.[0];
+      throw new InputError({ file: src.file }, `${e?.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'the document'} ${e?.message ?? 'is not a CVRF document'}`);
+    }
+  }
   const documentId = doc.DocumentTracking.Identification.ID.Value;
   const month = cvrfMonth(documentId);
   if (!month) {
-    throw errorAt(src, ['DocumentTracking', 'Identification', 'ID', 'Value'], `document id "${documentId}" is not a Patch Tuesday id; expected YYYY-Mon, e.g. 2026-Aug`);
+    throw fail(['DocumentTracking', 'Identification', 'ID', 'Value'], `document id "${documentId}" is not a Patch Tuesday id; expected YYYY-Mon, e.g. 2026-Aug`);
   }
   const products = new Map((doc.ProductTree.FullProductName ?? []).map((p) => [p.ProductID, p.Value]));
   const found = new Map<string, ImportedUpdate>();
@@ -144,7 +253,7 @@ export function readCvrf(src: SourceDoc, catalog: Catalog): CvrfImport {
       for (const pid of r.ProductID ?? []) {
         const name = products.get(pid);
         if (name === undefined) {
-          throw errorAt(src, ['Vulnerability', vi, 'Remediations', ri, 'ProductID'], `product id ${pid} is not in ProductTree.FullProductName`);
+          throw fail(['Vulnerability', vi, 'Remediations', ri, 'ProductID'], `product id ${pid} is not in ProductTree.FullProductName`);
         }
         if (!/^Windows/i.test(name)) continue;
         const rel = releaseFor(catalog, name, b);
@@ -156,11 +265,11 @@ export function readCvrf(src: SourceDoc, catalog: Catalog): CvrfImport {
         const prev = found.get(key);
         if (prev) {
           if (prev.ubr !== ubr) {
-            throw errorAt(src, ['Vulnerability', vi, 'Remediations', ri, 'FixedBuild'], `KB${kb} is listed with two builds for ${rel.name}: ${b}.${prev.ubr} and ${b}.${ubr}`);
+            throw fail(['Vulnerability', vi, 'Remediations', ri, 'FixedBuild'], `KB${kb} is listed with two builds for ${rel.name}: ${b}.${prev.ubr} and ${b}.${ubr}`);
           }
           if (!prev.products.includes(name)) prev.products.push(name);
         } else {
-          found.set(key, { release: rel.name, month, kb, ubr, products: [name] });
+          found.set(key, { release: rel.name, month, kb, ubr, products: [name], remediation: pathLabel(['Vulnerability', vi, 'Remediations', ri, 'FixedBuild']) });
         }
       }
     });
@@ -172,11 +281,14 @@ export function readCvrf(src: SourceDoc, catalog: Catalog): CvrfImport {
     const cur = best.get(u.release);
     if (!cur || u.ubr > cur.ubr) best.set(u.release, u);
   }
+  const matched = new Set([...best.values()].flatMap((u) => u.products));
   return {
+    file: src.file,
     documentId,
     month,
     updates: [...best.values()].sort((a, b) => a.release.localeCompare(b.release)),
-    unmatched: [...unmatched].filter((n) => ![...best.values()].some((u) => u.products.includes(n))).sort(),
+    unmatched: [...unmatched].filter((n) => !matched.has(n)).sort(),
+    placeOf: (path) => placeAt(path),
   };
 }
 
@@ -186,9 +298,29 @@ export interface MergeResult {
   conflicts: Array<{ update: ImportedUpdate; existing: { kb: number; ubr: number } }>;
 }
 
-/** Adds imported updates to the catalog in place; an entry for the same month with another KB is a conflict, never overwritten. */
+/** `Vulnerability[0].Remediations[1].FixedBuild` back to its path. */
+function pathOfLabel(label: string): PathSegment[] {
+  const out: PathSegment[] = [];
+  for (const part of label.split('.')) {
+    const br = part.indexOf('[');
+    out.push(br < 0 ? part : part.slice(0, br));
+    if (br >= 0) for (const n of part.slice(br + 1, -1).split('][')) out.push(Number(n));
+  }
+  return out;
+}
+
+/**
+ * Adds imported updates to the catalog in place; an entry for the same month with another KB is a
+ * conflict, never overwritten. A document that contradicts the catalog (a KB or build.UBR it has for
+ * another month, a month outside the release's life) is refused whole, before anything is added.
+ */
 export function mergeImport(catalog: Catalog, imp: CvrfImport): MergeResult {
   const res: MergeResult = { added: [], unchanged: [], conflicts: [] };
+  const index = new UpdateIndex(catalog);
+  for (const u of imp.updates) {
+    const why = index.refusal(catalog.byName.get(u.release)!, u);
+    if (why) throw new InputError(imp.placeOf(pathOfLabel(u.remediation)), `${why}; the document is not imported`);
+  }
   for (const u of imp.updates) {
     const rel = catalog.byName.get(u.release)!;
     const existing = rel.updates.find((x) => x.month === u.month);

@@ -2,9 +2,8 @@
 // `fleetgate catalog import FILE [--dry-run]`: adds a Patch Tuesday from an MSRC CVRF JSON document.
 import type { Command } from 'commander';
 import { UsageError } from '../../../lib/errors.ts';
-import { readSource } from '../../../lib/source-doc.ts';
 import { loadCatalog, saveCatalog, servicingWarning, today, type CatalogRelease } from '../../../matrix/catalog/catalog.ts';
-import { mergeImport, readCvrf } from '../../../matrix/catalog/cvrf.ts';
+import { mergeImport, readCvrf, readCvrfFile } from '../../../matrix/catalog/cvrf.ts';
 
 function releaseJson(r: CatalogRelease, now: string) {
   return {
@@ -66,7 +65,7 @@ export function registerCatalog(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((file: string, opts: { dryRun?: boolean; json?: boolean }) => {
       const cat = loadCatalog();
-      const imp = readCvrf(readSource(file), cat);
+      const imp = readCvrf(readCvrfFile(file), cat);
       const res = mergeImport(cat, imp);
       if (!opts.dryRun && res.added.length > 0) saveCatalog(cat);
       if (opts.json) {
