@@ -81,13 +81,13 @@ export interface WorkloadComparison {
 const DEFAULTS = { seed: 1, iterations: 2000, confidence: 0.95, relThreshold: 0.05, absFloorUs: 2, percentiles: [50, 90, 99] };
 
 /** A run's histogram as a sorted value/cumulative-count table, for quantile look-ups by binary search. */
-interface Cdf {
+export interface Cdf {
   values: Float64Array;
   cum: Float64Array;
   n: number;
 }
 
-function cdfOf(h: Histogram): Cdf {
+export function cdfOf(h: Histogram): Cdf {
   if (!(h instanceof JsHistogram)) throw new TypeError('compare needs hdr-histogram-js JS histograms (not WASM)');
   const values: number[] = [];
   const cum: number[] = [];
@@ -104,7 +104,7 @@ function cdfOf(h: Histogram): Cdf {
 }
 
 /** The value at rank `rank` (1-based) of the run's samples. */
-function valueAtRank(c: Cdf, rank: number): number {
+export function valueAtRank(c: Cdf, rank: number): number {
   let lo = 0;
   let hi = c.cum.length - 1;
   while (lo < hi) {
@@ -116,25 +116,28 @@ function valueAtRank(c: Cdf, rank: number): number {
 }
 
 /** The same rank rule as HdrHistogram's getValueAtPercentile: the ceil(p·n)-th smallest. */
-const rankOf = (p: number, n: number): number => Math.min(n, Math.max(1, Math.ceil((p / 100) * n - 1e-9)));
+export const rankOf = (p: number, n: number): number => Math.min(n, Math.max(1, Math.ceil((p / 100) * n - 1e-9)));
 
 function side(values: number[]): SideFigures {
   return { runs: values, mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values) };
 }
 
+/** The p-th percentile of a resample of one run's own samples, drawn exactly (the Beta trick above);
+ * shared with workloads/rounds.ts, whose paired bootstrap redraws each run of a round the same way. */
+export function drawPercentile(c: Cdf, p: number, rng: Rng): number {
+  const j = rankOf(p, c.n);
+  const u = rng.beta(j, c.n - j + 1);
+  return valueAtRank(c, Math.max(1, Math.ceil(u * c.n)));
+}
+
 /** One bootstrap replicate of a side's statistic: the mean over k resampled runs of a resampled percentile. */
 function replicate(cdfs: Cdf[], p: number, rng: Rng): number {
   let sum = 0;
-  for (let r = 0; r < cdfs.length; r++) {
-    const c = cdfs[rng.int(cdfs.length)]!;
-    const j = rankOf(p, c.n);
-    const u = rng.beta(j, c.n - j + 1);
-    sum += valueAtRank(c, Math.max(1, Math.ceil(u * c.n)));
-  }
+  for (let r = 0; r < cdfs.length; r++) sum += drawPercentile(cdfs[rng.int(cdfs.length)]!, p, rng);
   return sum / cdfs.length;
 }
 
-function quantileSorted(xs: Float64Array, q: number): number {
+export function quantileSorted(xs: Float64Array, q: number): number {
   const pos = q * (xs.length - 1);
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);

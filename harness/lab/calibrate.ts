@@ -23,12 +23,14 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import { buildLabImage } from '../../images/lab/build.ts';
 import { LAB_MEASURE_CPUS } from '../../images/lab/boot-args.ts';
 import { buildLabDriver } from '../../driver/lab/build.ts';
 import { bundleAgent } from '../../workloads/agent/bundle.ts';
 import { loadWorkload } from '../../workloads/spec.ts';
 import { compareResults, type StepComparison, type WorkloadComparison } from '../../workloads/compare.ts';
+import { mad, median, pairedRoundStat, roundOverheads } from '../../workloads/rounds.ts';
 import type { AgentResult, PriorityOutcome, PriorityRequest } from '../../workloads/agent/protocol.ts';
 import { createProvider } from '../providers/index.ts';
 import { connectSsh, fromManifest } from '../guest/ssh/client.ts';
@@ -66,7 +68,10 @@ export interface CalibrateResult {
    * reliably. */
   noiseP50Us: number;
   change: 'regressed' | 'improved' | 'no-change';
+  /** The unpaired comparison's interval (compareResults over the delay-0 and delay-D runs). */
   ci95: { low: number; high: number };
+  /** The paired interval from the rounds (workloads/rounds.ts, the method a cell uses); null with one round. */
+  roundCi95: { low: number; high: number } | null;
   /** The repeat at delay 0 against the first delay-0 side: must be no-change. */
   nullChange: 'regressed' | 'improved' | 'no-change';
   /** p50 of the open step with no module loaded (one run): what the hook itself costs. */
@@ -77,12 +82,6 @@ export interface CalibrateResult {
   /** The guest's vCPUs and the CPUs the agent ran on (from the first recorded run). */
   cpus: { guest: number; agent: string | null };
   comparison: StepComparison;
-}
-
-function median(xs: number[]): number {
-  const v = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -97,9 +96,20 @@ export function roundFigures(zero: number[], delayed: number[], repeat: number[]
   if (!zero.length || zero.length !== delayed.length || zero.length !== repeat.length) {
     throw new Error(`calibration rounds: ${zero.length} delay-0, ${delayed.length} delay-D and ${repeat.length} repeat runs; expected the same number, at least 1`);
   }
-  const roundOverheadsUs = delayed.map((d, i) => round2(d - (zero[i]! + repeat[i]!) / 2));
-  const overheadUs = median(roundOverheadsUs);
-  return { roundOverheadsUs, overheadUs, noiseUs: round2(median(roundOverheadsUs.map((x) => Math.abs(x - overheadUs)))) };
+  const roundOverheadsUs = roundOverheads(zero, delayed, repeat);
+  return { roundOverheadsUs, overheadUs: median(roundOverheadsUs), noiseUs: round2(mad(roundOverheadsUs)) };
+}
+
+/** The paired 95% interval of the rounds' p50 overhead of `step`, from each run's histogram; null with one round. */
+export function roundInterval(zero: AgentResult[], delayed: AgentResult[], repeat: AgentResult[], step: string): { low: number; high: number } | null {
+  if (delayed.length < 2) return null;
+  const hist = (r: AgentResult) => {
+    const s = r.steps.find((x) => x.name === step);
+    if (!s) throw new Error(`calibration: a run has no ${step} step`);
+    return decodeFromCompressedBase64(s.histogram);
+  };
+  const st = pairedRoundStat(zero.map(hist), delayed.map(hist), repeat.map(hist), 50, { label: step, file: 'calibration runs' });
+  return { low: st.ciUs[0], high: st.ciUs[1] };
 }
 
 export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult> {
@@ -164,6 +174,7 @@ export async function calibrate(opts: CalibrateOptions): Promise<CalibrateResult
       noiseP50Us: figures.noiseUs,
       change: p50.classification,
       ci95: { low: p50.ci.low, high: p50.ci.high },
+      roundCi95: roundInterval(zero, delayed, repeat, stepName),
       nullChange: nullStep?.classification ?? 'no-change',
       noModuleP50Us: noModule,
       accel: vm.accel,

@@ -5,10 +5,11 @@
 // the channel's heartbeat stops, and the real monitor decides. Latency comes from seeded synthetic
 // histograms, so a regression or a noisy cell is what the real comparison sees.
 import { EventEmitter } from 'node:events';
-import { build, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
+import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import type { Cell } from '../../../matrix/index.ts';
 import type { AgentResult, StepResult, WorkloadSpec } from '../../../workloads/agent/protocol.ts';
 import { seededRng } from '../../../workloads/random.ts';
+import { syntheticHistogram } from '../../../workloads/test-helpers/synthetic-runs.ts';
 import { STEPS, type Step } from '../../../runfolder/results.ts';
 import { bucketLinuxReport } from '../../crash/bucket.ts';
 import type { CrashReport } from '../../crash/types.ts';
@@ -179,8 +180,7 @@ class FakeSession implements GuestSession {
     const level = this.installed ? (l.overheadUs ?? 0) + runs[this.driverRun++ % runs.length]! : 0;
     this.run++;
     const step = (name: string): StepResult => {
-      const h = build();
-      for (let i = 0; i < 2_000; i++) h.recordValue(Math.max(1, Math.round(base + level + rng.next() * base * 0.1)));
+      const h = syntheticHistogram(rng, { samples: 2_000, baseUs: base, levelUs: level });
       return {
         name, op: 'open', status: 'ok', count: 2_000, errors: 0, warmupErrors: 0, errorLimit: 100, errorSamples: [], warmup: 0, concurrency: 1,
         elapsedMs: 1, opsPerSec: 1, latencyUs: { min: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0, stddev: 0 },
