@@ -151,7 +151,7 @@ export function registerLab(program: Command): void {
             [
               `delay        ${r.delayUs} µs per open (${r.runs} rounds, ${r.accel})`,
               `p50 ${r.step.padEnd(8)} ${r.baselineP50Us.toFixed(1)} µs at delay 0, ${r.driverP50Us.toFixed(1)} µs at delay ${r.delayUs}${r.noModuleP50Us !== null ? ` (${r.noModuleP50Us} µs with no module)` : ''}`,
-              `overhead     ${r.overheadP50Us.toFixed(1)} µs, median of rounds ${r.roundOverheadsUs.map((x) => x.toFixed(0)).join(', ')} (comparison's 95% CI ${r.ci95.low.toFixed(1)}..${r.ci95.high.toFixed(1)}), error ${r.errorPct.toFixed(1)}%`,
+              `overhead     ${r.overheadP50Us.toFixed(1)} µs, median of rounds ${r.roundOverheadsUs.map((x) => x.toFixed(0)).join(', ')} (${r.roundCi95 ? `rounds' 95% interval ${r.roundCi95.low.toFixed(1)}..${r.roundCi95.high.toFixed(1)}, ` : ''}comparison's 95% CI ${r.ci95.low.toFixed(1)}..${r.ci95.high.toFixed(1)}), error ${r.errorPct.toFixed(1)}%`,
               `change       ${r.change} (a repeat at delay 0: ${r.nullChange})`,
               `noise        ${r.noiseP50Us.toFixed(1)} µs from round to round (median absolute deviation)${2 * r.noiseP50Us > 0.15 * r.delayUs ? `: twice that is more than 15% of ${r.delayUs} µs, so a delay this small can't be read within 15% reliably here; try --delay-us ${Math.ceil((2 * r.noiseP50Us) / 0.15 / 100) * 100}` : ''}`,
               `cpus         agent on CPU ${r.cpus.agent ?? 'any'} of ${r.cpus.guest}`,
