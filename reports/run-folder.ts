@@ -207,9 +207,31 @@ export function cellFromSummary(c: SummaryCell, steps: Map<string, { steps: Step
       ...(k.dump ? { dump: k.dump } : {}),
     };
   }
-  if (c.latency && typeof c.latency === 'object') cell.latency = c.latency;
+  if (c.latency && typeof c.latency === 'object') cell.latency = readLatency(c.latency);
   if (Array.isArray(c.installed)) cell.installed = c.installed;
   return cell;
+}
+
+/** A latency interval from summary.json: two finite numbers, low ≤ high, or nothing. The gate judges
+ * limits by it, so a malformed one is dropped (its step falls back to point figures), never trusted. */
+function intervalOf(v: unknown): [number, number] | undefined {
+  if (!Array.isArray(v) || v.length !== 2) return undefined;
+  const [lo, hi] = v as unknown[];
+  return typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi ? [lo, hi] : undefined;
+}
+
+/** A cell's latency with its intervals read typed; the point figures are kept as written. */
+function readLatency(raw: Record<string, OperationLatency>): Record<string, OperationLatency> {
+  // fromEntries: a step named "__proto__" stays an own key, never the object's prototype.
+  return Object.fromEntries(
+    Object.entries(raw).map(([op, l]) => {
+      if (!l || typeof l !== 'object') return [op, l];
+      const { overheadP50CiUs, overheadP99CiUs, ...rest } = l;
+      const c50 = intervalOf(overheadP50CiUs);
+      const c99 = intervalOf(overheadP99CiUs);
+      return [op, { ...rest, ...(c50 ? { overheadP50CiUs: c50 } : {}), ...(c99 ? { overheadP99CiUs: c99 } : {}) }];
+    }),
+  );
 }
 
 export interface ReadRunFolderOptions {

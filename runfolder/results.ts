@@ -100,6 +100,8 @@ export interface OperationLatency {
   overheadP99Us?: number;
   /** The 95% bootstrap interval of the p50 overhead, µs (low, high). */
   overheadP50CiUs?: [number, number];
+  /** The same for the p99 overhead (absent in runs recorded before it was kept). */
+  overheadP99CiUs?: [number, number];
 }
 
 /** A driver the attempt installed: what was really loaded, by its hash (the sign-off names these). */

@@ -42,6 +42,8 @@ export function judgeLatency(
         overheadP50Us: p50.overheadUs,
         overheadP99Us: p99.overheadUs,
         overheadP50CiUs: [p50.ci.low, p50.ci.high],
+        // p99's own interval, so the gate can judge a p99 limit on any step by its interval too.
+        overheadP99CiUs: [p99.ci.low, p99.ci.high],
       };
       const b = budget?.[s.name] ?? budget?.['*'];
       if (b === undefined) continue;

@@ -12,8 +12,14 @@
 // - Flaky failures fail like any other (DESIGN.md: a crash that does not repeat still fails).
 // - A cell excluded by an allow entry is left out of every rule, the infrastructure count included.
 // - Product failure beats inconclusive: infrastructure trouble never hides a found crash.
+// - Latency limits judge the overhead's 95% interval, the comparison the cell's own verdict uses
+//   (harness/cell/latency.ts): a limit is broken only when the whole interval lies above it, and an
+//   interval straddling it is `latency-undecided`, whose effect is `latency.undecided` (default
+//   inconclusive: a regression hidden in the noise must not pass by luck, nor fail a good build).
+//   Steps recorded without an interval (runs from before it was kept) are judged by their point
+//   figures, with a `latency-point-figures` warning.
 import { compileSchema, errorAt, readSource, validateOrThrow, parseSource, type SourceDoc } from '../../lib/source-doc.ts';
-import { PRODUCT_FAILURES, VERDICT_TABLE, VERDICTS, type Verdict } from '../../runfolder/results.ts';
+import { PRODUCT_FAILURES, VERDICT_TABLE, VERDICTS, type OperationLatency, type Verdict } from '../../runfolder/results.ts';
 import { cellTitle } from '../base.ts';
 import type { ReportCell, RunFolder } from '../run-folder.ts';
 
@@ -41,6 +47,10 @@ export interface OverheadLimit {
   maxChange?: number;
 }
 
+/** What a latency interval straddling a limit does to the gate: exit 2, or shown only. */
+export type UndecidedEffect = 'inconclusive' | 'warn';
+export const UNDECIDED_EFFECTS: UndecidedEffect[] = ['inconclusive', 'warn'];
+
 export interface GatePolicy {
   file: string;
   version: 1;
@@ -51,6 +61,8 @@ export interface GatePolicy {
   latency: {
     limits: OverheadLimit[];
     againstBaseline: { percentiles: Percentile[]; maxChange: number; minDeltaUs: number; ops?: string[] } | null;
+    /** The effect of `latency-undecided` (an interval straddling a limit). */
+    undecided: UndecidedEffect;
   };
   inconclusive: { maxInfraErrors: number | null; maxInfraFraction: number | null };
   /** Verdicts the table makes fail-unless-waived (latency-inconclusive) that this policy lets pass. */
@@ -66,7 +78,7 @@ interface RawPolicy {
   description?: string;
   fail?: { verdicts?: Verdict[]; attribution?: Attribution[] };
   allow?: AllowEntry[];
-  latency?: { limits?: OverheadLimit[]; againstBaseline?: { percentiles?: Percentile[]; maxChange: number; minDeltaUs?: number; ops?: string[] } };
+  latency?: { limits?: OverheadLimit[]; undecided?: UndecidedEffect; againstBaseline?: { percentiles?: Percentile[]; maxChange: number; minDeltaUs?: number; ops?: string[] } };
   inconclusive?: { maxInfraErrors?: number; maxInfraFraction?: number };
   waive?: Verdict[];
 }
@@ -119,6 +131,7 @@ const schema = {
             properties: { op: { type: 'string', minLength: 1 }, percentile, maxOverheadUs: nonNeg, maxChange: nonNeg },
           },
         },
+        undecided: { type: 'string', enum: [...UNDECIDED_EFFECTS] },
         againstBaseline: {
           type: 'object',
           additionalProperties: false,
@@ -160,6 +173,7 @@ export function parsePolicy(src: SourceDoc): GatePolicy {
     latency: {
       limits: raw.latency?.limits ?? [],
       againstBaseline: ab ? { percentiles: ab.percentiles ?? ['p50', 'p99'], maxChange: ab.maxChange, minDeltaUs: ab.minDeltaUs ?? 0, ...(ab.ops ? { ops: ab.ops } : {}) } : null,
+      undecided: raw.latency?.undecided ?? 'inconclusive',
     },
     inconclusive: { maxInfraErrors: raw.inconclusive?.maxInfraErrors ?? null, maxInfraFraction: raw.inconclusive?.maxInfraFraction ?? null },
     waive: raw.waive ?? [],
@@ -185,7 +199,7 @@ export interface RuleFinding {
 }
 
 export interface RuleResult {
-  /** `product-failure`, `latency-overhead`, `latency-baseline`, `infra-errors`, `not-ours`, `allow-expired`. */
+  /** `product-failure`, `latency-overhead`, `latency-undecided`, `latency-point-figures`, `latency-baseline`, `infra-errors`, `not-ours`, `allow-expired`. */
   rule: string;
   /** What breaking it means: fail → exit 1, inconclusive → exit 2, warn → shown only. */
   effect: 'fail' | 'inconclusive' | 'warn';
@@ -235,8 +249,35 @@ function pct(l: { p50Us: number; p99Us: number; baselineP50Us?: number; baseline
   return p === 'p50' ? { now: l.p50Us, base: l.baselineP50Us } : { now: l.p99Us, base: l.baselineP99Us };
 }
 
+/** The 95% interval of a step's overhead at a percentile, when the cell recorded it (the run-folder reader
+ * has dropped malformed ones). */
+function ciOf(l: OperationLatency, p: Percentile): [number, number] | undefined {
+  return p === 'p50' ? l.overheadP50CiUs : l.overheadP99CiUs;
+}
+
 const us = (n: number): string => `${Math.round(n)} µs`;
 const percent = (n: number): string => `${(n * 100).toFixed(1)} %`;
+const signed = (n: number, unit: string): string => `${n >= 0 ? '+' : ''}${unit === ' %' ? (n * 100).toFixed(1) : Math.round(n)}${unit}`;
+const bounds = (lo: number, hi: number, unit: string): string => (unit === ' %' ? `${(lo * 100).toFixed(1)}..${(hi * 100).toFixed(1)} %` : `${Math.round(lo)}..${Math.round(hi)} µs`);
+
+type Outcome = 'within' | 'over' | 'undecided';
+/** An interval against a limit: over only when its low end is above it, within when its high end is not. */
+const against = (lo: number, hi: number, limit: number): Outcome => (lo > limit ? 'over' : hi <= limit ? 'within' : 'undecided');
+
+/** One limit on one step by its interval: the parts (absolute, relative) that are over or undecided, in words. */
+function judgeByInterval(lim: OverheadLimit, over: number, base: number, [lo, hi]: [number, number]): Array<{ outcome: Outcome; text: string }> {
+  const parts: Array<{ outcome: Outcome; text: string }> = [];
+  if (lim.maxOverheadUs !== undefined) {
+    const outcome = against(lo, hi, lim.maxOverheadUs);
+    parts.push({ outcome, text: `overhead ${signed(over, ' µs')} (95% ${bounds(lo, hi, ' µs')}) ${outcome === 'undecided' ? 'undecided at' : outcome} ${us(lim.maxOverheadUs)}` });
+  }
+  if (lim.maxChange !== undefined && base > 0) {
+    // The relative part: the interval's ends relative to the cell's baseline figure.
+    const outcome = against(lo / base, hi / base, lim.maxChange);
+    parts.push({ outcome, text: `change ${signed(over / base, ' %')} (95% ${bounds(lo / base, hi / base, ' %')} of baseline ${us(base)}) ${outcome === 'undecided' ? 'undecided at' : outcome} ${percent(lim.maxChange)}` });
+  }
+  return parts;
+}
 
 export function evaluateGate(run: RunFolder, policy: GatePolicy, opts: GateOptions = {}): GateResult {
   const today = (opts.today ?? new Date()).toISOString().slice(0, 10);
@@ -295,7 +336,17 @@ export function evaluateGate(run: RunFolder, policy: GatePolicy, opts: GateOptio
   }
   if (notOurs.length) rules.push({ rule: 'not-ours', effect: 'warn', summary: `${notOurs.length} failure(s) attributed to another party (not failing the gate; look at them)`, findings: notOurs });
 
-  // Latency: absolute overhead and relative change against each cell's own no-driver baseline.
+  // Both latency rules below put a straddled limit in `undecided`, and what they judged by point
+  // figures in `pointOnly`.
+  const undecided: RuleFinding[] = [];
+  const pointOnly = new Map<string, { title: string; labels: string[] }>();
+  const byPoint = (c: ReportCell, label: string) => {
+    const e = pointOnly.get(c.id) ?? { title: cellTitle(c.coords), labels: [] };
+    if (!e.labels.includes(label)) e.labels.push(label);
+    pointOnly.set(c.id, e);
+  };
+  // Latency: absolute overhead and relative change against each cell's own no-driver baseline, by the
+  // overhead's interval where the cell recorded one, else by the point figures (with a warning).
   if (policy.latency.limits.length) {
     const found: RuleFinding[] = [];
     for (const c of considered) {
@@ -305,6 +356,17 @@ export function evaluateGate(run: RunFolder, policy: GatePolicy, opts: GateOptio
           const { now, base } = pct(l, lim.percentile);
           if (base === undefined) continue;
           const over = now - base;
+          const ci = ciOf(l, lim.percentile);
+          if (ci) {
+            const parts = judgeByInterval(lim, over, base, ci);
+            const broken = parts.filter((x) => x.outcome === 'over');
+            const open = parts.filter((x) => x.outcome === 'undecided');
+            // A part over the limit breaks it whatever the other part says; only then does a straddle count.
+            if (broken.length) found.push({ cell: c.id, title: cellTitle(c.coords), why: `${op} ${lim.percentile} ${broken.map((x) => x.text).join(', ')} (limit op=${lim.op})` });
+            else if (open.length) undecided.push({ cell: c.id, title: cellTitle(c.coords), why: `${op} ${lim.percentile} ${open.map((x) => x.text).join(', ')} (limit op=${lim.op})` });
+            continue;
+          }
+          byPoint(c, `${op} ${lim.percentile}`);
           const problems: string[] = [];
           if (lim.maxOverheadUs !== undefined && over > lim.maxOverheadUs) problems.push(`overhead ${us(over)} > ${us(lim.maxOverheadUs)}`);
           if (lim.maxChange !== undefined && base > 0 && over / base > lim.maxChange) problems.push(`change +${percent(over / base)} > ${percent(lim.maxChange)}`);
@@ -312,7 +374,7 @@ export function evaluateGate(run: RunFolder, policy: GatePolicy, opts: GateOptio
         }
       }
     }
-    rules.push({ rule: 'latency-overhead', effect: 'fail', summary: found.length ? `${found.length} latency limit(s) broken against the cells' own baselines` : 'latency within limits', findings: found });
+    rules.push({ rule: 'latency-overhead', effect: 'fail', summary: found.length ? `${found.length} latency limit(s) broken against the cells' own baselines (the overhead's 95% interval above the limit)` : 'latency within limits', findings: found });
   }
 
   // Latency against a previous run (same cell ids).
@@ -332,6 +394,28 @@ export function evaluateGate(run: RunFolder, policy: GatePolicy, opts: GateOptio
         for (const q of ab.percentiles) {
           const now = pct(l, q).now;
           const was = pct(pl, q).now;
+          const ci = ciOf(l, q);
+          const pci = ciOf(pl, q);
+          const base = pct(l, q).base;
+          const pbase = pct(pl, q).base;
+          if (ci && pci && base !== undefined && pbase !== undefined && was > 0) {
+            // Both runs have intervals: compare the overheads, each over its own run's baseline, so a host
+            // slower on one day cancels out. The change's low end takes this run's lower half and the
+            // previous run's upper half (the high end the other two), added in quadrature: the runs are independent.
+            const o = now - base;
+            const po = was - pbase;
+            const delta = o - po;
+            const lo = delta - Math.hypot(o - ci[0], pci[1] - po);
+            const hi = delta + Math.hypot(ci[1] - o, po - pci[0]);
+            // Today's two conditions (over minDeltaUs and over maxChange of the previous figure) as one limit.
+            const limit = Math.max(ab.minDeltaUs, ab.maxChange * was);
+            const outcome = against(lo, hi, limit);
+            if (outcome === 'within') continue;
+            const why = `${op} ${q} overhead ${signed(o, ' µs')} vs ${signed(po, ' µs')} in ${opts.baseline.runId}: change ${signed(delta, ' µs')} (95% ${bounds(lo, hi, ' µs')}) ${outcome === 'over' ? 'over' : 'undecided at'} ${us(limit)} (${percent(ab.maxChange)} of ${us(was)}, at least ${us(ab.minDeltaUs)})`;
+            (outcome === 'over' ? found : undecided).push({ cell: c.id, title: cellTitle(c.coords), why });
+            continue;
+          }
+          byPoint(c, `${op} ${q} against ${opts.baseline.runId}`);
           const delta = now - was;
           if (was > 0 && delta > ab.minDeltaUs && delta / was > ab.maxChange) {
             found.push({ cell: c.id, title: cellTitle(c.coords), why: `${op} ${q} ${us(now)} vs ${us(was)} in ${opts.baseline.runId}: +${percent(delta / was)} (+${us(delta)}) > ${percent(ab.maxChange)}` });
@@ -347,6 +431,22 @@ export function evaluateGate(run: RunFolder, policy: GatePolicy, opts: GateOptio
     });
   } else if (opts.baseline && !ab) {
     rules.push({ rule: 'latency-baseline', effect: 'warn', summary: 'a baseline run was given but the policy has no latency.againstBaseline section: not compared', findings: [] });
+  }
+  if (undecided.length) {
+    rules.push({
+      rule: 'latency-undecided',
+      effect: policy.latency.undecided,
+      summary: `${undecided.length} latency limit(s) neither kept nor broken: the overhead's 95% interval straddles the limit (latency.undecided: ${policy.latency.undecided})`,
+      findings: undecided,
+    });
+  }
+  if (pointOnly.size) {
+    rules.push({
+      rule: 'latency-point-figures',
+      effect: 'warn',
+      summary: `${pointOnly.size} cell(s) judged by single figures: no overhead interval for the percentile a limit names`,
+      findings: [...pointOnly].map(([cell, e]) => ({ cell, title: e.title, why: `no 95% interval recorded for ${e.labels.join(', ')}: judged by single figures (recorded before the gate judged intervals, or unreadable); re-run for intervals` })),
+    });
   }
 
   // Cells without a verdict (infrastructure, a broken test, or the run ended first).
