@@ -102,6 +102,53 @@ export interface OperationLatency {
   overheadP50CiUs?: [number, number];
   /** The same for the p99 overhead (absent in runs recorded before it was kept). */
   overheadP99CiUs?: [number, number];
+  /**
+   * The interleaved rounds' figures (issue #17; absent in sequential runs and runs before it). With
+   * them the point figures above come from the rounds: p50Us = median(driverUs), baselineP50Us =
+   * median(baselineUs), overheadP50Us = rounds.p50.overheadUs, overheadP50CiUs = rounds.p50.ciUs.
+   */
+  rounds?: { count: number; p50: RoundStat; p99: RoundStat };
+  /** The cell's own budget's view of this step (absent: the budget does not name it, or a sequential run). */
+  judged?: { percentile: 'p50' | 'p99'; limitUs: number; outcome: 'within' | 'over' | 'undecided' };
+}
+
+/** One percentile's figures from interleaved rounds B1 D1 … Dk B(k+1) (workloads/rounds.ts computes them). */
+export interface RoundStat {
+  /** Per round i: driver run i − mean of the baseline runs before and after it, µs. */
+  overheadsUs: number[];
+  /** median of overheadsUs */
+  overheadUs: number;
+  /** The interval of the overhead at `level`, µs (low, high). */
+  ciUs: [number, number];
+  /** 0.95 */
+  level: number;
+  /** MAD of overheadsUs */
+  noiseUs: number;
+  /** The smallest overhead these rounds tell from zero with 80% power, µs. */
+  detectableUs: number;
+  /** q_p of B1..B(k+1), in time order (for the pictures). */
+  baselineUs: number[];
+  /** q_p of D1..Dk, in time order. */
+  driverUs: number[];
+}
+
+/** How the attempt measured latency (absent: recorded before #17, which means sequential). */
+export interface MeasurementRecord {
+  method: 'rounds' | 'sequential';
+  /** Driver rounds done. */
+  rounds: number;
+  /** The guest's vCPUs. */
+  vcpus: number;
+  /** The agent's allowed CPUs as its first run reported them (null when it did not say). */
+  agentCpus: string | null;
+  singleThreaded: boolean;
+  /** How ours was taken out between rounds. */
+  between: 'unload' | 'detach' | 'none';
+  /** Why it fell back (unload refused, detach refused), in words. */
+  fallback?: string;
+  /** Smallest overhead the cell could detect on its judged steps, µs (the worst of them). */
+  detectableUs?: number;
+  ms: { warmup: number; rounds: number };
 }
 
 /** A driver the attempt installed: what was really loaded, by its hash (the sign-off names these). */
@@ -122,6 +169,8 @@ export interface AttemptResult {
   reason?: string;
   crash?: CrashSummary;
   latency?: Record<string, OperationLatency>;
+  /** How latency was measured (absent in runs before #17: sequential). */
+  measurement?: MeasurementRecord;
   steps: StepRecord[];
   /** Files of evidence, relative to the run folder. */
   evidence: string[];

@@ -42,6 +42,8 @@ export interface SummaryCell {
   reason?: string;
   crash?: { title: string; bucket: string; bugcheck?: unknown; dump?: string; kind?: string; module?: string; attribution?: string };
   latency?: AttemptResult['latency'];
+  /** How the latency was measured (absent in runs before #17). */
+  measurement?: AttemptResult['measurement'];
   installed?: AttemptResult['installed'];
   evidence: string[];
   start?: AttemptResult['start'];
@@ -185,6 +187,7 @@ export function buildSummary(s: RunState): SummaryJson {
       };
     }
     if (decided?.latency) cell.latency = decided.latency;
+    if (decided?.measurement) cell.measurement = decided.measurement;
     if (decided?.installed) cell.installed = decided.installed;
     if (decided?.start) cell.start = decided.start;
     cells.push(cell);
