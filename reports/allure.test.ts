@@ -78,6 +78,24 @@ t.test('statuses: infra-error broken, skipped skipped, unfinished broken; triage
   t.same(c.attachments.map((a) => a.name).sort(), ['console.log', 'crash.json', 'latency-hist.json', 'triage.json']);
 });
 
+t.test('latency.json: a pass cell attaches it only for a step its budget did not clear (or, before judgement was kept, a regressed comparison)', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fg-allure-'));
+  const l = (change: 'regressed' | 'no-change', outcome?: 'within' | 'over' | 'undecided') =>
+    ({ p50Us: 140, p99Us: 900, baselineP50Us: 100, baselineP99Us: 800, change, overheadP50Us: 40, overheadP99Us: 100, ...(outcome ? { judged: { percentile: 'p50', limitUs: 500, outcome } } : {}) }) as never;
+  writeSyntheticRun(dir, [
+    // Judged within the budget: the comparison's `regressed` is noise, nothing to look at.
+    { id: 'within', verdict: 'pass', latency: { open: l('regressed', 'within'), read: l('no-change', 'within') } },
+    { id: 'undecided', verdict: 'pass', latency: { open: l('no-change', 'undecided') } },
+    { id: 'old-regressed', verdict: 'pass', latency: { open: l('regressed') } },
+    { id: 'old-clean', verdict: 'pass', latency: { open: l('no-change') } },
+    { id: 'failed', verdict: 'perf-regression', latency: { open: l('no-change', 'within') } },
+  ], { consoleLogs: false });
+  const out = path.join(dir, 'ar');
+  writeAllureResults(readRunFolder(dir), out);
+  const has = Object.fromEntries(results(out).map((r) => [r.historyId, r.attachments.some((a) => a.name === 'latency.json')]));
+  t.same(has, { within: false, undecided: true, 'old-regressed': true, 'old-clean': false, failed: true });
+});
+
 t.test('allure-commandline makes a site (skipped without Java)', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'fg-allure-'));
   cpSync(FIXTURE, dir, { recursive: true });

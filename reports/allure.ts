@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { ContentType, LabelName, Stage, Status, type Label } from 'allure-js-commons';
 import { ReporterRuntime, stringifyEnvInfo, type Writer } from 'allure-js-commons/sdk/reporter';
 import { escapeControls } from '../lib/printable.ts';
-import { cellTitle, verdictClass } from './base.ts';
+import { cellTitle, judgedOutcome, verdictClass } from './base.ts';
 import { failureMessage } from './junit.ts';
 import { evidencePath, findEvidence, readTail, type ReportCell, type RunFolder } from './run-folder.ts';
 
@@ -184,9 +184,12 @@ export function writeAllureResults(folder: RunFolder, resultsDir: string, opts: 
     const triage = findEvidence(folder, c, 'triage.json');
     if (triage) rt.writeAttachment(uuid, undefined, 'triage.json', readFileSync(triage), { contentType: ContentType.JSON, fileExtension: '.json' });
     if (c.crash) rt.writeAttachment(uuid, undefined, 'crash.json', Buffer.from(JSON.stringify(c.crash, null, 2)), { contentType: ContentType.JSON, fileExtension: '.json' });
-    // Latency figures as a file only where someone will look (a failed or regressed cell); a passing
-    // cell's figures are in the dashboard, and a file per passing cell doubled the files written.
-    const regressed = c.latency && Object.values(c.latency).some((l) => l.change === 'regressed');
+    // Latency figures as a file only where someone will look (a failed cell, or a step its budget did
+    // not clear); a passing cell's figures are in the dashboard, and a file per passing cell doubled
+    // the files written. Runs from before the budget's judgement was kept: a `regressed` comparison.
+    const steps = Object.values(c.latency ?? {}).filter((l) => l && typeof l === 'object');
+    const judged = steps.map(judgedOutcome).filter((o) => o !== null);
+    const regressed = judged.length ? judged.some((o) => o !== 'within') : steps.some((l) => l.change === 'regressed');
     if (c.latency && (c.verdict !== 'pass' || regressed)) rt.writeAttachment(uuid, undefined, 'latency.json', Buffer.from(JSON.stringify(c.latency, null, 2)), { contentType: ContentType.JSON, fileExtension: '.json' });
     for (const rel of c.evidence.filter((e) => /hist/i.test(path.posix.basename(e)))) {
       const abs = evidencePath(folder, rel);

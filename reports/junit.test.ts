@@ -33,6 +33,8 @@ const JUNIT: Record<string, ElementRule> = {
   testcase: {
     attrs: { name: 'required', assertions: 'optional', time, classname: 'optional', status: 'optional', class: 'optional', file: 'optional', line: 'optional' },
     children: [
+      // Testcase properties (where pytest's record_property writes them): the detectable overhead, issue #17.
+      { name: 'properties', min: 0, max: 1 },
       { name: 'skipped', min: 0, max: 1 },
       { name: 'error', ...any },
       { name: 'failure', ...any },
@@ -106,6 +108,26 @@ t.test('any guest text round-trips through the XML (property)', async (t) => {
     }),
     { numRuns: 60 },
   );
+});
+
+t.test('a cell with a 95% interval carries its detectable overhead as testcase properties, in the schema', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fg-junit-'));
+  const [withCi, without] = writeSyntheticRun(
+    dir,
+    [
+      { verdict: 'pass', latency: { open: { p50Us: 131, p99Us: 900, baselineP50Us: 100, baselineP99Us: 800, change: 'no-change', overheadP50Us: 31, overheadP99Us: 100, overheadP50CiUs: [24, 38] } } },
+      { verdict: 'pass', latency: { open: { p50Us: 131, p99Us: 900, baselineP50Us: 100, baselineP99Us: 800, change: 'no-change', overheadP50Us: 31, overheadP99Us: 100 } } },
+    ],
+    { consoleLogs: false },
+  );
+  const root = parseXml(renderJunit(readRunFolder(dir)));
+  t.same(checkAgainst(root, JUNIT), []);
+  const tc = (id: string) => cases(root).find((c) => c.attrs.name!.includes(id))!;
+  const props = tc(withCi!).children.find((c) => c.name === 'properties')!;
+  t.same(props.children.map((p) => [p.attrs.name, p.attrs.value]), [['latency.detectableP50Us', '10'], ['latency.detectableP50Step', 'open'], ['latency.detectableP50From', 'interval']]);
+  t.match(tc(withCi!).children.find((c) => c.name === 'system-out')!.text, /latency: would have detected ≥ 10 µs on open p50 \(1\.43 × the 95% interval's half-width, normal approximation\)/);
+  t.notOk(tc(without!).children.some((c) => c.name === 'properties'), 'no interval, no property');
+  t.match(tc(without!).children.find((c) => c.name === 'system-out')!.text, /latency: no 95% interval recorded, no detectable figure/);
 });
 
 t.test('a large run stays well-formed', async (t) => {

@@ -2,7 +2,7 @@
 // level, one <testcase> per cell. Product failures are <failure>, infrastructure and broken tests
 // are <error> (never counted as product failures), skipped cells are <skipped>.
 import { writeFileSync } from 'node:fs';
-import { cellTitle, verdictClass } from './base.ts';
+import { cellDetectableP50, cellTitle, DETECTABLE_PER_HALF_WIDTH, detectableText, verdictClass } from './base.ts';
 import type { ReportCell, RunFolder } from './run-folder.ts';
 import { attrs, xmlText } from './xml.ts';
 
@@ -33,6 +33,10 @@ function cellSeconds(c: ReportCell): number {
 function details(c: ReportCell): string {
   const lines: string[] = [`cell ${c.id}: ${cellTitle(c.coords)}`, `verdict: ${c.verdict}${c.flaky ? ` (flaky: ${c.flakyWhy ?? 'did not repeat'})` : ''}`];
   if (c.reason) lines.push(`reason: ${c.reason}`);
+  if (c.latency && Object.keys(c.latency).length) {
+    const d = cellDetectableP50(c);
+    lines.push(d ? `latency: ${detectableText(d)} (${d.from === 'rounds' ? "the run's own figure" : `${DETECTABLE_PER_HALF_WIDTH.toFixed(2)} × the 95% interval's half-width, normal approximation`})` : 'latency: no 95% interval recorded, no detectable figure');
+  }
   if (c.crash) {
     lines.push(`crash: ${c.crash.title}`, `bucket: ${c.crash.bucket}`);
     if (c.crash.bugcheck) lines.push(`bugcheck: ${c.crash.bugcheck}`);
@@ -54,6 +58,21 @@ function testcase(c: ReportCell): string {
   // The cell id goes in the name: the schema has no id attribute on testcase, and titles can repeat.
   const head = `    <testcase${attrs({ name: `${cellTitle(c.coords)} [${c.id}]`, classname: junitClassname(c), time: cellSeconds(c).toFixed(3) })}>\n`;
   let body = '';
+  // What a pass stands on, for CI servers and scripts that read testcase properties (pytest writes
+  // them in the same place); absent when the run recorded no interval, never a guessed figure.
+  const d = cellDetectableP50(c);
+  if (d) {
+    body +=
+      `      <properties>\n` +
+      [
+        ['latency.detectableP50Us', String(Math.round(d.us * 10) / 10)],
+        ['latency.detectableP50Step', d.op],
+        ['latency.detectableP50From', d.from],
+      ]
+        .map(([k, v]) => `        <property${attrs({ name: k, value: v })}/>\n`)
+        .join('') +
+      `      </properties>\n`;
+  }
   const cls = c.verdict === 'unfinished' ? 'broken' : verdictClass(c.verdict);
   const msg = failureMessage(c);
   if (cls === 'failed') body += `      <failure${attrs({ message: msg, type: c.verdict })}>${xmlText(c.reason ?? msg)}</failure>\n`;

@@ -3,7 +3,7 @@
 // comments, so a crash title must not be able to add a link, an image or a table column; control
 // characters (ESC, BEL, NUL, CSI) are escaped visibly as \x1b... (lib/printable.ts, issue #16 row 8).
 import { writeFileSync } from 'node:fs';
-import { cellTitle, countVerdicts, crashBuckets, failuresFirst, fmtSignedUs, fmtUs, latencyRegressions, verdictClass } from './base.ts';
+import { cellDetectableP50, cellTitle, countVerdicts, crashBuckets, detectableText, failuresFirst, fmtSignedUs, fmtUs, latencyRegressions, verdictClass, type CellDetectable, type LatencyRegression } from './base.ts';
 import type { RunFolder } from './run-folder.ts';
 import { escapeControls } from '../lib/printable.ts';
 
@@ -27,11 +27,22 @@ export interface MarkdownOptions {
   /** Most failures listed one by one; the rest are counted (a PR comment has a size limit). */
   maxFailures?: number;
   maxRegressions?: number;
+  /** Most cells listed with their detectable overhead (pass cells first). */
+  maxDetectable?: number;
+}
+
+const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
+/** The detectable column: the figure, or that there is none (never a figure the run did not give). */
+function detectableCell(d: CellDetectable | null): string {
+  if (!d) return 'no 95% interval recorded: no detectable figure';
+  return `${mdText(detectableText(d))}${d.missing.length ? ` (no interval for ${mdText(d.missing.join(', '))})` : ''}`;
 }
 
 export function renderMarkdown(folder: RunFolder, opts: MarkdownOptions = {}): string {
   const maxFailures = opts.maxFailures ?? 50;
   const maxRegs = opts.maxRegressions ?? 30;
+  const maxDet = opts.maxDetectable ?? 50;
   const out: string[] = [];
   const failed = folder.cells.filter((c) => c.verdict !== 'pass' && c.verdict !== 'skipped');
   const headline = folder.cells.some((c) => verdictClass(c.verdict === 'unfinished' ? 'infra-error' : c.verdict) === 'failed') ? '❌ failed' : failed.length ? '⚠️ inconclusive' : '✅ passed';
@@ -67,14 +78,38 @@ export function renderMarkdown(folder: RunFolder, opts: MarkdownOptions = {}): s
     out.push('');
   }
 
-  const regs = latencyRegressions(folder);
-  if (regs.length) {
-    out.push(`### Latency regressions (${regs.length})`, '', '| cell | operation | p50 | baseline p50 | overhead p50 | p99 | overhead p99 |', '|---|---|---:|---:|---:|---:|---:|');
+  const all = latencyRegressions(folder);
+  const table = (title: string, regs: LatencyRegression[]): void => {
+    if (!regs.length) return;
+    out.push(`### ${title} (${regs.length})`, '', '| cell | operation | p50 | baseline p50 | overhead p50 | p99 | overhead p99 |', '|---|---|---:|---:|---:|---:|---:|');
     for (const r of regs.slice(0, maxRegs)) {
       out.push(`| ${mdText(cellTitle(r.cell.coords))} | ${mdText(r.op)} | ${fmtUs(r.p50Us)} | ${fmtUs(r.baselineP50Us)} | ${fmtSignedUs(r.overheadP50Us)} | ${fmtUs(r.p99Us)} | ${fmtSignedUs(r.overheadP99Us)} |`);
     }
     if (regs.length > maxRegs) out.push('', `…and ${regs.length - maxRegs} more.`);
     out.push('');
+  };
+  // Only steps the cell judged: a pass cell's `regressed` comparison is noise its budget cleared.
+  table('Latency regressions', all.filter((r) => r.kind === 'regression'));
+  table('Latency undecided', all.filter((r) => r.kind === 'undecided'));
+
+  // What a pass means: the smallest p50 overhead each measuring cell would have detected.
+  const measured = folder.cells.filter((c) => c.latency && Object.keys(c.latency).length);
+  if (measured.length) {
+    const rows = [...measured.filter((c) => c.verdict === 'pass'), ...measured.filter((c) => c.verdict !== 'pass')].map((c) => [c, cellDetectableP50(c)] as const);
+    const passes = rows.filter(([c]) => c.verdict === 'pass');
+    const withFig = passes.filter(([, d]) => d !== null);
+    out.push('### Smallest detectable p50 overhead', '');
+    if (passes.length && withFig.length) {
+      const worst = Math.max(...withFig.map(([, d]) => d!.us));
+      const none = passes.length - withFig.length;
+      out.push(`Pass cells would have detected p50 overheads ≥ ${fmtUs(worst)} (the worst of ${plural(withFig.length, 'pass cell', 'pass cells')} with an interval${none ? `; ${plural(none, 'pass cell has', 'pass cells have')} none` : ''}).`, '');
+    } else if (passes.length) {
+      out.push('No pass cell recorded a 95% interval: what their pass could have detected is not known.', '');
+    }
+    out.push('| verdict | cell | detectable |', '|---|---|---|');
+    for (const [c, d] of rows.slice(0, maxDet)) out.push(`| ${mdText(c.verdict)} | ${mdText(cellTitle(c.coords))} ${mdCode(c.id)} | ${detectableCell(d)} |`);
+    if (rows.length > maxDet) out.push('', `…and ${rows.length - maxDet} more (see the dashboard).`);
+    out.push('', "From the run's own figure where it recorded one, else (1.96 + 0.84)/1.96 × the half-width of the p50 overhead's 95% interval (normal approximation, 80% power at two-sided 5%); the worst of the steps the budget judged, else of all measured steps.", '');
   }
   return out.join('\n');
 }

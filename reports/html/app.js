@@ -50,6 +50,9 @@
   function fmtUs(us) { return us === null || us === undefined ? '–' : Math.round(us).toLocaleString('en-US') + ' µs'; }
   function fmtSigned(us) { return us === null || us === undefined ? '–' : (us >= 0 ? '+' : '−') + Math.round(Math.abs(us)).toLocaleString('en-US') + ' µs'; }
   function fmtMs(ms) { return ms === null || ms === undefined ? '–' : ms >= 10000 ? (ms / 1000).toFixed(1) + ' s' : Math.round(ms) + ' ms'; }
+  // What a pass stands on: the smallest p50 overhead the cell would have detected (null: no interval).
+  function detectableText(c) { return c.detectable ? 'would have detected ≥ ' + fmtUs(c.detectable.us) + ' on ' + c.detectable.op + ' p50' : null; }
+  function hasLatency(c) { return Object.keys(c.latency).length > 0; }
   function rowKey(c) { return c.patch ? c.release + ' ' + c.patch : c.release; }
   function colKey(c) { return c.driver + ' / ' + c.verifier; }
   function uniq(list) { var seen = {}; var out = []; list.forEach(function (x) { if (!seen['$' + x]) { seen['$' + x] = 1; out.push(x); } }); return out; }
@@ -121,15 +124,17 @@
   function cellTable(list, id) {
     var shown = list.slice(0, listLimit);
     var table = h('table', { class: 'cells', id: id || 'cell-list' },
-      h('thead', null, h('tr', null, h('th', null, 'verdict'), h('th', null, 'cell'), h('th', null, 'release · patch'), h('th', null, 'driver / verifier'), h('th', null, 'workloads'), h('th', null, 'bucket / reason'))));
+      h('thead', null, h('tr', null, h('th', null, 'verdict'), h('th', null, 'cell'), h('th', null, 'release · patch'), h('th', null, 'driver / verifier'), h('th', null, 'workloads'), h('th', null, 'detectable p50'), h('th', null, 'bucket / reason'))));
     var body = h('tbody');
     shown.forEach(function (c) {
-      body.appendChild(h('tr', { class: 'cell-row', 'data-verdict': c.verdict, 'data-id': c.id },
+      var det = detectableText(c);
+      body.appendChild(h('tr', { class: 'cell-row', 'data-verdict': c.verdict, 'data-id': c.id, title: det || (hasLatency(c) ? 'no 95% interval recorded: no detectable figure' : null) },
         h('td', null, badge(c.verdict), c.flaky ? h('span', { class: 'flaky' }, ' flaky') : null),
         h('td', null, link(cellHref(c.id), c.id)),
         h('td', null, rowKey(c)),
         h('td', null, colKey(c)),
         h('td', null, c.workloads.join(' + ') + (c.coexist.length ? ' with ' + c.coexist.join(' + ') : '')),
+        h('td', { class: 'num detectable' }, c.detectable ? '≥ ' + fmtUs(c.detectable.us) + ' (' + c.detectable.op + ')' : hasLatency(c) ? 'no interval' : ''),
         h('td', { class: 'why' }, c.crash ? c.crash.bucket : (c.reason || ''))));
     });
     table.appendChild(body);
@@ -150,13 +155,14 @@
       })));
   }
 
-  function regressionTable(list) {
+  // Steps their own cell judged: regressions (perf-regression cells) or undecided (latency-inconclusive).
+  function regressionTable(list, source, id, none) {
     var visible = {};
     list.forEach(function (c) { visible[c.id] = true; });
-    var rows = DATA.regressions.filter(function (r) { return visible[cells[r.cell].id]; });
-    if (!rows.length) return h('p', { class: 'none' }, 'No latency regressions.');
+    var rows = source.filter(function (r) { return visible[cells[r.cell].id]; });
+    if (!rows.length) return none ? h('p', { class: 'none' }, none) : null;
     var more = rows.length > 500 ? h('p', null, (rows.length - 500) + ' more not shown; filter to narrow.') : null;
-    return [h('table', { class: 'regressions', id: 'regression-table' },
+    return [h('table', { class: 'regressions', id: id },
       h('thead', null, h('tr', null, h('th', null, 'cell'), h('th', null, 'operation'), h('th', null, 'p50'), h('th', null, 'baseline p50'), h('th', null, 'overhead p50'), h('th', null, 'p99'), h('th', null, 'baseline p99'), h('th', null, 'overhead p99'))),
       h('tbody', null, rows.slice(0, 500).map(function (r) {
         var c = cells[r.cell];
@@ -179,7 +185,8 @@
       h('h2', null, 'Crash buckets'),
       bucketTable(list),
       h('h2', null, 'Latency regressions'),
-      regressionTable(list),
+      regressionTable(list, DATA.regressions, 'regression-table', 'No latency regressions.'),
+      (DATA.undecided || []).length ? [h('h2', null, 'Latency undecided'), regressionTable(list, DATA.undecided, 'undecided-table', 'No undecided latency steps.')] : null,
       h('h2', null, 'Cells'),
       cellTable(sorted),
     ];
@@ -234,8 +241,8 @@
     });
     svg.appendChild(s('text', { x: L, y: 14, class: 'legend' }, '○ □ baseline p50 / p99 (no driver)    ● ■ with driver p50 / p99'));
     var table = h('table', { class: 'latency' },
-      h('thead', null, h('tr', null, h('th', null, 'operation'), h('th', null, 'p50'), h('th', null, 'baseline p50'), h('th', null, 'p99'), h('th', null, 'baseline p99'), h('th', null, 'change'))),
-      h('tbody', null, ops.map(function (op) { var l = lat[op]; return h('tr', { class: l[4] === 'regressed' ? 'regressed' : '' }, h('td', null, op), h('td', { class: 'num' }, fmtUs(l[0])), h('td', { class: 'num' }, fmtUs(l[2])), h('td', { class: 'num' }, fmtUs(l[1])), h('td', { class: 'num' }, fmtUs(l[3])), h('td', null, l[4] || '–')); })));
+      h('thead', null, h('tr', null, h('th', null, 'operation'), h('th', null, 'p50'), h('th', null, 'baseline p50'), h('th', null, 'p99'), h('th', null, 'baseline p99'), h('th', null, 'change'), h('th', null, 'detectable p50'))),
+      h('tbody', null, ops.map(function (op) { var l = lat[op]; return h('tr', { class: l[4] === 'regressed' ? 'regressed' : '' }, h('td', null, op), h('td', { class: 'num' }, fmtUs(l[0])), h('td', { class: 'num' }, fmtUs(l[2])), h('td', { class: 'num' }, fmtUs(l[1])), h('td', { class: 'num' }, fmtUs(l[3])), h('td', null, l[4] || '–'), h('td', { class: 'num' }, l[5] === null || l[5] === undefined ? '–' : '≥ ' + fmtUs(l[5]))); })));
     return [svg, table];
   }
 
@@ -262,6 +269,9 @@
           a.notes.length ? h('ul', { class: 'notes' }, a.notes.map(function (n) { return h('li', null, n); })) : null);
       }),
       h('h3', null, 'Latency against baseline'),
+      hasLatency(c) ? h('p', { id: 'cell-detectable', class: 'detectable' }, c.detectable
+        ? detectableText(c) + (c.detectable.from === 'rounds' ? ' (the run\u2019s own figure)' : ' (from the 95% interval, normal approximation)') + (c.detectable.missing.length ? '; no interval for ' + c.detectable.missing.join(', ') : '')
+        : 'No 95% interval recorded: no detectable figure.') : null,
       latencyPlot(c.latency),
       h('h3', null, 'Console log' + (c.console && c.console.truncated ? ' (tail)' : '')),
       c.console ? h('pre', { class: 'console', id: 'console' }, c.console.text) : h('p', { class: 'none' }, 'No console log.'),

@@ -11,6 +11,8 @@ import { CHROMIUM, CHROMIUM_ARGS } from '../signoff.ts';
 import { writeSyntheticRun } from '../synthetic.ts';
 
 const FIXTURE = fileURLToPath(new URL('../testdata/demo1', import.meta.url));
+/** The page's URL without its #route (indexOf, not a regex: no backtracking on any URL). */
+const pageBase = (u: string): string => (u.includes('#') ? u.slice(0, u.indexOf('#')) : u);
 const XSS = '<script>alert(1)</script><img src=x onerror=alert(2)>';
 
 if (!existsSync(CHROMIUM)) {
@@ -39,6 +41,24 @@ if (!existsSync(CHROMIUM)) {
     { release: 'server-2022', ubr: 3000, driver: 'previous', verifier: 'standard', verdict: 'infra-error', reason: 'host lost' },
   ]);
   writeReports(hostile, { formats: ['html'] });
+  // Issue #17: a run with 95% intervals; its passing good build had a `regressed` comparison on open.
+  const lat = (over: number, ci: [number, number] | null, change: 'regressed' | 'no-change' = 'no-change') => ({
+    p50Us: 100 + over,
+    p99Us: 1000,
+    baselineP50Us: 100,
+    baselineP99Us: 900,
+    change,
+    overheadP50Us: over,
+    overheadP99Us: 50,
+    ...(ci ? { overheadP50CiUs: ci } : {}),
+  });
+  const measured = path.join(root, 'measured');
+  const [goodId, slowId, oldId] = writeSyntheticRun(measured, [
+    { driver: 'good', verdict: 'pass', latency: { open: lat(31, [24, 38], 'regressed'), read: lat(2, [-3, 7]) } },
+    { driver: 'slow', verdict: 'perf-regression', reason: 'open p50 +2600 µs (budget 500 µs)', latency: { open: lat(2600, [2500, 2700], 'regressed'), read: lat(4, [-4, 12]) } },
+    { driver: 'old', verdict: 'pass', latency: { open: lat(31, null) } },
+  ]);
+  writeReports(measured, { formats: ['html'] });
 
   let browser: Browser;
   t.before(async () => {
@@ -107,7 +127,7 @@ if (!existsSync(CHROMIUM)) {
     t.ok((await page.locator('.timeline .bar.bad').count()) >= 1, 'the failed step is marked');
     t.match(await page.locator('#console').innerText(), /Kernel panic/);
     // A square holding two cells (plain and coexistence) opens the list of both.
-    await page.goto(page.url().replace(/#.*$/, '#/'));
+    await page.goto(`${pageBase(page.url())}#/`);
     await page.click('#heatmap a.square[data-cells*=" "]');
     await page.waitForSelector('#group-list');
     t.equal(await page.locator('#group-list tbody tr').count(), 2);
@@ -118,10 +138,49 @@ if (!existsSync(CHROMIUM)) {
     await page.close();
   });
 
+  t.test('the demo run: every latency regression listed is from a perf-regression cell, the slow build among them', async (t) => {
+    const { page, errors } = await open(t, demo);
+    const hrefs = await page.locator('#regression-table tbody tr td:first-child a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    const verdicts = await page.locator('#cell-list tbody tr').evaluateAll((rs) => Object.fromEntries(rs.map((r) => [r.getAttribute('data-id'), r.getAttribute('data-verdict')])));
+    t.ok(hrefs.length > 0);
+    for (const h of hrefs) t.equal(verdicts[h!.replace('#/cell/', '')], 'perf-regression', `${h} is a perf-regression cell`);
+    t.ok(hrefs.includes('#/cell/da2b0a513a49'), 'the slow build (fgfilter-slow) is listed');
+    t.match(await page.locator('#cell-list tbody tr[data-id="da2b0a513a49"] td.detectable').innerText(), /^no interval$/, 'demo1 kept no intervals: no figure claimed');
+    t.same(errors, []);
+    await page.close();
+  });
+
+  t.test('a run with intervals: the pass cell is not a regression, and says what it would have detected', async (t) => {
+    const { page, errors } = await open(t, measured);
+    const regRows = page.locator('#regression-table tbody tr');
+    t.equal(await regRows.count(), 1, 'only the slow cell’s open step');
+    const regText = await regRows.first().innerText();
+    t.ok(regText.includes('slow') && regText.includes('open'), regText);
+    t.equal(await page.locator(`#regression-table a[href="#/cell/${goodId}"]`).count(), 0, 'the passing good build is not listed');
+    t.equal(await page.locator(`#regression-table a[href="#/cell/${slowId}"]`).count(), 1);
+    // Open's half-width 7 µs × (1.96 + 0.84)/1.96 ≈ 10 µs, the worst of the good cell's steps.
+    const good = page.locator(`#cell-list tbody tr[data-id="${goodId}"]`);
+    t.equal(await good.locator('td.detectable').innerText(), '≥ 10 µs (open)');
+    t.equal(await good.getAttribute('title'), 'would have detected ≥ 10 µs on open p50');
+    const old = page.locator(`#cell-list tbody tr[data-id="${oldId}"]`);
+    t.equal(await old.locator('td.detectable').innerText(), 'no interval');
+    t.equal(await old.getAttribute('title'), 'no 95% interval recorded: no detectable figure');
+    await page.goto(`${pageBase(page.url())}#/cell/${goodId}`);
+    await page.waitForSelector('#cell-detectable');
+    t.equal(await page.locator('#cell-detectable').innerText(), 'would have detected ≥ 10 µs on open p50 (from the 95% interval, normal approximation)');
+    t.match(await page.locator('table.latency').innerText(), /≥ 10 µs/);
+    await page.goto(`${pageBase(page.url())}#/cell/${oldId}`);
+    await page.waitForSelector('#cell-detectable');
+    t.equal(await page.locator('#cell-detectable').innerText(), 'No 95% interval recorded: no detectable figure.');
+    t.notMatch(await page.locator('table.latency').innerText(), /≥/, 'no figure without an interval');
+    t.same(errors, []);
+    await page.close();
+  });
+
   t.test('guest text with <script> shows as text and runs nothing', async (t) => {
     const { page, errors, dialogs } = await open(t, hostile);
     t.match(await page.locator('#bucket-table').innerText(), XSS, 'the crash title is shown as text');
-    await page.goto(`${page.url().replace(/#.*$/, '')}#/cell/${ids[1]}`);
+    await page.goto(`${pageBase(page.url())}#/cell/${ids[1]}`);
     await page.waitForSelector('#crash');
     t.equal(await page.locator('#crash .crash-title').innerText(), XSS);
     t.match(await page.locator('#console').innerText(), '</pre><script>alert(3)</script>');

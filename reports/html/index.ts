@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cellTitle, crashBuckets, latencyRegressions } from '../base.ts';
+import { cellDetectableP50, cellTitle, crashBuckets, latencyRegressions, stepDetectableP50, type LatencyRegression } from '../base.ts';
 import { findEvidence, readTail, type ReportCell, type RunFolder } from '../run-folder.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -37,8 +37,10 @@ interface CellData {
   flaky: boolean;
   reason: string | null;
   crash: ReportCell['crash'] | null;
-  /** op → [p50, p99, baseline p50, baseline p99, change] */
-  latency: Record<string, [number, number, number | null, number | null, string | null]>;
+  /** op → [p50, p99, baseline p50, baseline p99, change, smallest detectable p50 overhead (null: no interval)] */
+  latency: Record<string, [number, number, number | null, number | null, string | null, number | null]>;
+  /** The cell's smallest detectable p50 overhead (worst judged step); null when no step has an interval. */
+  detectable: { us: number; op: string; from: 'rounds' | 'interval'; missing: string[] } | null;
   attempts: Array<{ n: number; host: string; verdict: string; ms: number | null; reason: string | null; start: number | null; steps: StepRow[]; notes: string[] }>;
   console: { text: string; truncated: boolean } | null;
   triage: string | null;
@@ -50,7 +52,8 @@ function cellData(folder: RunFolder, c: ReportCell, tailBytes: number): CellData
   const consoleFile = findEvidence(folder, c, 'console.log');
   const triageFile = findEvidence(folder, c, 'triage.json');
   const latency: CellData['latency'] = {};
-  for (const [op, l] of Object.entries(c.latency ?? {})) latency[op] = [l.p50Us, l.p99Us, l.baselineP50Us ?? null, l.baselineP99Us ?? null, l.change ?? null];
+  for (const [op, l] of Object.entries(c.latency ?? {})) latency[op] = [l.p50Us, l.p99Us, l.baselineP50Us ?? null, l.baselineP99Us ?? null, l.change ?? null, stepDetectableP50(l)?.us ?? null];
+  const d = cellDetectableP50(c);
   return {
     id: c.id,
     title: cellTitle(c.coords),
@@ -68,6 +71,7 @@ function cellData(folder: RunFolder, c: ReportCell, tailBytes: number): CellData
     reason: c.reason ?? null,
     crash: c.crash ?? null,
     latency,
+    detectable: d ? { us: d.us, op: d.op, from: d.from, missing: d.missing } : null,
     attempts: c.attempts.map((a) => {
       const t0 = a.steps[0]?.start ?? null;
       return {
@@ -95,6 +99,8 @@ export function scriptJson(value: unknown): string {
 export function dashboardData(folder: RunFolder, opts: DashboardOptions = {}): unknown {
   const tail = opts.consoleTailBytes ?? 16 * 1024;
   const index = new Map(folder.cells.map((c, i) => [c.id, i]));
+  const regs = latencyRegressions(folder);
+  const row = (r: LatencyRegression) => ({ cell: index.get(r.cell.id), op: r.op, p50: r.p50Us, p99: r.p99Us, b50: r.baselineP50Us, b99: r.baselineP99Us, o50: r.overheadP50Us, o99: r.overheadP99Us });
   return {
     run: {
       id: folder.runId,
@@ -110,7 +116,9 @@ export function dashboardData(folder: RunFolder, opts: DashboardOptions = {}): u
     },
     cells: folder.cells.map((c) => cellData(folder, c, tail)),
     buckets: crashBuckets(folder),
-    regressions: latencyRegressions(folder).map((r) => ({ cell: index.get(r.cell.id), op: r.op, p50: r.p50Us, p99: r.p99Us, b50: r.baselineP50Us, b99: r.baselineP99Us, o50: r.overheadP50Us, o99: r.overheadP99Us })),
+    // Only steps their cell judged (a pass cell's noise is not listed); undecided ones apart.
+    regressions: regs.filter((r) => r.kind === 'regression').map(row),
+    undecided: regs.filter((r) => r.kind === 'undecided').map(row),
   };
 }
 
