@@ -5,19 +5,9 @@ import { tmpdir } from 'node:os';
 import { InputError } from './errors.ts';
 import { compileSchema, parseSource, schemaErrors, SchemaError, SCHEMA_ERRORS_LISTED, validateOrThrow, YAML_MAX_ALIAS_NODES, YAML_MAX_DEPTH } from './source-doc.ts';
 import { runFleetgate } from '../harness/cli/run-cli.test-helper.ts';
+import { aliasBomb } from './testdata/yaml-bomb.ts';
 
 // ---- issue #16 row 4: aliases are bounded by what they expand to, with the tool's own error
-
-/** The classic "billion laughs": 9 levels of 9 aliases each, 9^9 scalars once expanded. */
-function aliasBomb(): string {
-  let text = 'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
-  let prev = 'a';
-  for (const name of 'bcdefghi') {
-    text += `${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]\n`;
-    prev = name;
-  }
-  return text;
-}
 
 t.test('row 4 (#16): a YAML alias bomb is an InputError naming file, line and column', async (t) => {
   const err = t.throws(() => parseSource('bomb.yaml', aliasBomb())) as Error;

@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { parseDocument } from 'yaml';
 import type { BenchReader, HostileCase, IssueRow } from './types.ts';
 import { asText, fuzz, grow, KB, medianMs, printRow, repeatTo } from './inputs.ts';
+import { aliasBomb } from '../../lib/testdata/yaml-bomb.ts';
 import { mutatedText } from '../../harness/crash/testdata/mutate.ts';
 import { compileSchema, parseSource, validateOrThrow } from '../../lib/source-doc.ts';
 import { loadCatalog, type Catalog } from '../../matrix/catalog/catalog.ts';
@@ -67,15 +68,7 @@ const ROW3 = `axes:
 `;
 
 /** The classic alias bomb: 9 levels of 9 aliases. */
-const BOMB = (() => {
-  let text = 'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
-  let prev = 'a';
-  for (const name of 'bcdefghi') {
-    text += `${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]\n`;
-    prev = name;
-  }
-  return text;
-})();
+const BOMB = aliasBomb();
 
 /** A replacer numbering each match: names made unique, deterministically. */
 const numbered = (): (() => string) => {
