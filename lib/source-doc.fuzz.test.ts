@@ -6,7 +6,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { InputError } from './errors.ts';
-import { mutatedText } from '../harness/crash/testdata/mutate.ts';
+import { mutatedText } from './testdata/mutate.ts';
 import { parseSource, YAML_MAX_ALIAS_NODES } from './source-doc.ts';
 
 const SEEDS = [

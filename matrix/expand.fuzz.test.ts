@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { InputError } from '../lib/errors.ts';
-import { mutatedText } from '../harness/crash/testdata/mutate.ts';
+import { mutatedText } from '../lib/testdata/mutate.ts';
 import { loadCatalog } from './catalog/catalog.ts';
 import { MATRIX_MAX_CELLS, planMatrix } from './index.ts';
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../lib/errors.ts';
-import { mutatedText } from '../harness/crash/testdata/mutate.ts';
+import { mutatedText } from '../lib/testdata/mutate.ts';
 import { parseJournal, replay } from './journal.ts';
 
 const seed = readFileSync(fileURLToPath(new URL('../reports/testdata/demo1/journal.ndjson', import.meta.url)), 'utf8');

@@ -4,7 +4,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { InputError } from '../lib/errors.ts';
-import { mutatedText } from '../harness/crash/testdata/mutate.ts';
+import { mutatedText } from '../lib/testdata/mutate.ts';
 import { parseAgentOutput } from './result.ts';
 
 const step = {

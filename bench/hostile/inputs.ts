@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { HostileCase } from './types.ts';
-import { mutatedText } from '../../harness/crash/testdata/mutate.ts';
+import { mutatedText } from '../../lib/testdata/mutate.ts';
 
 export const KB = 1024;
 

@@ -17,7 +17,7 @@ import { parseDocument } from 'yaml';
 import type { BenchReader, HostileCase, IssueRow } from './types.ts';
 import { asText, fuzz, grow, KB, medianMs, printRow, repeatTo } from './inputs.ts';
 import { aliasBomb } from '../../lib/testdata/yaml-bomb.ts';
-import { mutatedText } from '../../harness/crash/testdata/mutate.ts';
+import { mutatedText } from '../../lib/testdata/mutate.ts';
 import { compileSchema, parseSource, validateOrThrow } from '../../lib/source-doc.ts';
 import { loadCatalog, type Catalog } from '../../matrix/catalog/catalog.ts';
 import { mergeImport, parseCvrf, readCvrf } from '../../matrix/catalog/cvrf.ts';

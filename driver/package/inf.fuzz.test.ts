@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../../lib/errors.ts';
-import { mutatedText } from '../../harness/crash/testdata/mutate.ts';
+import { mutatedText } from '../../lib/testdata/mutate.ts';
 import { parseInf } from './inf.ts';
 
 const seeds = ['fgfilter/fgfilter.inf', 'partner-av/partnerav.inf'].map((p) => readFileSync(fileURLToPath(new URL(`../packages/${p}`, import.meta.url)), 'utf8'));

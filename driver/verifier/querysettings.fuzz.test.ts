@@ -6,7 +6,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { InputError } from '../../lib/errors.ts';
 import { listSamples, readSample } from '../windows/samples.ts';
-import { exceedsBounds, mutatedText } from '../../harness/crash/testdata/mutate.ts';
+import { exceedsBounds, mutatedText } from '../../lib/testdata/mutate.ts';
 import { parseQuerySettings, parseVerifierExtension, parseVerifierQuery, recogniseVerifierOutput, VERIFIER_MAX_CHARS, VERIFIER_MAX_LINE_CHARS, type FlagState } from './querysettings.ts';
 
 const TRANSLATED = [

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FleetgateError } from '../../lib/errors.ts';
-import { exceedsBounds, mutatedText } from '../../harness/crash/testdata/mutate.ts';
+import { exceedsBounds, mutatedText } from '../../lib/testdata/mutate.ts';
 import { FLTMC_MAX_CHARS, FLTMC_MAX_LINE_CHARS, FltmcError, findFltmcError, readFltmcFilters, readFltmcInstances, type FltmcRead } from './fltmc.ts';
 
 const dir = fileURLToPath(new URL('../../../shared/samples/fltmc/', import.meta.url));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LINUX_CONSOLE_MAX_CHARS, LINUX_CONSOLE_MAX_LINE_CHARS, parseLinuxConsole, readLinuxConsole } from './linux.ts';
 import { CRASH_KINDS } from './types.ts';
-import { exceedsBounds, mutatedText } from './testdata/mutate.ts';
+import { exceedsBounds, mutatedText } from '../../lib/testdata/mutate.ts';
 
 const dir = fileURLToPath(new URL('./testdata/linux/', import.meta.url));
 // Each golden file: header lines, a blank line, then the console log.

@@ -7,7 +7,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../lib/errors.ts';
-import { mutatedText } from '../../harness/crash/testdata/mutate.ts';
+import { mutatedText } from '../../lib/testdata/mutate.ts';
 import { loadCatalog, UpdateIndex, type Catalog } from './catalog.ts';
 import { mergeImport, parseCvrf, readCvrf } from './cvrf.ts';
 

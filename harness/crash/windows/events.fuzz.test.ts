@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { EVENT_TEXT_MAX_CHARS, EVENT_TEXT_MAX_LINE_CHARS, parseBugcheckEvent1001, parseHyperVEvent18590, type BugcheckEventRecord } from './events.ts';
 import { SAMPLES } from './testdata/build-dump.ts';
-import { exceedsBounds, mutatedText } from '../testdata/mutate.ts';
+import { exceedsBounds, mutatedText } from '../../../lib/testdata/mutate.ts';
 
 const DOC_1001 =
   'The computer has rebooted from a bugcheck.  The bugcheck was: 0x0000003b (0x00000000c0000002, 0xfffff8073772810a, 0xffffd4014d9ff1c0, 0x0000000000000000). A dump was saved in: C:\\Windows\\MEMORY.DMP. Report Id: 3f1c2a8e-1b2c-4d5e-8f90-123456789abc.';

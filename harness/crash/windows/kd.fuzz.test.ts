@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { InputError } from '../../../lib/errors.ts';
 import { KD_MAX_CHARS, KD_MAX_LINE_CHARS, looksLikeKdAnalysis, parseKdAnalysis } from './kd.ts';
 import { SAMPLES } from './testdata/build-dump.ts';
-import { exceedsBounds, mutatedText } from '../testdata/mutate.ts';
+import { exceedsBounds, mutatedText } from '../../../lib/testdata/mutate.ts';
 
 const DOCUMENTED = [
   'DRIVER_VERIFIER_DETECTED_VIOLATION (c4)',

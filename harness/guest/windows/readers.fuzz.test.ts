@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../../../lib/errors.ts';
-import { mutatedText } from '../../crash/testdata/mutate.ts';
+import { mutatedText } from '../../../lib/testdata/mutate.ts';
 import { parseResult, readableStderr, RESULT_MARKER, WindowsScriptFailed, WindowsScriptNoResult } from './encode.ts';
 import { parseIdentityText } from './identity-text.ts';
 

@@ -1,4 +1,4 @@
-// Mutated real text for the fuzz tests of the crash and verifier readers (issue #16): an arbitrary that
+// Mutated real text for the fuzz tests of every untrusted-input reader (issue #16): an arbitrary that
 // takes one of the seed texts (real samples) and applies a few line-level mutations to it: insert,
 // delete or duplicate lines, a long line, runs of blank lines or spaces, control characters (ESC, NUL,
 // BEL, CR, U+2028), cutting the text anywhere, and random characters. Sizes stay bounded (tens of KB)
