@@ -1,5 +1,5 @@
 // Fuzz test of the fltmc readers (issue #16), seeded from the real listings in shared/samples/fltmc,
-// mutated (harness/crash/testdata/mutate.ts). Fixed seed, bounded sizes: a reader either returns
+// mutated (lib/testdata/mutate.ts). Fixed seed, bounded sizes: a reader either returns
 // well-formed rows, with the cut reported exactly when the text was past its bounds, or refuses with its
 // own error (FltmcError for fltmc's error lines, InputError); nothing else, and never a hang.
 import t from 'tap';
