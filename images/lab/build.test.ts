@@ -83,7 +83,7 @@ t.test('inputs hash: order-independent, changes with any input', async (t) => {
     modules: null,
     init: null,
     append: 'console=ttyS0',
-    machine: { type: 'pc', memoryMiB: 512, cpus: 1, crash: 'pvpanic' },
+    machine: { type: 'pc', memoryMiB: 512, cpus: 2, crash: 'pvpanic' },
     diskMiB: 256,
     layout: LAB_LAYOUT,
   };

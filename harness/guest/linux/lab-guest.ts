@@ -143,7 +143,11 @@ export class LabGuest {
    * crash or hang before answering, so the result is not awaited beyond a short time.
    */
   async trigger(module: string, what: LabTrigger): Promise<void> {
-    const cmd = `echo ${quotePosix(what)} > ${quotePosix(`/sys/module/${module}/parameters/trigger`)} && cat /etc/hostname`;
+    // The open that fires it runs where the workload's opens run (the measurement CPU when the guest
+    // has one), so a hang knob spins the agent's CPU, not the one sshd and the heartbeat answer on.
+    const cpus = await this.measurementCpus();
+    const open = posixCommand([...(cpus ? ['taskset', '-c', cpus] : []), 'cat', '/etc/hostname']);
+    const cmd = `echo ${quotePosix(what)} > ${quotePosix(`/sys/module/${module}/parameters/trigger`)} && ${open}`;
     await Promise.race([this.run(cmd, 5_000).catch(() => undefined), new Promise((r) => setTimeout(r, 3_000))]);
   }
 
