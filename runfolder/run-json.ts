@@ -45,6 +45,11 @@ export interface HostRecord {
   reach: string;
   /** Cells this host runs at once. */
   slots: number;
+  /**
+   * CPU cores the host's VMs share (absent: one per slot). A cell that measures latency holds as many
+   * as its VM has vCPUs (harness/run/runners.ts coresFor), so on a 2-core host it runs alone.
+   */
+  cores?: number;
   memoryMiB: number;
   /** Release names whose images the host has, or `*` for every release. */
   images: string[];

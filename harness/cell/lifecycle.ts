@@ -10,9 +10,10 @@ import type { Provider, VmInstance } from '../providers/types.ts';
 import type { AttemptContext } from '../run/types.ts';
 import { loadWorkload } from '../../workloads/spec.ts';
 import type { AgentResult, WorkloadSpec } from '../../workloads/agent/protocol.ts';
-import type { AttemptResult, CrashSummary, Step, StepRecord } from '../../runfolder/results.ts';
+import type { AttemptResult, CrashSummary, MeasurementRecord, Step, StepRecord } from '../../runfolder/results.ts';
 import { BootFailure, decideFailure, GuestCrashed, InfraFailure, PackageRefused, VmGone, type FailureDecision, type GuestFinding } from './failures.ts';
-import { judgeLatency, type LatencyBudget } from './latency.ts';
+import { judgeLatency, judgeRounds, type LatencyBudget, type LatencyJudgement, type RoundRun } from './latency.ts';
+import { hashSeed } from '../../workloads/random.ts';
 import { watchCell, type WatchOptions } from './monitor.ts';
 import type { GuestPersonality, GuestSession, PreparedCell, StagedPackage } from './personality.ts';
 
@@ -24,8 +25,22 @@ export interface CellSeams {
 
 /** What a cell is held to, and how it is run: the lab's and a Windows fleet's differ only here. */
 export interface CellPolicy {
-  /** Workload runs per side (baseline, with our driver). @default 2 */
+  /** Workload runs per side (baseline, with our driver) when measuring sequentially. @default 2 */
   runs?: number;
+  /**
+   * Driver rounds k of interleaved measurement (issue #17): with a latency budget and a guest that
+   * can take ours out, the workload step runs B1 D1 B2 … Dk B(k+1), ours taken out for each B and
+   * put back for each D, and the verdict comes from the per-round overheads (latency.ts judgeRounds).
+   * Absent or below 2: sequential (all baseline runs, then all driver runs).
+   */
+  rounds?: number;
+  /**
+   * More rounds, up to this many, while a judged step is undecided and none is over: a noisy step
+   * gets the rounds it needs, a clear cell stops at `rounds`. @default rounds
+   */
+  maxRounds?: number;
+  /** The VM's vCPUs (absent: the image's); a measuring VM's second vCPU is the agent's. */
+  cpus?: number;
   /** Steps the policy judges; the rest are measured and reported. */
   latencyBudget?: LatencyBudget;
   /** Warm restore, cold boot, or warm when it can (the default). */
@@ -36,6 +51,12 @@ export interface CellPolicy {
   monitor?: Pick<WatchOptions, 'hangGraceMs' | 'nmiPanicMs'>;
   /** Overrides of the personality's per-step limits. */
   timeouts?: Partial<Record<Step, number>>;
+}
+
+/** What the workload step's rounds gave: every run in time order; `fallback` when they became sequential. */
+interface RoundsMeasured {
+  order: RoundRun[];
+  fallback?: string;
 }
 
 /** A step ended without its work done; its verdict was decided at the boundary. */
@@ -72,6 +93,8 @@ class CellAttempt {
   private oursLoading = false;
   /** Module names attribution treats as ours (from the prepared cell). */
   private ours: string[] = [];
+  /** The VM's vCPUs: the policy's, else the image's. */
+  private vcpus = 1;
 
   constructor(
     private readonly ctx: AttemptContext,
@@ -86,15 +109,29 @@ class CellAttempt {
     try {
       const prepared = await this.prepare();
       this.ours = prepared.ours;
+      this.vcpus = this.policy.cpus ?? (prepared.image.manifest as { machine?: { cpus?: number } }).machine?.cpus ?? 1;
       await this.acquire(prepared);
       await this.step('identity', (s) => this.checkIdentity(prepared, s));
       const specs = (this.ctx.cell.workloadRefs ?? this.ctx.cell.workloads).map((w) => loadWorkload(w));
-      const baseline = await this.step('baseline', (s) => this.measureBaseline(specs, s));
+      const k = this.roundsWanted();
+      const t0 = performance.now();
+      const baseline = await this.step('baseline', (s) => (k ? this.runWorkloads(specs, s, 1) : this.measureBaseline(specs, s)));
+      const warmupMs = performance.now() - t0;
       await this.keep('baseline.json', JSON.stringify(Object.fromEntries(baseline)));
       const staged = await this.stageAll(prepared);
       await this.step('install', (s) => this.install(prepared, staged, s));
       if (this.ctx.cell.verifier !== 'none') await this.step('verifier', (s) => this.applyVerifier(s));
       const ours = staged.at(-1)!;
+      if (k) {
+        const t1 = performance.now();
+        const measured = await this.step('workload', (s) => this.watchRounds(specs, prepared, ours, { min: k, max: Math.max(k, this.policy.maxRounds ?? k) }, s));
+        await this.keep('rounds.json', JSON.stringify({ schema: 'fleetgate-rounds/1', order: measured.order, ...(measured.fallback ? { fallback: measured.fallback } : {}) }));
+        this.measured(measured, { warmup: warmupMs, rounds: performance.now() - t1 });
+        await this.step('unload', (s) => this.session!.unload(ours, s));
+        await this.step('collect', (s) => this.collect(s));
+        await this.step('verdict', async () => this.judgeMeasured(specs, baseline, measured));
+        return this.result;
+      }
       const withDriver = await this.step('workload', (s) => this.watchWorkload(specs, prepared, ours, s));
       await this.keep('workload.json', JSON.stringify(Object.fromEntries(withDriver)));
       await this.step('unload', (s) => this.session!.unload(ours, s));
@@ -152,6 +189,7 @@ class CellAttempt {
           image: prepared.image,
           signal: lifetime.signal,
           start: this.policy.start ?? 'auto',
+          ...(this.policy.cpus !== undefined ? { cpus: this.policy.cpus } : {}),
         });
       } finally {
         signal.removeEventListener('abort', startLimit);
@@ -182,9 +220,9 @@ class CellAttempt {
     return this.runWorkloads(specs, signal);
   }
 
-  private async runWorkloads(specs: WorkloadSpec[], signal: AbortSignal): Promise<Map<string, AgentResult[]>> {
+  private async runWorkloads(specs: WorkloadSpec[], signal: AbortSignal, runs = this.policy.runs ?? 2): Promise<Map<string, AgentResult[]>> {
     const out = new Map<string, AgentResult[]>();
-    for (let i = 0; i < (this.policy.runs ?? 2); i++) {
+    for (let i = 0; i < runs; i++) {
       for (const spec of specs) {
         const r = await this.session!.runWorkload(spec, { timeoutMs: this.limit('workload'), signal });
         out.set(spec.name, [...(out.get(spec.name) ?? []), r]);
@@ -261,6 +299,78 @@ class CellAttempt {
       if (prepared.trigger !== undefined) await this.session!.fire(ours, prepared.trigger);
       return this.runWorkloads(specs, s);
     });
+  }
+
+  /** Rounds k when this cell is judged on latency and its guest can take ours out; 0: sequential. */
+  private roundsWanted(): number {
+    const k = this.policy.rounds ?? 0;
+    return k >= 2 && this.policy.latencyBudget !== undefined ? k : 0;
+  }
+
+  /**
+   * Interleaved rounds under one watch: B1 D1 B2 … Dk B(k+1), ours taken out before each baseline
+   * run and put back before each driver run; a trigger fires as D1 starts. From k = min on, the rounds
+   * so far are judged after each baseline run, and another round is run only while a judged step is
+   * undecided, none is over and k < max. Ours refusing to go out (or a guest with no way to take it
+   * out) ends the rounds: the driver runs still owed are run sequentially and the verdict compares
+   * them unpaired (judgeMeasured), saying why.
+   */
+  private async watchRounds(specs: WorkloadSpec[], prepared: PreparedCell, ours: StagedPackage, k: { min: number; max: number }, signal: AbortSignal): Promise<RoundsMeasured> {
+    const session = this.session!;
+    return this.underWatch('the workload', signal, async (s) => {
+      const order: RoundRun[] = [];
+      const runAll = async (side: RoundRun['side'], round: number): Promise<void> => {
+        for (const spec of specs) order.push({ side, round, workload: spec.name, result: await session.runWorkload(spec, { timeoutMs: this.limit('workload'), signal: s }) });
+      };
+      const fire = async (): Promise<void> => {
+        if (prepared.trigger !== undefined) await session.fire(ours, prepared.trigger);
+      };
+      for (let i = 1; ; i++) {
+        const out = session.takeOut && session.putBack ? await session.takeOut(ours, s) : { out: false as const, why: `${this.personality.family} guests cannot take a driver out between rounds` };
+        if (!out.out) {
+          // Ours is still in: the driver runs still owed, one after another.
+          if (i === 1) await fire();
+          const owed = i === 1 ? (this.policy.runs ?? 2) : 0;
+          for (let j = 0; j < owed; j++) await runAll('driver', j + 1);
+          return { order, fallback: `ours could not be taken out before baseline run ${i} (${out.why}): measured sequentially` };
+        }
+        await runAll('baseline', i);
+        const done = i - 1;
+        if (done >= k.min && !this.wantsAnotherRound(specs, order, done, k.max)) break;
+        this.oursLoading = true;
+        await session.putBack!(ours, prepared.params, s);
+        this.oursLoading = false;
+        if (i === 1) await fire();
+        await runAll('driver', i);
+      }
+      return { order };
+    });
+  }
+
+  /** After `done` rounds: is a judged step undecided with none over, and is there a round left to run? */
+  private wantsAnotherRound(specs: WorkloadSpec[], order: RoundRun[], done: number, max: number): boolean {
+    if (done >= max) return false;
+    const j = judgeRounds(specs, order, this.policy.latencyBudget, { seed: hashSeed(1, this.ctx.cell.id) });
+    if (j.regressed.length || !j.inconclusive.length) return false;
+    this.note(`latency undecided after ${done} rounds (${j.inconclusive[0]}${j.inconclusive.length > 1 ? `; and ${j.inconclusive.length - 1} more` : ''}): one more round`);
+    return true;
+  }
+
+  /** The measurement's shape, from what the agent reported and what the rounds did. */
+  private measured(m: RoundsMeasured, ms: { warmup: number; rounds: number }): void {
+    const first = m.order[0]?.result.host.cpus;
+    const record: MeasurementRecord = {
+      method: m.fallback ? 'sequential' : 'rounds',
+      rounds: m.order.filter((r) => r.side === 'driver' && r.workload === m.order[0]?.workload).length,
+      vcpus: this.vcpus,
+      agentCpus: first?.allowed ?? null,
+      singleThreaded: first?.allowed !== undefined && !first.allowed.includes(',') && !first.allowed.includes('-'),
+      between: m.fallback ? 'none' : 'unload',
+      ...(m.fallback ? { fallback: m.fallback } : {}),
+      ms: { warmup: Math.round(ms.warmup), rounds: Math.round(ms.rounds) },
+    };
+    this.result.measurement = record;
+    if (m.fallback) this.note(m.fallback);
   }
 
   /**
@@ -346,6 +456,28 @@ class CellAttempt {
 
   private async judgeLatency(specs: WorkloadSpec[], baseline: Map<string, AgentResult[]>, withDriver: Map<string, AgentResult[]>): Promise<void> {
     const j = judgeLatency(specs, baseline, withDriver, this.policy.latencyBudget);
+    this.result.latency = j.latency;
+    await this.keep('latency.json', JSON.stringify(j.latency, null, 2));
+    if (j.regressed.length) this.judge({ verdict: 'perf-regression', reason: j.regressed.join('; ') });
+    else if (j.inconclusive.length) this.judge({ verdict: 'latency-inconclusive', reason: j.inconclusive.join('; ') });
+  }
+
+  /** The rounds' verdict (judgeRounds); after a fallback, the unpaired one over what was run. */
+  private async judgeMeasured(specs: WorkloadSpec[], before: Map<string, AgentResult[]>, m: RoundsMeasured): Promise<void> {
+    let j: LatencyJudgement;
+    if (m.fallback) {
+      const side = (which: RoundRun['side']) => {
+        const out = new Map<string, AgentResult[]>();
+        for (const r of m.order.filter((x) => x.side === which)) out.set(r.workload, [...(out.get(r.workload) ?? []), r.result]);
+        return out;
+      };
+      const b = side('baseline');
+      // No baseline run with ours out: the one before anything was installed.
+      j = judgeLatency(specs, b.size ? b : before, side('driver'), this.policy.latencyBudget);
+    } else {
+      j = judgeRounds(specs, m.order, this.policy.latencyBudget, { seed: hashSeed(1, this.ctx.cell.id) });
+      if (j.detectableUs !== undefined && this.result.measurement) this.result.measurement.detectableUs = j.detectableUs;
+    }
     this.result.latency = j.latency;
     await this.keep('latency.json', JSON.stringify(j.latency, null, 2));
     if (j.regressed.length) this.judge({ verdict: 'perf-regression', reason: j.regressed.join('; ') });

@@ -72,7 +72,16 @@ export interface GuestSession {
   applyVerifier(profile: string, signal: AbortSignal): Promise<{ applied: boolean; note?: string }>;
   /** Fires one of our driver's knobs; the guest may crash before it answers. */
   fire(pkg: StagedPackage, knob: string): Promise<void>;
-  /** Unloads and uninstalls ours. */
+  /**
+   * Takes ours out between latency rounds, so the next baseline run is this machine without it
+   * (coexisting filters stay): the lab's rmmod, Windows's `fltmc unload`. `{ out: false, why }` when
+   * ours refuses to go (a filter that cannot unload): the lifecycle then measures sequentially and
+   * says so. Absent: this OS cannot take a driver out; the same fallback.
+   */
+  takeOut?(pkg: StagedPackage, signal: AbortSignal): Promise<{ out: true } | { out: false; why: string }>;
+  /** Puts ours back after takeOut, loaded and proved attached as install proves it (refused: PackageRefused). */
+  putBack?(pkg: StagedPackage, params: Record<string, string | number>, signal: AbortSignal): Promise<void>;
+  /** Unloads and uninstalls ours (taken out already: uninstalls). */
   unload(pkg: StagedPackage, signal: AbortSignal): Promise<void>;
   /** Evidence the guest holds (kernel log, event records, counters), written into `dir`; the paths. */
   collect(dir: string, signal: AbortSignal): Promise<string[]>;

@@ -57,6 +57,7 @@ const hostsSchema = {
             description: 'local or ssh://user@host[:port]',
           },
           slots: { type: 'integer', minimum: 1, maximum: 256 },
+          cores: { type: 'integer', minimum: 1, maximum: 4096, description: 'CPU cores the VMs share (default: one per slot)' },
           memoryMiB: { type: 'integer', minimum: 512 },
           images: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
           hyperv: {
@@ -121,7 +122,7 @@ export function slotsFor(cores: number, memoryMiB: number, vmMemoryMiB: number =
 export function defaultHosts(o: { vmMemoryMiB?: number } = {}): HostSpec[] {
   const memoryMiB = Math.floor(os.totalmem() / (1024 * 1024));
   const cores = os.availableParallelism?.() ?? os.cpus().length;
-  return [{ name: os.hostname() || 'localhost', provider: 'qemu', reach: 'local', slots: slotsFor(cores, memoryMiB, o.vmMemoryMiB), memoryMiB, images: ['*'] }];
+  return [{ name: os.hostname() || 'localhost', provider: 'qemu', reach: 'local', slots: slotsFor(cores, memoryMiB, o.vmMemoryMiB), cores, memoryMiB, images: ['*'] }];
 }
 
 /** `--slots N`: the same number of slots on every host. */

@@ -20,8 +20,9 @@ interface SummaryCell {
   verdict: string;
   attempts: number;
   coords: { driver: string; coexist: string[] };
-  crash?: { title: string; bucket: string; module?: string; dump?: string };
-  latency?: Record<string, { p50Us: number; p99Us: number; baselineP50Us?: number; change?: string }>;
+  crash?: { title: string; bucket: string; kind?: string; module?: string; dump?: string };
+  latency?: Record<string, { p50Us: number; p99Us: number; baselineP50Us?: number; change?: string; judged?: { outcome: string } }>;
+  measurement?: { method: string; rounds: number; vcpus: number; agentCpus: string | null; singleThreaded: boolean; between: string };
 }
 
 // FLEETGATE_DEMO_RUN names a run folder the README's main command just made (.ci/run passes its own,
@@ -56,6 +57,13 @@ t.test('the lab demo matrix end to end', { skip: given ? false : skip, timeout: 
   const pass = by('pass').find((c) => c.latency && Object.keys(c.latency).length > 0);
   t.ok(pass, 'a pass with latency figures');
   if (pass) t.match(pass.latency!.open, { p50Us: Number, p99Us: Number, baselineP50Us: Number }, 'open p50/p99 with baseline');
+  // Issue #17: every pass measured in interleaved rounds on the isolated CPU of a two-vCPU guest, every step judged.
+  for (const c of by('pass')) {
+    t.match(c.measurement, { method: 'rounds', vcpus: 2, agentCpus: '1', singleThreaded: true, between: 'unload' }, `${c.id} measured in rounds on CPU 1 of 2`);
+    t.ok(c.measurement && c.measurement.rounds >= 3, `${c.id}: ${c.measurement?.rounds} rounds`);
+    const steps = Object.entries(c.latency ?? {});
+    t.ok(steps.length >= 7 && steps.every(([, l]) => l.judged?.outcome === 'within'), `${c.id}: every step judged within its limit (${steps.map(([k, l]) => `${k} ${l.judged?.outcome}`).join(', ')})`);
+  }
 
   const crash = by('product-crash')[0];
   t.ok(crash, 'a product crash');
@@ -64,6 +72,8 @@ t.test('the lab demo matrix end to end', { skip: given ? false : skip, timeout: 
   const hang = by('product-hang')[0];
   t.ok(hang, 'a product hang');
   t.ok(hang?.crash?.dump && statSync(join(out, hang.crash.dump)).size > 1_000_000, `with a memory dump: ${hang?.crash?.dump}`);
+  // On two vCPUs the knob spins the agent's CPU: RCU's stall report (or, if the heartbeat's CPU was caught too, the NMI) says so.
+  t.match(hang?.crash, { kind: 'HANG', title: /^(INFO: rcu detected stall|NMI received for unknown reason) in fgfilter_fail_hang_irqoff$/ }, `a hang on two vCPUs: ${hang?.crash?.title}`);
 
   t.ok(by('perf-regression').some((c) => c.coords.driver === 'fgfilter-slow'), 'the slow build is a perf-regression');
 

@@ -94,12 +94,17 @@ export class PendingCells {
     return host.spec.slots <= 1;
   }
 
-  /** The next cell for `slot` of `host`, or null when none it may run is waiting. */
-  take(host: HostView, slot: number): PendingEntry | null {
+  /**
+   * The next cell for `slot` of `host`, or null when none it may run is waiting. `fits` says whether
+   * the host can start that cell now (the cores it holds): when the next cell does not fit, nothing is
+   * taken, so it is not overtaken by smaller ones and starved.
+   */
+  take(host: HostView, slot: number, fits: (e: PendingEntry) => boolean = () => true): PendingEntry | null {
     if (host.quarantined) return null;
     for (let i = 0; i < this.#retries.length; i++) {
       const e = this.#retries[i]!;
       if (hostHasImage(host.spec, e.cell.os.release) && this.#mayTake(e, host, slot)) {
+        if (!fits(e)) return null;
         this.#retries.splice(i, 1);
         return e;
       }
@@ -116,7 +121,8 @@ export class PendingCells {
         bestSeq = head.seq;
       }
     }
-    return best ? best.shift()! : null;
+    if (!best || !fits(best.peek()!)) return null;
+    return best.shift()!;
   }
 
   /** Removes and returns the entries no usable host can run any more (after a quarantine). */

@@ -286,3 +286,49 @@ t.test('cells that cannot run here end skipped with their reason, never attempte
   t.equal(again.runner.calls.length, 0);
   t.equal(ofType(again.evs, 'cell-end').filter((e) => e.cell === 'fake-001').length, 1, 'one cell-end for the skipped cell');
 });
+
+t.test('a cell that measures latency holds the cores its VM has: on a 2-core host it runs alone; others share', async (t) => {
+  // fake-000 and fake-002 measure (2 cores each); fake-001 and fake-003 hold one.
+  const cells = fakeCells(4);
+  const measures = new Set(['fake-000', 'fake-002']);
+  const seen: Array<{ cell: string; beside: number }> = [];
+  let running = 0;
+  const peaks: Record<string, number> = {};
+  const fake = fakeRunner({ delayMs: 30 });
+  const runner = async (ctx: Parameters<typeof fake>[0]) => {
+    running++;
+    seen.push({ cell: ctx.cell.id, beside: running - 1 });
+    peaks[ctx.cell.id] = Math.max(peaks[ctx.cell.id] ?? 0, running);
+    try {
+      return await fake(ctx);
+    } finally {
+      running--;
+    }
+  };
+  const dir = path.join(tmp(), 'run');
+  const outcome = await runPlan({ plan: fakePlan(cells), cells, runner, hosts: [{ ...host('a', 2), cores: 2 }], runDir: dir, tools: TOOLS, summaryIntervalMs: 0, coresFor: (c) => (measures.has(c.id) ? 2 : 1) });
+  t.equal(outcome.outcome, 'passed');
+  for (const s of seen.filter((x) => measures.has(x.cell))) t.equal(s.beside, 0, `${s.cell} started with nothing beside it`);
+  t.equal(Math.max(...Object.values(peaks)), 1, 'measuring cells first and third: nothing ever ran beside them, and the plan order was kept');
+
+  // Two plain cells share the two slots as before.
+  let most = 0;
+  running = 0;
+  const plain = fakeRunner({ delayMs: 30 });
+  const counting = async (ctx: Parameters<typeof plain>[0]) => {
+    most = Math.max(most, ++running);
+    try {
+      return await plain(ctx);
+    } finally {
+      running--;
+    }
+  };
+  await runPlan({ plan: fakePlan(fakeCells(4)), cells: fakeCells(4), runner: counting, hosts: [{ ...host('a', 2), cores: 2 }], runDir: path.join(tmp(), 'run'), tools: TOOLS, summaryIntervalMs: 0 });
+  t.equal(most, 2, 'without coresFor two at a time');
+
+  // A host with more cores runs a measuring cell beside others while they fit.
+  running = 0;
+  most = 0;
+  await runPlan({ plan: fakePlan(fakeCells(4)), cells: fakeCells(4), runner: counting, hosts: [{ ...host('b', 4), cores: 4 }], runDir: path.join(tmp(), 'run'), tools: TOOLS, summaryIntervalMs: 0, coresFor: () => 2 });
+  t.equal(most, 2, 'two measuring cells of 2 cores on a 4-core host, not four');
+});

@@ -39,6 +39,11 @@ export interface RunPlanOptions {
   /** The cells to run (after --shard). On resume: must be the journal's cells. */
   cells: readonly Cell[];
   runner: CellRunner;
+  /**
+   * CPU cores an attempt of the cell holds on its host (HostSpec.cores) while it runs: a cell that
+   * measures latency its VM's vCPUs, so nothing else runs on the CPUs it measures on. @default 1 each
+   */
+  coresFor?: (cell: Cell) => number;
   hosts: readonly HostSpec[];
   /** A run folder (createRunDir/openRunDir), or a path: opened on resume, created otherwise. */
   runDir: RunDir | string;
@@ -61,6 +66,8 @@ interface HostRuntime extends HostView {
   queue: PQueue;
   freeSlots: number[];
   infraInRow: number;
+  /** Cores the running attempts hold (RunPlanOptions.coresFor), of spec.cores (default: slots). */
+  coresHeld: number;
 }
 
 const isProductFailure = (r: AttemptResult): boolean => PRODUCT_FAILURES.includes(r.verdict);
@@ -264,6 +271,7 @@ class RunScheduler {
       queue: new PQueue({ concurrency: spec.slots }),
       freeSlots: Array.from({ length: spec.slots }, (_, i) => i + 1),
       infraInRow: 0,
+      coresHeld: 0,
     }));
     this.pending = new PendingCells(this.hosts);
   }
@@ -340,8 +348,10 @@ class RunScheduler {
       for (const h of this.hosts) {
         while (!h.quarantined && h.freeSlots.length > 0 && !this.stopping) {
           let taken: { slot: number; entry: PendingEntry } | null = null;
+          // A cell needing more cores than the host has runs there alone.
+          const fits = (e: PendingEntry): boolean => h.coresHeld === 0 || h.coresHeld + this.coresOf(h, e.cell) <= (h.spec.cores ?? h.spec.slots);
           for (const slot of h.freeSlots) {
-            const entry = this.pending.take(h, slot);
+            const entry = this.pending.take(h, slot, fits);
             if (entry) {
               taken = { slot, entry };
               break;
@@ -349,6 +359,8 @@ class RunScheduler {
           }
           if (!taken) break;
           const { slot, entry } = taken;
+          const cores = this.coresOf(h, entry.cell);
+          h.coresHeld += cores;
           h.freeSlots.splice(h.freeSlots.indexOf(slot), 1);
           this.running++;
           // The host's queue holds the attempt; it has a free slot, so the attempt starts at once.
@@ -363,6 +375,7 @@ class RunScheduler {
             })
             .finally(() => {
               this.running--;
+              h.coresHeld -= cores;
               h.freeSlots.push(slot);
               h.freeSlots.sort((a, b) => a - b);
               this.pump();
@@ -371,6 +384,10 @@ class RunScheduler {
       }
     }
     if (this.running === 0 && (this.stopping !== null || this.fatal !== null || this.pending.size === 0)) this.wake();
+  }
+
+  private coresOf(h: HostRuntime, cell: Cell): number {
+    return Math.min(this.o.coresFor?.(cell) ?? 1, h.spec.cores ?? h.spec.slots);
   }
 
   /** One attempt: journaled begin, the runner, journaled end. The runner's throw is an infra error. */

@@ -25,6 +25,8 @@ export interface FakeLatency {
   overheadUs?: number;
   /** With the driver, run i adds runsUs[i % length] more on top (a noisy cell: [0, 3000]). */
   driverRunsUs?: number[];
+  /** Every run, either side, is this much slower than the one before it (a host getting busier). */
+  driftUsPerRun?: number;
 }
 
 export interface FakeGuestScript {
@@ -37,6 +39,8 @@ export interface FakeGuestScript {
   /** bugcheck-c4 / bugcheck-d1: the hypervisor reports a Windows stop code (hv-crash), as Hyper-V does. */
   workload?: 'crash' | 'lockup' | 'hang' | 'broken' | 'vm-gone' | 'bugcheck-c4' | 'bugcheck-d1';
   unload?: 'busy';
+  /** Between latency rounds: ours refuses to go out (a filter that cannot unload), or the guest has no way to. */
+  takeOut?: 'refuse' | 'absent';
   latency?: FakeLatency;
   /** Identity reports another build than the image's. */
   wrongBuild?: boolean;
@@ -74,7 +78,9 @@ export function fakePersonality(script: FakeGuestScript = {}, calls: FakeCall[] 
         image: FAKE_IMAGE,
         packages,
         ...(from ? { upgradeFrom: { role: 'ours' as const, name: 'fakefilter', package: from.path, path: `${from.path}/fakefilter.ko` } } : {}),
-        params: { ...cell.driverBuild.params },
+        // As the lab's: a `trigger` parameter is a knob fired as the watched workload starts.
+        ...(cell.driverBuild.params.trigger !== undefined ? { trigger: String(cell.driverBuild.params.trigger) } : {}),
+        params: Object.fromEntries(Object.entries(cell.driverBuild.params).filter(([k]) => k !== 'trigger')),
         ours: ['fakefilter'],
       };
     },
@@ -177,7 +183,7 @@ class FakeSession implements GuestSession {
     const base = l.baseUs ?? 100;
     const rng = seededRng(1000 + this.run);
     const runs = l.driverRunsUs ?? [0];
-    const level = this.installed ? (l.overheadUs ?? 0) + runs[this.driverRun++ % runs.length]! : 0;
+    const level = (this.installed ? (l.overheadUs ?? 0) + runs[this.driverRun++ % runs.length]! : 0) + (l.driftUsPerRun ?? 0) * this.run;
     this.run++;
     const step = (name: string): StepResult => {
       const h = syntheticHistogram(rng, { samples: 2_000, baseUs: base, levelUs: level });
@@ -238,6 +244,24 @@ class FakeSession implements GuestSession {
 
   async fire(pkg: StagedPackage, knob: string): Promise<void> {
     this.calls.push({ op: 'fire', arg: `${pkg.name}.${knob}` });
+  }
+
+  get takeOut(): GuestSession['takeOut'] {
+    if (this.script.takeOut === 'absent') return undefined;
+    return async (pkg: StagedPackage) => {
+      this.calls.push({ op: 'take-out', arg: pkg.name });
+      if (this.script.takeOut === 'refuse') return { out: false, why: `${pkg.name} does not support unload` };
+      this.installed = false;
+      return { out: true };
+    };
+  }
+
+  get putBack(): GuestSession['putBack'] {
+    if (this.script.takeOut === 'absent') return undefined;
+    return async (pkg: StagedPackage) => {
+      this.calls.push({ op: 'put-back', arg: pkg.name });
+      this.installed = true;
+    };
   }
 
   async unload(pkg: StagedPackage): Promise<void> {

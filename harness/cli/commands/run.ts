@@ -12,7 +12,7 @@ import { defaultHosts, loadHosts, parseSlots, withSlots, type HostSpec } from '.
 import { progressReporter } from '../../run/progress/index.ts';
 import { cellsOfRun, createRunDir, openRunDir, planFromRunJson } from '../../run/run-dir.ts';
 import { SUMMARY_FILE } from '../../../runfolder/run-json.ts';
-import { runnerFor } from '../../run/runners.ts';
+import { coresFor, runnerFor } from '../../run/runners.ts';
 import { runPlan } from '../../run/scheduler.ts';
 import { prepareHost, unavailableCells, unavailableError } from '../../run/prepare.ts';
 import { applyEvent, emptyState, readJournal } from '../../../runfolder/journal.ts';
@@ -139,6 +139,7 @@ export function registerRun(program: Command): void {
           plan,
           cells,
           runner: registryRunner,
+          coresFor,
           hosts,
           runDir,
           resume: o.resume !== undefined,

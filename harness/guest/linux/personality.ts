@@ -98,6 +98,8 @@ export const linuxPersonality: GuestPersonality = {
 
 class LinuxSession implements GuestSession {
   private readonly guest: LabGuest;
+  /** Modules rmmod'ed between latency rounds and not put back. */
+  private readonly takenOut = new Set<string>();
   constructor(readonly channel: GuestChannel) {
     this.guest = new LabGuest(channel);
   }
@@ -142,7 +144,27 @@ class LinuxSession implements GuestSession {
     await this.guest.trigger(pkg.name, knob as LabTrigger);
   }
 
+  /** rmmod between latency rounds; a module that will not go (in use) is said, not thrown. */
+  async takeOut(pkg: StagedPackage): Promise<{ out: true } | { out: false; why: string }> {
+    try {
+      await this.guest.unloadDriver(pkg.name);
+    } catch (err) {
+      // Still loaded: the module refused (in use, no exit function). The channel failing is thrown on.
+      if (!(await this.guest.isLoaded(pkg.name))) throw err;
+      return { out: false, why: err instanceof Error ? err.message : String(err) };
+    }
+    this.takenOut.add(pkg.name);
+    return { out: true };
+  }
+
+  async putBack(pkg: StagedPackage, params: Record<string, string | number>): Promise<void> {
+    await this.install(pkg, params);
+    this.takenOut.delete(pkg.name);
+  }
+
   async unload(pkg: StagedPackage): Promise<void> {
+    // Taken out after the last round: there is nothing loaded to unload (a lab module installs nothing).
+    if (this.takenOut.delete(pkg.name)) return;
     await this.guest.unloadDriver(pkg.name);
   }
 

@@ -77,6 +77,22 @@ t.test('a cell on the double: identity, stage, install, verifier with its reboot
   t.equal(sha256(files[0]!), sha256(path.join(SAMPLES, 'dumps/triage_x64.dmp')), 'the dump whole');
 });
 
+t.test('between latency rounds: fltmc unload takes ours out (still installed), fltmc load puts it back attached; a filter that refuses to unload is said, not thrown', { skip, timeout: 300_000 }, async (t) => {
+  const { g, s } = await session(t);
+  const staged = await s.stage({ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }, signal());
+  await s.install(staged, {}, signal());
+  t.same(await s.takeOut!(staged, signal()), { out: true });
+  t.same(g.state().fltmc?.loaded, [], 'not loaded for the baseline run');
+  t.not(g.state().driverStore?.length ?? 0, 0, 'still installed');
+  await s.putBack!(staged, {}, signal());
+  t.match(g.state().fltmc?.loaded, [{ name: 'fgfilter', altitude: '371100', volumes: ['C:'] }], 'loaded and attached again');
+  const st = g.state();
+  g.setState({ ...st, fltmc: { ...st.fltmc!, refuseUnload: ['fgfilter'] } });
+  const refused = await s.takeOut!(staged, signal());
+  t.match(refused, { out: false, why: /fltmc unload fgfilter was refused/ });
+  t.match(g.state().fltmc?.loaded, [{ name: 'fgfilter' }], 'still loaded: the lifecycle measures sequentially');
+});
+
 t.test('a guest at another patch level than its image is infrastructure, not a verdict', { skip, timeout: 240_000 }, async (t) => {
   const { s } = await session(t, windows11State({ ubr: 4652 }));
   const err = await s.identity(signal()).catch((e: unknown) => e);

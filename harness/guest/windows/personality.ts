@@ -433,6 +433,29 @@ class WindowsSession implements GuestSession {
     throw new InfraFailure(`${pkg.name} on Windows has no knob "${knob}": knobs are the lab module's`);
   }
 
+  /**
+   * `fltmc unload` between latency rounds; the service stays installed. A filter that refuses
+   * (ERROR_FLT_DO_NOT_DETACH: it registered no unload callback, or it vetoes the unload) is said, and
+   * the lifecycle measures sequentially instead. Detaching its instances would leave its process and
+   * registry callbacks in, so it is no baseline either.
+   */
+  async takeOut(pkg: StagedPackage): Promise<{ out: true } | { out: false; why: string }> {
+    const r = await unloadDriver(this.runner, { service: pkg.name });
+    if (r.unloaded) return { out: true };
+    if (r.reason === 'refused') return { out: false, why: `fltmc unload ${pkg.name} was refused (${r.hresult}): ${r.output.trim()}` };
+    throw new InfraFailure(`${pkg.name} was not loaded when it was to be taken out for a baseline run (${r.hresult}): ${r.output.trim()}`);
+  }
+
+  /** `fltmc load` again, proved attached at its altitude and the harness's programs proved to start, as install does. */
+  async putBack(pkg: StagedPackage): Promise<void> {
+    const service = this.packageAt(pkg.path).service!;
+    const refused = (message: string, text: string, cause?: unknown): PackageRefused =>
+      new PackageRefused(pkg.role, pkg.name, `loading it again for a driver round: ${message}`, { file: 'install.txt', text: `${text.trimEnd()}\n` }, cause === undefined ? undefined : { cause });
+    const manifest = readWindowsDriverManifest(pkg.path, service.name);
+    await this.load(service.name, service.altitude ?? null, refused);
+    if (manifest) await this.checkHarnessStarts(service.name, refused);
+  }
+
   async unload(pkg: StagedPackage): Promise<void> {
     const r = await unloadDriver(this.runner, { service: pkg.name });
     if (!r.unloaded && r.reason === 'refused') throw new TestError(`${pkg.name} refused to unload (${r.hresult}): ${r.output.trim()}`);
