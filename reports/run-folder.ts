@@ -7,7 +7,7 @@ import path from 'node:path';
 import { InputError, UsageError } from '../lib/errors.ts';
 import { readJournal, replay, type JournalEvent } from '../runfolder/journal.ts';
 import { buildSummary, type SummaryCell, type SummaryJson } from '../runfolder/summary.ts';
-import type { InstalledDriver, OperationLatency, Step, Verdict } from '../runfolder/results.ts';
+import type { InstalledDriver, MeasurementRecord, OperationLatency, Step, Verdict } from '../runfolder/results.ts';
 import type { RunJson } from '../runfolder/run-json.ts';
 
 /** A cell's verdict for reports: a cell the run never finished is `unfinished` (no verdict). */
@@ -71,6 +71,8 @@ export interface ReportCell {
   latency?: Record<string, OperationLatency>;
   /** What the deciding attempt installed, by hash (the sign-off's record of the build that ran). */
   installed?: InstalledDriver[];
+  /** How the deciding attempt measured latency (rounds or sequential; absent in runs before #17). */
+  measurement?: MeasurementRecord;
   evidence: string[];
   attempts: ReportAttempt[];
 }
@@ -209,6 +211,7 @@ export function cellFromSummary(c: SummaryCell, steps: Map<string, { steps: Step
   }
   if (c.latency && typeof c.latency === 'object') cell.latency = readLatency(c.latency);
   if (Array.isArray(c.installed)) cell.installed = c.installed;
+  if (c.measurement && typeof c.measurement === 'object' && (c.measurement.method === 'rounds' || c.measurement.method === 'sequential')) cell.measurement = c.measurement;
   return cell;
 }
 

@@ -246,6 +246,100 @@
     return [svg, table];
   }
 
+  // ---- rounds pictures (issue #17) -------------------------------------------------------------
+  // Percentile curves, HdrHistogram-style: x is the percentile on a scale that spreads the tail
+  // (log10 of 1/(1-p): 0%, 90%, 99%, 99.9%, 99.99% equally spaced), y the latency on a log scale.
+  // One line per run: baseline runs (ours out) grey-blue, driver runs (ours in) orange, each labelled
+  // by its round; a hover names the run and its figures.
+  var PCTS = DATA.percentiles || [];
+  function pctX(p) { return Math.log10(1 / (1 - Math.min(p, 99.999) / 100)); }
+  function pctLabel(p) { return p === 100 ? 'max' : p + '%'; }
+  function curvesPlot(pic) {
+    var runs = pic.runs;
+    var W = 340, H = 200, L = 52, R = 10, T = 18, B = 30;
+    var vals = [];
+    runs.forEach(function (r) { r[2].forEach(function (v) { if (v > 0) vals.push(v); }); });
+    if (!vals.length) return h('p', { class: 'none' }, 'no samples');
+    var lo = Math.pow(10, Math.floor(Math.log10(Math.min.apply(null, vals)))), hi = Math.pow(10, Math.ceil(Math.log10(Math.max.apply(null, vals))));
+    if (hi <= lo) hi = lo * 10;
+    var xmax = pctX(99.999);
+    function x(p) { return L + (pctX(p) / xmax) * (W - L - R); }
+    function y(v) { return T + (1 - (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (H - T - B); }
+    var svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, class: 'curves', role: 'img', 'aria-label': pic.step + ': latency by percentile, every run', 'data-step': pic.step });
+    [0, 50, 90, 99, 99.9, 99.99].forEach(function (p) {
+      svg.appendChild(s('line', { x1: x(p), x2: x(p), y1: T, y2: H - B, class: 'grid' }));
+      if (p) svg.appendChild(s('text', { x: x(p), y: H - B + 13, 'text-anchor': 'middle', class: 'axis' }, p + '%'));
+    });
+    for (var d = lo; d <= hi; d *= 10) {
+      svg.appendChild(s('line', { x1: L, x2: W - R, y1: y(d), y2: y(d), class: 'grid' }));
+      svg.appendChild(s('text', { x: L - 4, y: y(d) + 4, 'text-anchor': 'end', class: 'axis' }, d >= 1000 ? d / 1000 + ' ms' : d + ' µs'));
+    }
+    svg.appendChild(s('text', { x: L, y: 12, class: 'legend' }, pic.step));
+    runs.forEach(function (r) {
+      var pts = r[2].map(function (v, i) { return x(PCTS[i]).toFixed(1) + ',' + y(v).toFixed(1); }).join(' ');
+      var name = (r[0] === 'b' ? 'baseline run B' : 'driver run D') + r[1];
+      var line = s('polyline', { points: pts, class: 'run ' + (r[0] === 'b' ? 'run-b' : 'run-d'), 'data-run': r[0] + r[1] });
+      line.appendChild(s('title', {}, name + ': ' + r[2].map(function (v, i) { return pctLabel(PCTS[i]) + ' ' + fmtUs(v); }).join(', ')));
+      svg.appendChild(line);
+      var last = r[2].length - 1;
+      svg.appendChild(s('text', { x: x(PCTS[last]) - 2, y: y(r[2][last]) - 2, 'text-anchor': 'end', class: 'run-label ' + (r[0] === 'b' ? 'run-b' : 'run-d') }, r[0].toUpperCase() + r[1]));
+    });
+    return svg;
+  }
+
+  // The per-round p50 overheads of every step, each row on the scale of its own limit (so a 9 ms
+  // listing and a 60 µs open read alike): each round a dot, the median a tick, the 95% interval a bar,
+  // the limit the cell judged the dashed line at 1; the bar is red when the whole interval is above the
+  // limit, amber when it straddles it. Rows the cell did not judge use their own largest value as 1.
+  // What lies past the plot's edge (-2 .. 3 limits) is drawn at the edge, with an arrow.
+  function overheadPlot(steps) {
+    var rows = steps.filter(function (p) { return p.overheads; });
+    if (!rows.length) return null;
+    var W = 760, L = 130, R = 170, rowH = 24, T = 22, H = T + rows.length * rowH + 28;
+    var MIN = -2, MAX = 4;
+    var lo = -1, hi = 1.25;
+    function unit(p) { return p.judged && p.judged.limitUs > 0 ? p.judged.limitUs : Math.max.apply(null, p.overheads.us.concat(p.overheads.ci).map(Math.abs).concat([1])); }
+    rows.forEach(function (p) {
+      var u = unit(p);
+      p.overheads.us.concat(p.overheads.ci).forEach(function (v) { lo = Math.min(lo, v / u); hi = Math.max(hi, v / u); });
+    });
+    lo = Math.max(MIN, lo - 0.1); hi = Math.min(MAX, hi + 0.1);
+    function x(r) { return L + ((Math.min(hi, Math.max(lo, r)) - lo) / (hi - lo)) * (W - L - R); }
+    var svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, class: 'overheads', role: 'img', 'aria-label': 'p50 overhead per round with its 95% interval, on the scale of each step\u2019s limit' });
+    svg.appendChild(s('line', { x1: x(0), x2: x(0), y1: T - 4, y2: H - 24, class: 'zero' }));
+    svg.appendChild(s('text', { x: x(0), y: H - 8, 'text-anchor': 'middle', class: 'axis' }, '0'));
+    svg.appendChild(s('line', { x1: x(1), x2: x(1), y1: T - 4, y2: H - 24, class: 'limit' }));
+    svg.appendChild(s('text', { x: x(1), y: H - 8, 'text-anchor': 'middle', class: 'axis' }, 'limit'));
+    svg.appendChild(s('text', { x: L, y: 13, class: 'legend' }, '• round   | median   ━ 95% interval   ┆ the step\u2019s limit      (p50 overhead; right: median, limit)'));
+    rows.forEach(function (p, i) {
+      var yc = T + i * rowH + rowH / 2, o = p.overheads, j = p.judged, u = unit(p);
+      svg.appendChild(s('text', { x: L - 8, y: yc + 4, 'text-anchor': 'end', class: 'op' + (j && j.outcome === 'over' ? ' regressed' : '') }, p.step));
+      // Wholly past the edge: a stub at the edge, so the bar is still there to see and to hover.
+      var x1 = x(o.ci[0] / u), x2 = x(o.ci[1] / u);
+      if (x2 - x1 < 6) { if (x1 >= x(hi) - 1) x1 = x2 - 8; else if (x2 <= x(lo) + 1) x2 = x1 + 8; }
+      var bar = s('line', { x1: x1, x2: x2, y1: yc, y2: yc, class: j ? 'ci ' + j.outcome : 'ci', 'data-step': p.step });
+      bar.appendChild(s('title', {}, p.step + ': overhead ' + fmtSigned(o.median) + ', 95% ' + fmtSigned(o.ci[0]) + ' .. ' + fmtSigned(o.ci[1]) + (j ? '; limit ' + fmtUs(j.limitUs) + ': ' + j.outcome : '; not judged')));
+      svg.appendChild(bar);
+      if (o.ci[1] / u > hi) svg.appendChild(s('text', { x: W - R + 1, y: yc + 4, class: 'axis' }, '▸'));
+      if (o.ci[0] / u < lo) svg.appendChild(s('text', { x: L - 1, y: yc + 4, 'text-anchor': 'end', class: 'axis' }, '◂'));
+      svg.appendChild(s('line', { x1: x(o.median / u), x2: x(o.median / u), y1: yc - 7, y2: yc + 7, class: 'median' }));
+      o.us.forEach(function (v, k) { svg.appendChild(s('circle', { cx: x(v / u), cy: yc - 6, r: 2.5, class: 'round' })).appendChild(s('title', {}, 'round ' + (k + 1) + ': ' + fmtSigned(v))); });
+      svg.appendChild(s('text', { x: W - R + 10, y: yc + 4, class: 'axis' }, fmtSigned(o.median) + (j ? ' / ' + fmtUs(j.limitUs) : '')));
+    });
+    return svg;
+  }
+
+  function roundsPictures(pic) {
+    if (!pic) return null;
+    var withRuns = pic.steps.filter(function (p) { return p.runs.length; });
+    return h('section', { class: 'rounds', id: 'rounds' },
+      h('h3', null, 'Rounds: overhead per round'),
+      overheadPlot(pic.steps),
+      h('h3', null, 'Rounds: latency by percentile, every run'),
+      pic.curvesMissing ? h('p', { class: 'none' }, 'No curves: ' + pic.curvesMissing + '.') : h('p', { class: 'legend-text' }, h('span', { class: 'key run-b' }, '━ B'), ' baseline runs (ours taken out)   ', h('span', { class: 'key run-d' }, '━ D'), ' driver runs (ours in); B1 D1 B2 … in time order'),
+      h('div', { class: 'curves-grid' }, withRuns.map(curvesPlot)));
+  }
+
   function cellPage(id) {
     var i = byId[id];
     if (i === undefined) return [h('p', null, link('#/', '← overview')), h('p', { class: 'none' }, 'No cell ' + id + ' in this run.')];
@@ -273,6 +367,7 @@
         ? detectableText(c) + (c.detectable.from === 'rounds' ? ' (the run\u2019s own figure)' : ' (from the 95% interval, normal approximation)') + (c.detectable.missing.length ? '; no interval for ' + c.detectable.missing.join(', ') : '')
         : 'No 95% interval recorded: no detectable figure.') : null,
       latencyPlot(c.latency),
+      roundsPictures(c.pictures),
       h('h3', null, 'Console log' + (c.console && c.console.truncated ? ' (tail)' : '')),
       c.console ? h('pre', { class: 'console', id: 'console' }, c.console.text) : h('p', { class: 'none' }, 'No console log.'),
       h('h3', null, 'Evidence'),

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cellDetectableP50, cellTitle, crashBuckets, latencyRegressions, stepDetectableP50, type LatencyRegression } from '../base.ts';
 import { findEvidence, readTail, type ReportCell, type RunFolder } from '../run-folder.ts';
+import { cellPictures, CURVE_MAX_CELLS, CURVE_PERCENTILES, type CellPictures } from './curves.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -43,17 +44,21 @@ interface CellData {
   detectable: { us: number; op: string; from: 'rounds' | 'interval'; missing: string[] } | null;
   attempts: Array<{ n: number; host: string; verdict: string; ms: number | null; reason: string | null; start: number | null; steps: StepRow[]; notes: string[] }>;
   console: { text: string; truncated: boolean } | null;
+  /** Rounds measured: per step the runs' percentile curves and the per-round overheads (curves.ts). */
+  pictures: CellPictures | null;
   triage: string | null;
   evidence: string[];
 }
 
-function cellData(folder: RunFolder, c: ReportCell, tailBytes: number): CellData {
+function cellData(folder: RunFolder, c: ReportCell, tailBytes: number, curveBudget: { left: number }): CellData {
   const failing = c.verdict !== 'pass' && c.verdict !== 'skipped';
   const consoleFile = findEvidence(folder, c, 'console.log');
   const triageFile = findEvidence(folder, c, 'triage.json');
   const latency: CellData['latency'] = {};
   for (const [op, l] of Object.entries(c.latency ?? {})) latency[op] = [l.p50Us, l.p99Us, l.baselineP50Us ?? null, l.baselineP99Us ?? null, l.change ?? null, stepDetectableP50(l)?.us ?? null];
   const d = cellDetectableP50(c);
+  const pictures = cellPictures(folder, c, curveBudget.left > 0);
+  if (pictures && !pictures.curvesMissing) curveBudget.left--;
   return {
     id: c.id,
     title: cellTitle(c.coords),
@@ -86,6 +91,7 @@ function cellData(folder: RunFolder, c: ReportCell, tailBytes: number): CellData
       };
     }),
     console: consoleFile ? readTail(consoleFile, failing ? tailBytes : Math.floor(tailBytes / 4)) : null,
+    pictures,
     triage: triageFile ? (readTail(triageFile, 64 * 1024)?.text ?? null) : null,
     evidence: c.evidence,
   };
@@ -100,6 +106,7 @@ export function dashboardData(folder: RunFolder, opts: DashboardOptions = {}): u
   const tail = opts.consoleTailBytes ?? 16 * 1024;
   const index = new Map(folder.cells.map((c, i) => [c.id, i]));
   const regs = latencyRegressions(folder);
+  const curveBudget = { left: CURVE_MAX_CELLS };
   const row = (r: LatencyRegression) => ({ cell: index.get(r.cell.id), op: r.op, p50: r.p50Us, p99: r.p99Us, b50: r.baselineP50Us, b99: r.baselineP99Us, o50: r.overheadP50Us, o99: r.overheadP99Us });
   return {
     run: {
@@ -114,7 +121,8 @@ export function dashboardData(folder: RunFolder, opts: DashboardOptions = {}): u
       hosts: folder.hosts,
       generated: (opts.generatedAt ?? new Date()).toISOString(),
     },
-    cells: folder.cells.map((c) => cellData(folder, c, tail)),
+    cells: folder.cells.map((c) => cellData(folder, c, tail, curveBudget)),
+    percentiles: CURVE_PERCENTILES,
     buckets: crashBuckets(folder),
     // Only steps their cell judged (a pass cell's noise is not listed); undecided ones apart.
     regressions: regs.filter((r) => r.kind === 'regression').map(row),
