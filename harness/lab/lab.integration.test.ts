@@ -61,10 +61,20 @@ t.test('the crash knob: a panic event, a memory dump and a crash title naming th
   t.ok(r.readySeconds !== null && r.readySeconds > 0);
 });
 
-t.test('the hang knob: heartbeat lost, NMI injected, the guest panics and is dumped', { skip }, async (t) => {
-  const r = await labSmoke({ cellDir: await cellDir(), trigger: 'hang_irqoff' });
+t.test('the hang knob on CPU 0: heartbeat lost, NMI injected, the guest panics and is dumped', { skip }, async (t) => {
+  // CPU 0 is where sshd answers: spinning there with interrupts off stops the heartbeat.
+  const r = await labSmoke({ cellDir: await cellDir(), trigger: 'hang_irqoff', triggerCpu: 0 });
   t.ok(r.ok, `smoke ok: ${r.steps.filter((s) => !s.ok).map((s) => `${s.name}: ${s.detail}`).join('; ')}`);
   t.equal(r.steps.find((s) => s.name.startsWith('fire'))?.detail, 'hang', 'seen as a hang, not a crash of its own');
   t.match(r.crash, { title: /in fgfilter_fail_hang_irqoff/, module: 'fgfilter', kind: 'HANG' });
+  t.ok((r.dumpBytes ?? 0) > 1_000_000, `dump of ${r.dumpBytes} bytes`);
+});
+
+t.test('the hang knob on the measurement CPU: the heartbeat goes on, RCU reports the stall, which panics', { skip }, async (t) => {
+  // CPU 1, where the agent runs: CPU 0 keeps answering, so only the RCU stall panic (21 s) gets a dump out.
+  const r = await labSmoke({ cellDir: await cellDir(), trigger: 'hang_irqoff' });
+  t.ok(r.ok, `smoke ok: ${r.steps.filter((s) => !s.ok).map((s) => `${s.name}: ${s.detail}`).join('; ')}`);
+  t.equal(r.steps.find((s) => s.name.startsWith('fire'))?.detail, 'crash', 'a panic of its own (no heartbeat lost)');
+  t.match(r.crash, { title: 'INFO: rcu detected stall in fgfilter_fail_hang_irqoff', module: 'fgfilter', kind: 'HANG' });
   t.ok((r.dumpBytes ?? 0) > 1_000_000, `dump of ${r.dumpBytes} bytes`);
 });

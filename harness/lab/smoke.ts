@@ -40,6 +40,8 @@ export interface SmokeOptions {
   cellDir?: string;
   /** Which knob to fire (default oops). */
   trigger?: LabTrigger;
+  /** The CPU the knob's open runs on (default: the guest's measurement CPU, where workloads run). */
+  triggerCpu?: number;
   log?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -106,7 +108,7 @@ export async function labSmoke(opts: SmokeOptions = {}): Promise<SmokeResult> {
       channel.startHeartbeat({ intervalMs: 2_000, timeoutMs: 3_000, missesBeforeLost: 2 });
       const outcome = await step(`fire ${trigger} and watch`, async () => {
         const watching = watchCell(vm, channel, { cellDir, crash: LINUX_CRASH, ...(opts.signal ? { signal: opts.signal } : {}) });
-        await guest.trigger('fgfilter', trigger);
+        await guest.trigger('fgfilter', trigger, opts.triggerCpu !== undefined ? { cpu: opts.triggerCpu } : {});
         const o = await Promise.race([
           watching,
           new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no crash or hang seen within 180 s')), 180_000).unref()),

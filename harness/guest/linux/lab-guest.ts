@@ -142,10 +142,11 @@ export class LabGuest {
    * Arms a knob; it fires on the next intercepted open, which this call then causes. The guest may
    * crash or hang before answering, so the result is not awaited beyond a short time.
    */
-  async trigger(module: string, what: LabTrigger): Promise<void> {
+  async trigger(module: string, what: LabTrigger, o: { cpu?: number } = {}): Promise<void> {
     // The open that fires it runs where the workload's opens run (the measurement CPU when the guest
-    // has one), so a hang knob spins the agent's CPU, not the one sshd and the heartbeat answer on.
-    const cpus = await this.measurementCpus();
+    // has one), so a hang knob spins the agent's CPU, not the one sshd and the heartbeat answer on;
+    // `cpu` picks another (CPU 0: a hang that also stops the heartbeat).
+    const cpus = o.cpu !== undefined ? String(o.cpu) : await this.measurementCpus();
     const open = posixCommand([...(cpus ? ['taskset', '-c', cpus] : []), 'cat', '/etc/hostname']);
     const cmd = `echo ${quotePosix(what)} > ${quotePosix(`/sys/module/${module}/parameters/trigger`)} && ${open}`;
     await Promise.race([this.run(cmd, 5_000).catch(() => undefined), new Promise((r) => setTimeout(r, 3_000))]);
