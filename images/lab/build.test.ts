@@ -106,7 +106,7 @@ t.test('manifest: contract fields, fingerprint, files with recorded sizes and ha
     os: { family: 'linux', release: 'lab', build: /^\d+\.\d+\.\d+-\d+-cloud-amd64$/ },
     boot: { kind: 'kernel', kernel: 'vmlinuz', initrd: 'initrd.img' },
     disk: { path: 'disk.qcow2', format: 'qcow2' },
-    machine: { type: 'pc', cpus: 1, crash: 'pvpanic' },
+    machine: { type: 'pc', cpus: 2, crash: 'pvpanic' },
     ssh: { user: 'root', hostKeyFingerprint: /^SHA256:[A-Za-z0-9+/]{43}$/, clientKey: 'id_ed25519' },
     guest: {
       readyLine: READY_LINE,
