@@ -77,7 +77,10 @@ for (const d of delays) {
 }
 const passed = folder.cells.filter((c) => c.verdict === 'pass' && c.attempts.length === 1);
 const ms = passed.map((c) => c.attempts[0]!.ms ?? NaN).filter(Number.isFinite);
-const stepMs = (name: string) => median(passed.flatMap((c) => c.attempts[0]!.steps.filter((s) => s.step === name && s.stop !== null).map((s) => s.stop! - s.start)).concat([NaN]).filter(Number.isFinite).concat(ms.length ? [] : [0]));
+const stepMs = (name: string): number => {
+  const xs = passed.flatMap((c) => c.attempts[0]!.steps.filter((s) => s.step === name && s.stop !== null).map((s) => s.stop! - s.start));
+  return xs.length ? median(xs) : NaN;
+};
 if (ms.length) {
   const m = median(ms) / 1000;
   const rounds = passed.map((c) => c.measurement?.rounds ?? 0);

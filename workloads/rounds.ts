@@ -1,4 +1,4 @@
-// Interleaved rounds (issue #17, /tmp/fg/plan17.md §1): with k driver rounds the runs come in time
+// Interleaved rounds (issue #17): with k driver rounds the runs come in time
 // order B1 D1 B2 D2 ... Dk B(k+1), and each driver run is compared with the baseline runs just before
 // and after it: o_i = q(D_i) − (q(B_i) + q(B_{i+1}))/2. A host that drifts (a shared CI box getting
 // busier) moves both neighbours alike, so a linear drift cancels exactly, which an unpaired B..B D..D

@@ -53,7 +53,7 @@ t.test('every step records the p99 overhead interval beside the p50 one, from th
   t.ok(j.latency.write!.overheadP99CiUs![0] <= 0 && j.latency.write!.overheadP99CiUs![1] >= 0, 'an unchanged step: the p99 interval holds 0');
 });
 
-// judgeRounds (issue #17, /tmp/fg/plan17.md §1 and S3): the cell's verdict from interleaved rounds
+// judgeRounds (issue #17): the cell's verdict from interleaved rounds
 // B1 D1 … Dk B(k+1), each step judged by its paired interval against L = max(absUs, rel × baseline).
 
 const FS = { name: 'file-storm', description: 'test', priority: 'high', source: 'test', operations: [] } as unknown as WorkloadSpec;

@@ -4,7 +4,7 @@
 // latency-inconclusive when a judged step did not regress past the budget but its noise is too large
 // to say it stayed within: the 95% interval of its p50 overhead reaches past the budget.
 //
-// judgeRounds is the same verdict from interleaved rounds (issue #17, /tmp/fg/plan17.md §1): each step
+// judgeRounds is the same verdict from interleaved rounds (issue #17): each step
 // judged by the paired interval of its p50 overhead (workloads/rounds.ts) against one limit.
 import { decodeFromCompressedBase64, type Histogram } from 'hdr-histogram-js';
 import { InputError } from '../../lib/errors.ts';

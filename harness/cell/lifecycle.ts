@@ -53,11 +53,11 @@ export interface CellPolicy {
   timeouts?: Partial<Record<Step, number>>;
 }
 
-/** What the workload step's rounds gave: every run in time order; `fallback` when they became sequential. */
-interface RoundsMeasured {
-  order: RoundRun[];
-  fallback?: string;
-}
+/**
+ * What the workload step's rounds gave: every run in time order, and either the rounds' judgement (the
+ * one that decided to stop, which is the verdict's) or why they became sequential.
+ */
+type RoundsMeasured = { order: RoundRun[]; judgement: LatencyJudgement; fallback?: undefined } | { order: RoundRun[]; fallback: string };
 
 /** A step ended without its work done; its verdict was decided at the boundary. */
 class StepFailed extends Error {
@@ -336,22 +336,27 @@ class CellAttempt {
         }
         await runAll('baseline', i);
         const done = i - 1;
-        if (done >= k.min && !this.wantsAnotherRound(specs, order, done, k.max)) break;
+        if (done >= k.min) {
+          const judgement = this.judgeRoundsSoFar(specs, order);
+          if (!this.wantsAnotherRound(judgement, done, k.max)) return { order, judgement };
+        }
         this.oursLoading = true;
         await session.putBack!(ours, prepared.params, s);
         this.oursLoading = false;
         if (i === 1) await fire();
         await runAll('driver', i);
       }
-      return { order };
     });
   }
 
-  /** After `done` rounds: is a judged step undecided with none over, and is there a round left to run? */
-  private wantsAnotherRound(specs: WorkloadSpec[], order: RoundRun[], done: number, max: number): boolean {
-    if (done >= max) return false;
-    const j = judgeRounds(specs, order, this.policy.latencyBudget, { seed: hashSeed(1, this.ctx.cell.id) });
-    if (j.regressed.length || !j.inconclusive.length) return false;
+  /** The rounds' judgement; seeded by the cell, so judging the same runs again gives the same figures. */
+  private judgeRoundsSoFar(specs: WorkloadSpec[], order: RoundRun[]): LatencyJudgement {
+    return judgeRounds(specs, order, this.policy.latencyBudget, { seed: hashSeed(1, this.ctx.cell.id) });
+  }
+
+  /** After `done` rounds judged `j`: is a judged step undecided with none over, and is there a round left to run? */
+  private wantsAnotherRound(j: LatencyJudgement, done: number, max: number): boolean {
+    if (done >= max || j.regressed.length || !j.inconclusive.length) return false;
     this.note(`latency undecided after ${done} rounds (${j.inconclusive[0]}${j.inconclusive.length > 1 ? `; and ${j.inconclusive.length - 1} more` : ''}): one more round`);
     return true;
   }
@@ -364,6 +369,7 @@ class CellAttempt {
       rounds: m.order.filter((r) => r.side === 'driver' && r.workload === m.order[0]?.workload).length,
       vcpus: this.vcpus,
       agentCpus: first?.allowed ?? null,
+      // The lab guest runs the agent with --single-threaded exactly when it pins it, and it pins it to one CPU.
       singleThreaded: first?.allowed !== undefined && !first.allowed.includes(',') && !first.allowed.includes('-'),
       between: m.fallback ? 'none' : 'unload',
       ...(m.fallback ? { fallback: m.fallback } : {}),
@@ -455,7 +461,11 @@ class CellAttempt {
   }
 
   private async judgeLatency(specs: WorkloadSpec[], baseline: Map<string, AgentResult[]>, withDriver: Map<string, AgentResult[]>): Promise<void> {
-    const j = judgeLatency(specs, baseline, withDriver, this.policy.latencyBudget);
+    await this.applyLatency(judgeLatency(specs, baseline, withDriver, this.policy.latencyBudget));
+  }
+
+  /** A latency judgement becomes the cell's figures, latency.json, and its verdict when a step failed or was undecided. */
+  private async applyLatency(j: LatencyJudgement): Promise<void> {
     this.result.latency = j.latency;
     await this.keep('latency.json', JSON.stringify(j.latency, null, 2));
     if (j.regressed.length) this.judge({ verdict: 'perf-regression', reason: j.regressed.join('; ') });
@@ -465,7 +475,7 @@ class CellAttempt {
   /** The rounds' verdict (judgeRounds); after a fallback, the unpaired one over what was run. */
   private async judgeMeasured(specs: WorkloadSpec[], before: Map<string, AgentResult[]>, m: RoundsMeasured): Promise<void> {
     let j: LatencyJudgement;
-    if (m.fallback) {
+    if (!('judgement' in m)) {
       const side = (which: RoundRun['side']) => {
         const out = new Map<string, AgentResult[]>();
         for (const r of m.order.filter((x) => x.side === which)) out.set(r.workload, [...(out.get(r.workload) ?? []), r.result]);
@@ -475,13 +485,10 @@ class CellAttempt {
       // No baseline run with ours out: the one before anything was installed.
       j = judgeLatency(specs, b.size ? b : before, side('driver'), this.policy.latencyBudget);
     } else {
-      j = judgeRounds(specs, m.order, this.policy.latencyBudget, { seed: hashSeed(1, this.ctx.cell.id) });
+      j = m.judgement;
       if (j.detectableUs !== undefined && this.result.measurement) this.result.measurement.detectableUs = j.detectableUs;
     }
-    this.result.latency = j.latency;
-    await this.keep('latency.json', JSON.stringify(j.latency, null, 2));
-    if (j.regressed.length) this.judge({ verdict: 'perf-regression', reason: j.regressed.join('; ') });
-    else if (j.inconclusive.length) this.judge({ verdict: 'latency-inconclusive', reason: j.inconclusive.join('; ') });
+    await this.applyLatency(j);
   }
 
   /** Always, whatever came before: the channel closed, the VM stopped, its throw-away files gone. */

@@ -60,8 +60,13 @@ export function labPolicy(): CellPolicy {
 export function coresFor(cell: Cell): number {
   const personality = personalityFor(cell);
   if (!personality) return 1;
-  const policy = personality.family === 'linux' ? labPolicy() : windowsPolicy();
+  const policy = policyFor(personality);
   return policy.rounds && policy.latencyBudget ? (policy.cpus ?? 1) : 1;
+}
+
+/** The policy cells of this personality's OS run under. */
+function policyFor(personality: GuestPersonality): CellPolicy {
+  return personality.family === 'linux' ? labPolicy() : windowsPolicy();
 }
 
 /**
@@ -95,7 +100,7 @@ export function runnerFor(cell: Cell): CellRunner {
   if (!personality) {
     throw new InfraFailure(`no runner for ${cell.os.release} cells`);
   }
-  const policy = personality.family === 'linux' ? labPolicy() : windowsPolicy();
+  const policy = policyFor(personality);
   return async (ctx) => {
     const options = providerOptionsFor(ctx.hostSpec);
     try {

@@ -348,8 +348,7 @@ class RunScheduler {
       for (const h of this.hosts) {
         while (!h.quarantined && h.freeSlots.length > 0 && !this.stopping) {
           let taken: { slot: number; entry: PendingEntry } | null = null;
-          // A cell needing more cores than the host has runs there alone.
-          const fits = (e: PendingEntry): boolean => h.coresHeld === 0 || h.coresHeld + this.coresOf(h, e.cell) <= (h.spec.cores ?? h.spec.slots);
+          const fits = (e: PendingEntry): boolean => h.coresHeld + this.coresOf(h, e.cell) <= (h.spec.cores ?? h.spec.slots);
           for (const slot of h.freeSlots) {
             const entry = this.pending.take(h, slot, fits);
             if (entry) {
@@ -386,6 +385,7 @@ class RunScheduler {
     if (this.running === 0 && (this.stopping !== null || this.fatal !== null || this.pending.size === 0)) this.wake();
   }
 
+  /** Capped at the host's cores, so a cell needing more than the host has runs there alone. */
   private coresOf(h: HostRuntime, cell: Cell): number {
     return Math.min(this.o.coresFor?.(cell) ?? 1, h.spec.cores ?? h.spec.slots);
   }
