@@ -246,3 +246,22 @@ t.test('row 12 (#16): 20k include entries that tag one cell take linear work', a
   t.equal(big.tags, 20_000, 'the one cell has every include\'s tag');
   t.ok(big.n <= 15 * small.n, `10x the includes, ${(big.n / small.n).toFixed(1)}x the work (${small.n} -> ${big.n})`);
 });
+
+t.test('filterDelays: the WPA profile resolved beside the matrix and given to Windows cells, never to the id; a missing profile is an error at its place; a lab-only matrix is warned', async (t) => {
+  writeFileSync(join(dir, 'minifilter.wpaProfile'), '<WpaProfileContainer/>\n');
+  const axes = 'axes:\n  os: [{ release: win11-24h2, patch: { kb: 5089549 } }]\n  driver: [{ name: cand, path: pkg }]\n  verifier: [standard]\n';
+  const plain = planMatrix(matrix(axes), { today: TODAY });
+  const p = planMatrix(matrix(`filterDelays: { wpaProfile: minifilter.wpaProfile, exporter: 'C:\\WPT\\wpaexporter.exe' }\n${axes}`), { today: TODAY });
+  t.same(p.cells[0]!.filterDelays, { wpaProfile: join(dir, 'minifilter.wpaProfile'), exporter: 'C:\\WPT\\wpaexporter.exe' });
+  t.equal(p.cells[0]!.id, plain.cells[0]!.id, 'the id does not change: the recording adds a run, it changes no measured one');
+  t.equal(plain.cells[0]!.filterDelays, undefined);
+  const missing = matrix(`filterDelays:\n  wpaProfile: nope.wpaProfile\n${axes}`);
+  const err = t.throws(() => planMatrix(missing, { today: TODAY })) as Error;
+  t.type(err, InputError);
+  t.match(err.message, /m\d+\.yaml:2:15: no WPA profile at nope\.wpaProfile .*expected the \.wpaProfile that exports WPA's Mini-Filter Delays table/);
+  const badExporter = t.throws(() => planMatrix(matrix(`filterDelays: { wpaProfile: minifilter.wpaProfile, exporter: /usr/bin/wpaexporter }\n${axes}`), { today: TODAY })) as Error;
+  t.match(badExporter.message, /filterDelays\.exporter/);
+  const lab = planMatrix(matrix('filterDelays: { wpaProfile: minifilter.wpaProfile }\naxes:\n  os: [lab]\n  driver: [{ name: cand, path: pkg }]\n'), { today: TODAY });
+  t.equal(lab.cells[0]!.filterDelays, undefined);
+  t.match(lab.warnings.map((w) => w.message), [/filterDelays applies to Windows cells and the matrix has none/]);
+});

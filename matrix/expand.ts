@@ -56,6 +56,16 @@ export interface Cell {
   tags: string[];
   /** Faults the matrix injects into this cell's attempts (never part of its id). */
   faults: InjectedFault[];
+  /** The matrix's `filterDelays`, on Windows cells (never part of the id: it adds a run, it changes no measured one). */
+  filterDelays?: FilterDelaysCapture;
+}
+
+/** Record the filter stack's callback times in one more driver run (Windows: WPR, then wpaexporter). */
+export interface FilterDelaysCapture {
+  /** The .wpaProfile on this machine (absolute); sent to the guest. */
+  wpaProfile: string;
+  /** wpaexporter.exe on the guest (a Windows path); absent: the Windows Performance Toolkit's folder. */
+  exporter?: string;
 }
 
 export interface PlanWarning {
@@ -372,6 +382,15 @@ export function expandMatrix(src: SourceDoc, raw: RawMatrix, opts: ExpandOptions
     }
     if (hits === 0) warn(['faults', i], `faults[${i}] matches no cell`);
   });
+
+  if (raw.filterDelays !== undefined) {
+    const wpaProfile = resolve(baseDir, raw.filterDelays.wpaProfile);
+    if (!existsSync(wpaProfile)) throw errorAt(src, ['filterDelays', 'wpaProfile'], `no WPA profile at ${raw.filterDelays.wpaProfile} (resolved to ${wpaProfile}); expected the .wpaProfile that exports WPA's Mini-Filter Delays table`);
+    const capture: FilterDelaysCapture = { wpaProfile, ...(raw.filterDelays.exporter !== undefined ? { exporter: raw.filterDelays.exporter } : {}) };
+    const windows = cells.filter((c) => c.os.family !== 'lab');
+    for (const c of windows) c.filterDelays = capture;
+    if (windows.length === 0) warn(['filterDelays'], 'filterDelays applies to Windows cells and the matrix has none: the lab records no filter delays');
+  }
 
   if (cells.length === 0) {
     const worst = removedBy.indexOf(Math.max(...removedBy));

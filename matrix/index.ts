@@ -6,7 +6,7 @@ import { UsageError } from '../lib/errors.ts';
 import { expandMatrix, MATRIX_MAX_CELLS, type Plan } from './expand.ts';
 import { AXES, matrixSchema, type RawMatrix } from './schema.ts';
 
-export type { Cell, CellOs, DriverBuild, Plan, PlanWarning } from './expand.ts';
+export type { Cell, CellOs, DriverBuild, FilterDelaysCapture, Plan, PlanWarning } from './expand.ts';
 export { parseShard, selectShard, type Shard } from './shard.ts';
 export { MATRIX_MAX_CELLS } from './expand.ts';
 

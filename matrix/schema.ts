@@ -57,6 +57,7 @@ export interface RawMatrix {
   description?: string;
   tags?: string[];
   gate?: string;
+  filterDelays?: { wpaProfile: string; exporter?: string };
   filters?: Record<string, { path: string; vendor?: string; altitude?: string }>;
   axes: {
     os: RawOs[];
@@ -124,6 +125,16 @@ export const matrixSchema = {
     description: { type: 'string' },
     tags: { type: 'array', items: name },
     gate: { type: 'string', minLength: 1, description: 'a path to a gate policy file' },
+    filterDelays: {
+      type: 'object',
+      required: ['wpaProfile'],
+      additionalProperties: false,
+      description: "Windows cells: one more driver run recorded by WPR's Minifilter profile and exported with this WPA profile",
+      properties: {
+        wpaProfile: { type: 'string', minLength: 1, description: 'a path to the .wpaProfile that exports the Mini-Filter Delays table' },
+        exporter: { type: 'string', pattern: '^[A-Za-z]:\\\\', description: "wpaexporter.exe on the guest, a Windows path (default the Windows Performance Toolkit's folder)" },
+      },
+    },
     filters: {
       type: 'object',
       propertyNames: name,

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { STEPS, type OperationLatency, type Verdict } from '../runfolder/results.ts';
+import { STEPS, type MeasurementRecord, type OperationLatency, type Verdict } from '../runfolder/results.ts';
 import type { SummaryJson } from '../runfolder/summary.ts';
 
 export interface SyntheticCell {
@@ -26,6 +26,7 @@ export interface SyntheticCell {
   flaky?: boolean;
   crash?: { title: string; bucket: string; kind?: string; attribution?: string; bugcheck?: { code: number; name: string; params: string[] }; module?: string };
   latency?: Record<string, OperationLatency>;
+  measurement?: MeasurementRecord;
   console?: string;
   /** Extra evidence files (relative name in the attempt folder → content). */
   files?: Record<string, string>;
@@ -117,6 +118,7 @@ export function writeSyntheticRun(dir: string, specs: readonly SyntheticCell[], 
     }
     if (c.crash) cell.crash = { kind: 'BUGCHECK', ...c.crash, ...(c.crash.bugcheck ? { bugcheck: { ...c.crash.bugcheck, codeHex: `0x${c.crash.bugcheck.code.toString(16).toUpperCase()}` } } : {}) };
     if (c.latency) cell.latency = c.latency;
+    if (c.measurement) cell.measurement = c.measurement;
     cells.push(cell);
   });
   const matrix = { name: opts.matrix ?? 'synthetic', file: 'matrix/synthetic.yaml', totalCells: specs.length, cellsHash: 'synthetic' };

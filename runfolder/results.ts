@@ -149,7 +149,57 @@ export interface MeasurementRecord {
   /** Smallest overhead the cell could detect on its judged steps, µs (the worst of them). */
   detectableUs?: number;
   ms: { warmup: number; rounds: number };
+  /** The OS's own recording of the filter stack's callback times in one more driver run (the matrix's `filterDelays`). */
+  filterDelays?: FilterDelaysRecord[];
 }
+
+/** One filter's callbacks for one major function, from the OS's recording (Windows: WPA's Mini-Filter Delays). */
+export interface FilterDelayRow {
+  filter: string;
+  operation: string;
+  /** Callbacks counted. */
+  count: number;
+  totalUs: number;
+  meanUs: number;
+  /** Only when each row of the export was one callback. */
+  p50Us?: number;
+  p99Us?: number;
+  maxUs?: number;
+}
+
+/** The Filter Manager's per-callback times as read from one export (harness/guest/windows/filter-delays.ts). */
+export interface FilterDelays {
+  schema: 'fleetgate-filter-delays/1';
+  /** The export file read. */
+  source: string;
+  /** The header's names of the columns used. */
+  columns: { filter: string; operation: string | null; delay: string; count: string | null };
+  /** Data rows read. */
+  rows: number;
+  /** Each row one callback (percentiles known), or rows that are groups with a count. */
+  perEvent: boolean;
+  /** Largest total first. */
+  delays: FilterDelayRow[];
+}
+
+/** Ours among a recording's filters, every operation summed. */
+export interface OursFilterDelays {
+  filter: string;
+  count: number;
+  totalUs: number;
+  meanUs: number;
+  /** The largest p99 among its operations (per-callback exports only). */
+  worstP99Us?: number;
+}
+
+/**
+ * A workload's filter-stack recording in a cell (issue #17): captured (the read table in `file`, ours
+ * and the largest rows here) or why not. Never a verdict: the rounds judge latency; this says where
+ * the time went.
+ */
+export type FilterDelaysRecord =
+  | { workload: string; captured: true; tool: string; file: string; rows: number; perEvent: boolean; ours: OursFilterDelays | null; top: FilterDelayRow[] }
+  | { workload: string; captured: false; why: string };
 
 /** A driver the attempt installed: what was really loaded, by its hash (the sign-off names these). */
 export interface InstalledDriver {

@@ -45,6 +45,13 @@ export class PackageRefused extends FleetgateError {
 /** The hypervisor saw the VM go away without a panic (killed, reset, host trouble): the host's, never ours. */
 export class VmGone extends InfraFailure {}
 
+/**
+ * The guest answered that an optional recording could not be made (Windows: WPR or wpaexporter failed,
+ * or the image has no Toolkit): the lifecycle says so and goes on. Escaping anywhere else, it is the
+ * infrastructure's like any InfraFailure; a channel lost during the recording is not this.
+ */
+export class RecordingFailed extends InfraFailure {}
+
 /** The verifier reported a violation by our driver without a stop (a Filter Verifier break-in); a verifier stop code is a GuestCrashed judged verifier-violation. */
 export class VerifierViolation extends FleetgateError {
   constructor(message: string, options?: { cause?: unknown }) {

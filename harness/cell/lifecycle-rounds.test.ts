@@ -40,7 +40,7 @@ async function attempt(script: FakeGuestScript = {}, o: { cell?: Partial<Cell>; 
 /** The calls from the first take-out on, workload runs shown by their side. */
 const roundCalls = (calls: FakeCall[]): string[] => {
   const from = calls.findIndex((c) => c.op === 'take-out');
-  return calls.slice(from).filter((c) => ['take-out', 'put-back', 'workload', 'fire', 'unload'].includes(c.op)).map((c) => (c.op === 'workload' ? c.arg! : c.op));
+  return calls.slice(from).filter((c) => ['take-out', 'put-back', 'workload', 'fire', 'unload', 'capture'].includes(c.op)).map((c) => (c.op === 'workload' ? c.arg! : c.op));
 };
 
 t.test('rounds: B1 D1 B2 D2 B3 D3 B4, ours out for each baseline run and back for each driver run; a trigger fires as D1 starts', async (t) => {
@@ -113,11 +113,60 @@ t.test('rounds: a guest with no way to take a driver out is measured sequentiall
   t.match(result.measurement?.fallback, /cannot take a driver out/);
 });
 
-t.test('no rounds without a latency budget: nothing to judge, nothing taken out', async (t) => {
-  const { result, calls } = await attempt({}, { policy: { ...ROUNDS, latencyBudget: undefined } });
-  t.equal(result.verdict, 'pass');
-  t.notOk(calls.some((c) => c.op === 'take-out'));
-  t.equal(result.measurement, undefined);
+t.test("rounds without a latency budget (Windows cells): measured and reported with intervals, judged by no one in the cell", async (t) => {
+  const slow = await attempt({ latency: { overheadUs: 2_000 } }, { policy: { ...ROUNDS, maxRounds: 6, latencyBudget: undefined } });
+  t.equal(slow.result.verdict, 'pass', 'no budget, no latency verdict: the gate judges');
+  t.equal(slow.result.measurement?.method, 'rounds');
+  t.equal(slow.result.measurement?.rounds, 3, 'no budget asks for more rounds than the fewest');
+  const open = slow.result.latency!.open!;
+  t.ok(open.overheadP50CiUs && open.overheadP50CiUs[0] > 1_500, `open's interval is reported: ${open.overheadP50CiUs}`);
+  t.equal(open.judged, undefined);
+  t.equal(roundCalls(slow.calls).filter((c) => c === 'take-out').length, 4);
+  const none = await attempt({}, { policy: { ...ROUNDS, rounds: undefined, latencyBudget: undefined } });
+  t.notOk(none.calls.some((c) => c.op === 'take-out'), 'no rounds asked: sequential, nothing taken out');
+  t.equal(none.result.measurement, undefined);
+});
+
+t.test("filterDelays: one more run with ours in after the rounds, recorded; the cell's summary names ours", async (t) => {
+  const cell = { filterDelays: { wpaProfile: '/profiles/minifilter.wpaProfile' } };
+  const { result, calls, dir, events } = await attempt({ filterDelays: 'table' }, { cell });
+  t.equal(result.verdict, 'pass', result.reason ?? '');
+  t.same(roundCalls(calls).slice(-6), ['take-out', 'baseline', 'put-back', 'capture', 'driver', 'unload'], 'after the last baseline run ours goes back in for the recorded run');
+  const rec = result.measurement!.filterDelays!;
+  t.equal(rec.length, 1);
+  const r = rec[0]!;
+  t.ok(r.captured);
+  if (!r.captured) return;
+  t.same(r.ours, { filter: 'fakefilter.sys', count: 20, totalUs: 240, meanUs: 12, worstP99Us: 12 }, 'ours found by its module name, .sys and all');
+  t.equal(r.top.length, 2);
+  const kept = JSON.parse(readFileSync(path.join(dir, r.file), 'utf8')) as { schema: string; delays: unknown[] };
+  t.equal(kept.schema, 'fleetgate-filter-delays/1', 'the whole table is kept in the attempt folder');
+  t.equal(result.measurement!.rounds, 3, 'the recorded run is no round');
+  t.ok(events.some((e) => e.type === 'note' && /filter delays of .* recorded \(fake recorder\): fakefilter.sys 20 callbacks/.test(e.message)));
+});
+
+t.test('filterDelays not recorded: a guest without a recorder, a recorder that fails: said, the verdict unchanged', async (t) => {
+  const cell = { filterDelays: { wpaProfile: '/profiles/minifilter.wpaProfile' } };
+  const lab = await attempt({}, { cell });
+  t.equal(lab.result.verdict, 'pass');
+  t.match(lab.result.measurement?.filterDelays?.[0], { captured: false, why: /linux guests have no recording/ });
+  t.notOk(lab.calls.some((c) => c.op === 'put-back' && lab.calls.indexOf(c) > lab.calls.findLastIndex((x) => x.op === 'workload')), 'no guest recorder: ours is not put back for nothing');
+  const fails = await attempt({ filterDelays: 'fails', latency: { overheadUs: 2_000 } }, { cell });
+  t.equal(fails.result.verdict, 'perf-regression', "the rounds' verdict stands");
+  t.match(fails.result.measurement?.filterDelays?.[0], { captured: false, why: /no recorder on this guest/ });
+  t.ok(fails.events.some((e) => e.type === 'note' && /filter delays of .* not recorded: fake recorder/.test(e.message)));
+});
+
+t.test('filterDelays: a crash during the recorded run is the product crash it is', async (t) => {
+  const { result } = await attempt({ filterDelays: 'crash' }, { cell: { filterDelays: { wpaProfile: '/profiles/minifilter.wpaProfile' } } });
+  t.equal(result.verdict, 'product-crash', result.reason ?? '');
+});
+
+t.test('filterDelays with ours that refuses to go out: recorded after the sequential driver runs', async (t) => {
+  const { result, calls } = await attempt({ takeOut: 'refuse', filterDelays: 'table' }, { cell: { filterDelays: { wpaProfile: '/profiles/minifilter.wpaProfile' } } });
+  t.match(result.measurement?.fallback, /could not be taken out/);
+  t.ok(result.measurement?.filterDelays?.[0]?.captured);
+  t.equal(calls.filter((c) => c.op === 'capture')[0]?.arg, 'driver', 'recorded with ours in');
 });
 
 t.test('rounds: more rounds only while a step is undecided and none is over, up to maxRounds', async (t) => {

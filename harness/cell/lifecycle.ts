@@ -10,8 +10,10 @@ import type { Provider, VmInstance } from '../providers/types.ts';
 import type { AttemptContext } from '../run/types.ts';
 import { loadWorkload } from '../../workloads/spec.ts';
 import type { AgentResult, WorkloadSpec } from '../../workloads/agent/protocol.ts';
-import type { AttemptResult, CrashSummary, MeasurementRecord, Step, StepRecord } from '../../runfolder/results.ts';
-import { BootFailure, decideFailure, GuestCrashed, InfraFailure, PackageRefused, VmGone, type FailureDecision, type GuestFinding } from './failures.ts';
+import type { AttemptResult, CrashSummary, FilterDelaysRecord, MeasurementRecord, Step, StepRecord } from '../../runfolder/results.ts';
+import { InputError } from '../../lib/errors.ts';
+import { FILTER_DELAYS_TOP, oursIn } from './filter-delays.ts';
+import { BootFailure, decideFailure, GuestCrashed, InfraFailure, PackageRefused, RecordingFailed, VmGone, type FailureDecision, type GuestFinding } from './failures.ts';
 import { judgeLatency, judgeRounds, type LatencyBudget, type LatencyJudgement, type RoundRun } from './latency.ts';
 import { hashSeed } from '../../workloads/random.ts';
 import { watchCell, type WatchOptions } from './monitor.ts';
@@ -28,9 +30,10 @@ export interface CellPolicy {
   /** Workload runs per side (baseline, with our driver) when measuring sequentially. @default 2 */
   runs?: number;
   /**
-   * Driver rounds k of interleaved measurement (issue #17): with a latency budget and a guest that
-   * can take ours out, the workload step runs B1 D1 B2 … Dk B(k+1), ours taken out for each B and
-   * put back for each D, and the verdict comes from the per-round overheads (latency.ts judgeRounds).
+   * Driver rounds k of interleaved measurement (issue #17): with a guest that can take ours out, the
+   * workload step runs B1 D1 B2 … Dk B(k+1), ours taken out for each B and put back for each D, and
+   * each step's figures come from the per-round overheads (latency.ts judgeRounds), judged when the
+   * policy has a latency budget.
    * Absent or below 2: sequential (all baseline runs, then all driver runs).
    */
   rounds?: number;
@@ -91,6 +94,8 @@ class CellAttempt {
   private session: GuestSession | undefined;
   /** Our package is being installed right now: the guest lost then is a boot failure (failures.ts). */
   private oursLoading = false;
+  /** The filter-delay recordings of this attempt (the matrix's filterDelays), in the measurement. */
+  private capturedDelays: FilterDelaysRecord[] | undefined;
   /** Module names attribution treats as ours (from the prepared cell). */
   private ours: string[] = [];
   /** The VM's vCPUs: the policy's, else the image's. */
@@ -301,10 +306,13 @@ class CellAttempt {
     });
   }
 
-  /** Rounds k when this cell is judged on latency and its guest can take ours out; 0: sequential. */
+  /**
+   * Rounds k when this cell's policy measures in rounds (with a budget, judged; without one, reported
+   * for the gate to judge); 0: sequential. A guest that cannot take ours out falls back in watchRounds.
+   */
   private roundsWanted(): number {
     const k = this.policy.rounds ?? 0;
-    return k >= 2 && this.policy.latencyBudget !== undefined ? k : 0;
+    return k >= 2 ? k : 0;
   }
 
   /**
@@ -332,13 +340,23 @@ class CellAttempt {
           if (i === 1) await fire();
           const owed = i === 1 ? (this.policy.runs ?? 2) : 0;
           for (let j = 0; j < owed; j++) await runAll('driver', j + 1);
+          await this.captureFilterDelays(specs, s);
           return { order, fallback: `ours could not be taken out before baseline run ${i} (${out.why}): measured sequentially` };
         }
         await runAll('baseline', i);
         const done = i - 1;
         if (done >= k.min) {
           const judgement = this.judgeRoundsSoFar(specs, order);
-          if (!this.wantsAnotherRound(judgement, done, k.max)) return { order, judgement };
+          if (!this.wantsAnotherRound(judgement, done, k.max)) {
+            if (this.ctx.cell.filterDelays && session.captureFilterDelays) {
+              // Ours was out for the last baseline run: back in for the recorded run.
+              this.oursLoading = true;
+              await session.putBack!(ours, prepared.params, s);
+              this.oursLoading = false;
+            }
+            await this.captureFilterDelays(specs, s);
+            return { order, judgement };
+          }
         }
         this.oursLoading = true;
         await session.putBack!(ours, prepared.params, s);
@@ -347,6 +365,39 @@ class CellAttempt {
         await runAll('driver', i);
       }
     });
+  }
+
+  /**
+   * The matrix's filterDelays: one more run of each workload with ours in, recorded by the OS's own
+   * tracing of the filter stack, after the rounds (so the recording's cost is in no measured run).
+   * Not captured (a guest with no such recording, the tool failing as the guest says, an export that
+   * does not read) is said in the measurement and the journal, never a verdict; a crash or a lost
+   * channel during the run is the watch's, as in any run.
+   */
+  private async captureFilterDelays(specs: WorkloadSpec[], signal: AbortSignal): Promise<void> {
+    const want = this.ctx.cell.filterDelays;
+    if (!want) return;
+    const session = this.session!;
+    for (const spec of specs) {
+      let record: FilterDelaysRecord;
+      if (!session.captureFilterDelays) {
+        record = { workload: spec.name, captured: false, why: `${this.personality.family} guests have no recording of the filter stack's callback times` };
+      } else {
+        try {
+          const c = await session.captureFilterDelays(spec, { ...want, dir: this.ctx.attemptDir, timeoutMs: this.limit('workload'), signal });
+          const file = `filter-delays-${spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
+          await this.keep(file, JSON.stringify(c.delays));
+          record = { workload: spec.name, captured: true, tool: c.tool, file, rows: c.delays.rows, perEvent: c.delays.perEvent, ours: oursIn(c.delays, this.ours), top: c.delays.delays.slice(0, FILTER_DELAYS_TOP) };
+          this.note(`filter delays of ${spec.name} recorded (${c.tool}): ${record.ours ? `${record.ours.filter} ${record.ours.count} callbacks, ${record.ours.totalUs.toFixed(0)} µs in all, mean ${record.ours.meanUs.toFixed(1)} µs` : 'ours is not among the filters the export names'}`);
+        } catch (err) {
+          // Only what the guest answered is "not recorded"; a lost channel or a crash goes to the watch.
+          if (signal.aborted || !(err instanceof RecordingFailed || err instanceof InputError)) throw err;
+          record = { workload: spec.name, captured: false, why: errorText(err) };
+        }
+      }
+      if (!record.captured) this.note(`filter delays of ${spec.name} not recorded: ${record.why}`);
+      (this.capturedDelays ??= []).push(record);
+    }
   }
 
   /** The rounds' judgement; seeded by the cell, so judging the same runs again gives the same figures. */
@@ -374,6 +425,7 @@ class CellAttempt {
       between: m.fallback ? 'none' : 'unload',
       ...(m.fallback ? { fallback: m.fallback } : {}),
       ms: { warmup: Math.round(ms.warmup), rounds: Math.round(ms.rounds) },
+      ...(this.capturedDelays ? { filterDelays: this.capturedDelays } : {}),
     };
     this.result.measurement = record;
     if (m.fallback) this.note(m.fallback);

@@ -3,13 +3,13 @@
 // is Windows's. The lifecycle (lifecycle.ts) only calls these and the provider; it never knows which
 // OS it is driving. A personality throws the failure types of failures.ts so that whose fault it was
 // is said where it is known and decided in one place.
-import type { Cell } from '../../matrix/index.ts';
+import type { Cell, FilterDelaysCapture } from '../../matrix/index.ts';
 import type { AgentResult, WorkloadSpec } from '../../workloads/agent/protocol.ts';
 import type { AttributionConfig, CrashBucket } from '../crash/bucket.ts';
 import type { CrashReport } from '../crash/types.ts';
 import type { GuestChannel } from '../guest/channel.ts';
 import type { PanicInfo, VmInstance, VmSpec, VmStartInfo } from '../providers/types.ts';
-import type { Step } from '../../runfolder/results.ts';
+import type { FilterDelays, Step } from '../../runfolder/results.ts';
 
 export type OsFamily = 'linux' | 'windows';
 
@@ -81,6 +81,14 @@ export interface GuestSession {
   takeOut?(pkg: StagedPackage, signal: AbortSignal): Promise<{ out: true } | { out: false; why: string }>;
   /** Puts ours back after takeOut, loaded and proved attached as install proves it (refused: PackageRefused). */
   putBack?(pkg: StagedPackage, params: Record<string, string | number>, signal: AbortSignal): Promise<void>;
+  /**
+   * One more run of `spec` with ours in, recorded by the OS's own tracing of the filter stack
+   * (Windows: WPR's Minifilter profile, exported by wpaexporter with the matrix's `wpaProfile`): the
+   * export brought into `dir` and read. Absent: this OS has no such recording. A recording or export
+   * the guest says failed is RecordingFailed, an export that does not read InputError; the lifecycle
+   * records either as not captured, never as a verdict.
+   */
+  captureFilterDelays?(spec: WorkloadSpec, o: FilterDelaysCapture & { dir: string; timeoutMs: number; signal: AbortSignal }): Promise<{ result: AgentResult; delays: FilterDelays; files: string[]; tool: string }>;
   /** Unloads and uninstalls ours (taken out already: uninstalls). */
   unload(pkg: StagedPackage, signal: AbortSignal): Promise<void>;
   /** Evidence the guest holds (kernel log, event records, counters), written into `dir`; the paths. */

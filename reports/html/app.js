@@ -340,6 +340,26 @@
       h('div', { class: 'curves-grid' }, withRuns.map(curvesPlot)));
   }
 
+  // ---- the filter stack's own recording (the matrix's filterDelays; Windows WPR, unverified) ----
+  function fmtUs1(us) { return us === null || us === undefined ? '–' : (us < 10 ? us.toFixed(2) : us < 100 ? us.toFixed(1) : Math.round(us).toLocaleString('en-US')) + ' µs'; }
+  function filterDelaysSection(records) {
+    if (!records || !records.length) return null;
+    return h('section', { class: 'filter-delays', id: 'filter-delays' },
+      h('h3', null, 'Filter callback times (the OS\u2019s recording)'),
+      h('p', { class: 'note' }, 'One more run with ours in, after the rounds, recorded by the OS (Windows: WPR\u2019s Minifilter profile, exported by wpaexporter; unverified on Windows). It says where the time went; the rounds above judge it.'),
+      records.map(function (r) {
+        if (!r.captured) return h('p', { class: 'none' }, r.workload + ': not recorded: ' + r.why);
+        return h('div', null,
+          h('p', null, r.workload + ': ' + r.tool + ', ' + r.rows.toLocaleString('en-US') + ' rows' + (r.ours ? '; ours (' + r.ours.filter + '): ' + r.ours.count.toLocaleString('en-US') + ' callbacks, ' + fmtUs1(r.ours.totalUs) + ' in all, mean ' + fmtUs1(r.ours.meanUs) : '; ours is not among the recorded filters')),
+          h('table', { class: 'delays' },
+            h('thead', null, h('tr', null, ['filter', 'operation', 'callbacks', 'total', 'mean', 'p99'].map(function (x) { return h('th', null, x); }))),
+            h('tbody', null, r.top.map(function (row) {
+              var mine = r.ours && row.filter === r.ours.filter;
+              return h('tr', { class: mine ? 'ours' : null }, [row.filter, row.operation, row.count.toLocaleString('en-US'), fmtUs1(row.totalUs), fmtUs1(row.meanUs), fmtUs1(row.p99Us)].map(function (x) { return h('td', null, x); }));
+            }))));
+      }));
+  }
+
   function cellPage(id) {
     var i = byId[id];
     if (i === undefined) return [h('p', null, link('#/', '← overview')), h('p', { class: 'none' }, 'No cell ' + id + ' in this run.')];
@@ -368,6 +388,7 @@
         : 'No 95% interval recorded: no detectable figure.') : null,
       latencyPlot(c.latency),
       roundsPictures(c.pictures),
+      filterDelaysSection(c.filterDelays),
       h('h3', null, 'Console log' + (c.console && c.console.truncated ? ' (tail)' : '')),
       c.console ? h('pre', { class: 'console', id: 'console' }, c.console.text) : h('p', { class: 'none' }, 'No console log.'),
       h('h3', null, 'Evidence'),

@@ -26,7 +26,27 @@ if (!existsSync(CHROMIUM)) {
   // A synthetic run with hostile guest text in every field that reaches the page.
   const hostile = path.join(root, 'hostile');
   const ids = writeSyntheticRun(hostile, [
-    { release: 'win11-24h2', ubr: 2000, driver: 'candidate', verifier: 'standard', verdict: 'pass' },
+    {
+      release: 'win11-24h2',
+      ubr: 2000,
+      driver: 'candidate',
+      verifier: 'standard',
+      verdict: 'pass',
+      measurement: {
+        method: 'rounds', rounds: 3, vcpus: 2, agentCpus: null, singleThreaded: false, between: 'unload', ms: { warmup: 1, rounds: 2 },
+        filterDelays: [
+          {
+            workload: 'file-storm', captured: true, tool: 'wpr + wpaexporter (minifilter.wpaProfile; recording 1024 bytes)', file: 'filter-delays-file-storm.json', rows: 12, perEvent: true,
+            ours: { filter: 'fgfilter.sys', count: 6, totalUs: 255, meanUs: 42.5, worstP99Us: 42.5 },
+            top: [
+              { filter: 'fgfilter.sys', operation: 'IRP_MJ_CREATE', count: 6, totalUs: 255, meanUs: 42.5, p50Us: 42.5, p99Us: 42.5, maxUs: 42.5 },
+              { filter: XSS, operation: '<img src=x onerror=alert(4)>', count: 6, totalUs: 6, meanUs: 1 },
+            ],
+          },
+          { workload: 'smoke', captured: false, why: `the filter-delay recording failed: ${XSS}` },
+        ],
+      },
+    },
     {
       release: 'win11-24h2',
       ubr: 2000,
@@ -185,6 +205,15 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.locator('#crash .crash-title').innerText(), XSS);
     t.match(await page.locator('#console').innerText(), '</pre><script>alert(3)</script>');
     t.equal(await page.locator('main script, main img').count(), 0, 'no element was made from guest text');
+    // The filter stack's recording of a Windows cell: ours in bold, the other filters' names as text.
+    await page.goto(`${pageBase(page.url())}#/cell/${ids[0]}`);
+    await page.waitForSelector('#filter-delays');
+    const delays = page.locator('#filter-delays');
+    t.match(await delays.innerText(), /file-storm: wpr \+ wpaexporter .*12 rows; ours \(fgfilter\.sys\): 6 callbacks, 255 µs in all, mean 42\.5 µs/);
+    t.equal(await delays.locator('tr.ours td').first().innerText(), 'fgfilter.sys');
+    t.equal(await delays.locator('tbody tr').nth(1).locator('td').first().innerText(), XSS);
+    t.match(await delays.innerText(), /smoke: not recorded: the filter-delay recording failed: /);
+    t.equal(await page.locator('main script, main img').count(), 0, 'none from the recording either');
     await page.waitForTimeout(100);
     t.same(dialogs, [], 'no dialog fired');
     t.same(errors, []);

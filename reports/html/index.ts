@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cellDetectableP50, cellTitle, crashBuckets, latencyRegressions, stepDetectableP50, type LatencyRegression } from '../base.ts';
 import { findEvidence, readTail, type ReportCell, type RunFolder } from '../run-folder.ts';
+import type { FilterDelaysRecord } from '../../runfolder/results.ts';
 import { cellPictures, CURVE_MAX_CELLS, CURVE_PERCENTILES, type CellPictures } from './curves.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -46,6 +47,8 @@ interface CellData {
   console: { text: string; truncated: boolean } | null;
   /** Rounds measured: per step the runs' percentile curves and the per-round overheads (curves.ts). */
   pictures: CellPictures | null;
+  /** The OS's recording of the filter stack's callback times (the matrix's filterDelays), per workload. */
+  filterDelays: FilterDelaysRecord[] | null;
   triage: string | null;
   evidence: string[];
 }
@@ -92,6 +95,7 @@ function cellData(folder: RunFolder, c: ReportCell, tailBytes: number, curveBudg
     }),
     console: consoleFile ? readTail(consoleFile, failing ? tailBytes : Math.floor(tailBytes / 4)) : null,
     pictures,
+    filterDelays: c.measurement?.filterDelays ?? null,
     triage: triageFile ? (readTail(triageFile, 64 * 1024)?.text ?? null) : null,
     evidence: c.evidence,
   };

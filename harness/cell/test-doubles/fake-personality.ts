@@ -14,7 +14,7 @@ import { STEPS, type Step } from '../../../runfolder/results.ts';
 import { bucketLinuxReport } from '../../crash/bucket.ts';
 import type { CrashReport } from '../../crash/types.ts';
 import type { ExecResult, GuestChannel, GuestChannelEvents, HeartbeatLost, TransferResult } from '../../guest/channel.ts';
-import { BootFailure, InfraFailure, PackageRefused, TestError, VerifierViolation } from '../failures.ts';
+import { BootFailure, InfraFailure, PackageRefused, RecordingFailed, TestError, VerifierViolation } from '../failures.ts';
 import type { GuestPersonality, GuestSession, HostPackage, PreparedCell, StagedPackage } from '../personality.ts';
 import type { FakeVm } from './fake-provider.ts';
 
@@ -44,6 +44,12 @@ export interface FakeGuestScript {
   latency?: FakeLatency;
   /** Identity reports another build than the image's. */
   wrongBuild?: boolean;
+  /**
+   * The guest records the filter stack's callback times (GuestSession.captureFilterDelays): absent
+   * (the default, as the lab), a table of ours and one other filter, a recording tool that fails, or
+   * a crash during the recorded run.
+   */
+  filterDelays?: 'table' | 'fails' | 'crash';
 }
 
 const FAKE_IMAGE = { dir: '/nonexistent/fake-image', manifest: { os: { build: 'fake-1' } } } as unknown as PreparedCell['image'];
@@ -253,6 +259,31 @@ class FakeSession implements GuestSession {
       if (this.script.takeOut === 'refuse') return { out: false, why: `${pkg.name} does not support unload` };
       this.installed = false;
       return { out: true };
+    };
+  }
+
+  get captureFilterDelays(): GuestSession['captureFilterDelays'] {
+    const mode = this.script.filterDelays;
+    if (!mode) return undefined;
+    return async (spec, o) => {
+      this.calls.push({ op: 'capture', arg: this.installed ? 'driver' : 'baseline' });
+      if (mode === 'fails') throw new RecordingFailed('fake recorder: no recorder on this guest');
+      if (mode === 'crash') {
+        this.vm.panic('FAKE PANIC: BUG: unable to handle page fault in fakefilter_open\n');
+        await sleep(20);
+        throw new InfraFailure('fake channel: connection lost');
+      }
+      const result = await this.runWorkload(spec, o);
+      const row = (filter: string, operation: string, count: number, meanUs: number) => ({ filter, operation, count, totalUs: count * meanUs, meanUs, p50Us: meanUs, p99Us: meanUs, maxUs: meanUs });
+      const delays = {
+        schema: 'fleetgate-filter-delays/1' as const,
+        source: 'fake-export.csv',
+        columns: { filter: 'Mini-Filter Driver', operation: 'Major Function', delay: 'Duration (µs)', count: null },
+        rows: 40,
+        perEvent: true,
+        delays: [row('fakefilter.sys', 'IRP_MJ_CREATE', 20, 12), row('WdFilter.sys', 'IRP_MJ_CREATE', 20, 3)],
+      };
+      return { result, delays, files: [], tool: 'fake recorder' };
     };
   }
 

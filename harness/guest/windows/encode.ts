@@ -28,7 +28,7 @@ import { FleetgateError, EXIT, InfraFailure } from '../../../lib/errors.ts';
 export const RESULT_MARKER = '@@FLEETGATE-JSON@@';
 
 /** The scripts in ./scripts (besides common.ps1), named verb_object (STYLE.md). */
-export const WINDOWS_SCRIPTS = ['get_identity', 'get_file_hash', 'list_dumps', 'test_alive', 'run_kd_analysis', 'restart', 'new_folder', 'run_workload', 'test_harness_starts'] as const;
+export const WINDOWS_SCRIPTS = ['get_identity', 'get_file_hash', 'list_dumps', 'test_alive', 'run_kd_analysis', 'restart', 'new_folder', 'run_workload', 'capture_filter_delays', 'test_harness_starts'] as const;
 export type WindowsScriptName = (typeof WINDOWS_SCRIPTS)[number];
 
 /** Everything in front of the base64 script. -ExecutionPolicy Bypass: policy does not apply to

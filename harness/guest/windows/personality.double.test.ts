@@ -10,7 +10,7 @@ import t from 'tap';
 import type { Cell } from '../../../matrix/index.ts';
 import { pwshSkip } from '../../../lib/pwsh.ts';
 import { parseWorkload } from '../../../workloads/spec.ts';
-import { InfraFailure, PackageRefused } from '../../cell/failures.ts';
+import { InfraFailure, PackageRefused, RecordingFailed } from '../../cell/failures.ts';
 import type { GuestSession, PreparedCell } from '../../cell/personality.ts';
 import type { VmInstance } from '../../providers/types.ts';
 import { sshdMissingReason } from '../ssh/sshd-fixture.ts';
@@ -91,6 +91,34 @@ t.test('between latency rounds: fltmc unload takes ours out (still installed), f
   const refused = await s.takeOut!(staged, signal());
   t.match(refused, { out: false, why: /fltmc unload fgfilter was refused/ });
   t.match(g.state().fltmc?.loaded, [{ name: 'fgfilter' }], 'still loaded: the lifecycle measures sequentially');
+});
+
+t.test('filter delays (UNVERIFIED on Windows): a workload recorded by wpr with the Minifilter profile, exported by wpaexporter with the cell profile, brought back and read; no Toolkit in the image is infrastructure, said', { skip, timeout: 300_000 }, async (t) => {
+  const st = windows11State();
+  const { g, s } = await session(t, { ...st, wpr: { delaysUs: { fgfilter: 42.5 }, callbacks: 4 } });
+  const staged = await s.stage({ role: 'ours', name: 'fgfilter', package: PACKAGE, path: PACKAGE }, signal());
+  await s.install(staged, {}, signal());
+  const profile = path.join(mkdtempSync(path.join(tmpdir(), 'fg-wpa-')), 'minifilter delays.wpaProfile');
+  writeFileSync(profile, '<?xml version="1.0" encoding="utf-8"?>\n<WpaProfileContainer/>\n');
+  const spec = parseWorkload('tiny.yaml', 'name: tiny\ndefaults: { dir: tiny, files: 5, fileSize: 64 }\noperations:\n  - op: create\n  - op: open\n    count: 10\n');
+  const dir = mkdtempSync(path.join(tmpdir(), 'fg-capture-'));
+  const c = await s.captureFilterDelays!(spec, { wpaProfile: profile, dir, timeoutMs: 120_000, signal: signal() });
+  t.equal(c.result.workload, 'tiny', "the recorded run is the agent's run, its result read");
+  t.same(c.files.map((f) => path.basename(f)), ['filter-delays-tiny-Mini-Filter_Delays.csv'], 'the export brought back');
+  t.same(c.delays.delays.map((r) => [r.filter, r.operation, r.count, r.meanUs, r.p99Us]).sort(), [['fgfilter', 'IRP_MJ_CLEANUP', 4, 42.5, 42.5], ['fgfilter', 'IRP_MJ_CREATE', 4, 42.5, 42.5]], 'the loaded filter, the time the double was told');
+  t.match(c.tool, /wpr \+ wpaexporter \(minifilter delays\.wpaProfile; recording \d+ bytes\)/);
+  t.equal(g.state().wpr?.recording ?? null, null, 'the recording stopped');
+  t.ok(existsSync(g.hostPath('C:\\fleetgate\\capture\\tiny\\filter-delays.etl')), 'the recording stays on the guest');
+
+  // A recording left running (an interrupted attempt) is cancelled before the new one starts.
+  g.setState({ ...g.state(), wpr: { ...g.state().wpr, recording: { profiles: ['GeneralProfile'], filters: [] } } });
+  const again = await s.captureFilterDelays!(spec, { wpaProfile: profile, dir, timeoutMs: 120_000, signal: signal() });
+  t.equal(again.delays.rows, 8);
+
+  const err = await s.captureFilterDelays!(spec, { wpaProfile: profile, exporter: 'C:\\WPT\\wpaexporter.exe', dir, timeoutMs: 120_000, signal: signal() }).catch((e: unknown) => e);
+  t.type(err, RecordingFailed, 'the guest answered: not recorded, said, no verdict');
+  t.match((err as Error).message, /the filter-delay recording failed: .*no wpaexporter\.exe at C:\\WPT\\wpaexporter\.exe: the image needs the Windows Performance Toolkit/);
+  t.equal(g.state().wpr?.recording ?? null, null, 'nothing left recording');
 });
 
 t.test('a guest at another patch level than its image is infrastructure, not a verdict', { skip, timeout: 240_000 }, async (t) => {

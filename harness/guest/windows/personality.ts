@@ -23,20 +23,21 @@ import { FltmcError, isProductLoadRefusal } from '../../../driver/windows/fltmc.
 import { checkLoadedAndAttached, DriverStepError, importCertificate, installDriver, readDenials, setServiceValues, startDriver, uninstallDriver, unloadDriver, upgradeDriver, type InstallMethod, type ServiceValueWrite } from '../../../driver/windows/lifecycle.ts';
 import { readWindowsManifest, imageName, type WindowsImageManifest } from '../../../images/windows/manifest.ts';
 import { defaultImageStore } from '../../../images/windows/store.ts';
-import type { Cell } from '../../../matrix/index.ts';
-import type { Step } from '../../../runfolder/results.ts';
+import type { Cell, FilterDelaysCapture } from '../../../matrix/index.ts';
+import type { FilterDelays, Step } from '../../../runfolder/results.ts';
 import type { AgentResult, WorkloadSpec } from '../../../workloads/agent/protocol.ts';
 import { bundleAgent } from '../../../workloads/agent/bundle.ts';
 import { parseAgentOutput } from '../../../workloads/result.ts';
 import { bucketCrash } from '../../crash/bucket.ts';
 import { windowsCrashReport } from '../../crash/windows/report.ts';
 import type { CrashReport } from '../../crash/types.ts';
-import { InfraFailure, PackageRefused, TestError } from '../../cell/failures.ts';
+import { InfraFailure, PackageRefused, RecordingFailed, TestError } from '../../cell/failures.ts';
 import type { CrashStrategy, GuestPersonality, GuestSession, HostPackage, PreparedCell, StagedPackage } from '../../cell/personality.ts';
 import type { VmInstance, VmStartInfo } from '../../providers/types.ts';
 import type { GuestChannel } from '../channel.ts';
 import { connectSsh, fromManifest, type SshConnectOptions } from '../ssh/client.ts';
 import { WindowsScriptFailed } from './encode.ts';
+import { readFilterDelaysFrom } from './filter-delays.ts';
 import { rebootAndWait, waitForNewBoot } from './reboot.ts';
 import { heartbeatCommand, sftpPath, WindowsGuest, windowsRemoteSha256, type WindowsIdentity } from './windows-guest.ts';
 
@@ -110,6 +111,9 @@ export const HARNESS_PROBES: ReadonlyArray<{ path: string; arguments: string[] }
 
 /** A driver parameter becomes a value of the service's Parameters key: a name the registry and our script take. */
 const PARAM_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/** A name made safe for a file or folder on either side. */
+const safeName = (n: string): string => n.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 /**
  * A cell's driver parameters as values of Services\<service>\Parameters, where a Windows driver reads
@@ -240,6 +244,18 @@ class WindowsSession implements GuestSession {
   }
 
   async runWorkload(spec: WorkloadSpec, o: { timeoutMs: number; signal: AbortSignal }): Promise<AgentResult> {
+    const input = await this.sendWorkload(spec);
+    const seconds = Math.ceil(o.timeoutMs / 1000);
+    const r = await this.guest.runScript<{ exitCode: number; stdout: string | null; stderr: string | null }>(
+      'run_workload',
+      { ...input, timeoutSeconds: seconds },
+      { timeoutMs: o.timeoutMs + 60_000, maxBufferBytes: 16 * 1024 * 1024 },
+    );
+    return this.agentResult(spec, r.stdout);
+  }
+
+  /** The agent (once a session) and the spec on the guest: run_workload's paths. */
+  private async sendWorkload(spec: WorkloadSpec): Promise<{ agent: string; spec: string; workdir: string }> {
     const agent = await bundleAgent();
     const dir = `${GUEST_ROOT}\\agent`;
     if (this.agentUploaded !== agent.path) {
@@ -247,7 +263,7 @@ class WindowsSession implements GuestSession {
       await this.current.upload(agent.path, sftpPath(`${dir}\\agent.js`));
       this.agentUploaded = agent.path;
     }
-    const specName = `spec-${spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
+    const specName = `spec-${safeName(spec.name)}.json`;
     const local = await mkdtemp(path.join(tmpdir(), 'fg-spec-'));
     try {
       await writeFile(path.join(local, specName), JSON.stringify(spec));
@@ -255,15 +271,45 @@ class WindowsSession implements GuestSession {
     } finally {
       await rm(local, { recursive: true, force: true });
     }
-    const seconds = Math.ceil(o.timeoutMs / 1000);
-    const r = await this.guest.runScript<{ exitCode: number; stdout: string | null; stderr: string | null }>(
-      'run_workload',
-      { agent: `${dir}\\agent.js`, spec: `${dir}\\${specName}`, workdir: `${GUEST_ROOT}\\work`, timeoutSeconds: seconds },
-      { timeoutMs: o.timeoutMs + 60_000, maxBufferBytes: 16 * 1024 * 1024 },
-    );
-    const out = parseAgentOutput(r.stdout ?? '', `agent output for ${spec.name}`);
+    return { agent: `${dir}\\agent.js`, spec: `${dir}\\${specName}`, workdir: `${GUEST_ROOT}\\work` };
+  }
+
+  private agentResult(spec: WorkloadSpec, stdout: string | null): AgentResult {
+    const out = parseAgentOutput(stdout ?? '', `agent output for ${spec.name}`);
     if (out.kind === 'fatal') throw new TestError(`the agent could not run ${spec.name}: ${out.fatal.fatal}`);
     return out.result;
+  }
+
+  /**
+   * One run of `spec` recorded by WPR (GeneralProfile, FileIO, Minifilter; windows.md section 8) and
+   * exported on the guest by wpaexporter with the matrix's .wpaProfile (capture_filter_delays.ps1);
+   * the export files brought into `dir` and the Mini-Filter Delays table among them read
+   * (filter-delays.ts). UNVERIFIED on Windows: run only against the guest double.
+   */
+  async captureFilterDelays(spec: WorkloadSpec, o: FilterDelaysCapture & { dir: string; timeoutMs: number; signal: AbortSignal }): Promise<{ result: AgentResult; delays: FilterDelays; files: string[]; tool: string }> {
+    const input = await this.sendWorkload(spec);
+    const folder = `${GUEST_ROOT}\\capture\\${safeName(spec.name)}`;
+    await this.guest.newFolder(folder);
+    const profile = `${folder}\\${safeName(path.basename(o.wpaProfile))}`;
+    await this.current.upload(o.wpaProfile, sftpPath(profile));
+    const r = await this.guest
+      .runScript<{ exitCode: number; stdout: string | null; stderr: string | null; etl: { path: string; sizeBytes: number }; files: Array<{ path: string; sizeBytes: number }> }>(
+        'capture_filter_delays',
+        { ...input, outDir: folder, profile, timeoutSeconds: Math.ceil(o.timeoutMs / 1000), ...(o.exporter ? { exporter: o.exporter } : {}) },
+        { timeoutMs: o.timeoutMs + 40 * 60_000, maxBufferBytes: 16 * 1024 * 1024 },
+      )
+      .catch((e: unknown) => {
+        throw e instanceof WindowsScriptFailed ? new RecordingFailed(`the filter-delay recording failed: ${e.message}`, { cause: e }) : e;
+      });
+    const result = this.agentResult(spec, r.stdout);
+    const files: string[] = [];
+    for (const f of r.files) {
+      const local = path.join(o.dir, `filter-delays-${safeName(spec.name)}-${safeName(f.path.split('\\').pop() ?? 'export')}`);
+      await this.current.download(sftpPath(f.path), local);
+      files.push(local);
+    }
+    const delays = await readFilterDelaysFrom(files);
+    return { result, delays, files, tool: `wpr + wpaexporter (${path.basename(o.wpaProfile)}; recording ${r.etl.sizeBytes} bytes)` };
   }
 
   /** The package folder to C:\fleetgate\packages\<name>, file by file, each checked by its SHA-256. */

@@ -4,11 +4,14 @@
 // anything else, never a hang.
 import t from 'tap';
 import fc from 'fast-check';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../../../lib/errors.ts';
 import { mutatedText } from '../../../lib/testdata/mutate.ts';
 import { parseResult, readableStderr, RESULT_MARKER, WindowsScriptFailed, WindowsScriptNoResult } from './encode.ts';
+import { readFilterDelays } from './filter-delays.ts';
 import { parseIdentityText } from './identity-text.ts';
 
 const dir = fileURLToPath(new URL('../../../../shared/samples/os/', import.meta.url));
@@ -53,4 +56,32 @@ t.test('script stderr and result line: mutated, they read or give the script err
     { seed: 1616, numRuns: 1500 },
   );
   t.ok(results > 0, `${results} results read`);
+});
+
+t.test('filter-delay exports (UNVERIFIED format, seeded by exports in the shape filter-delays.ts reads): mutated ones read or are refused with the file, never anything else', async (t) => {
+  const seeds = [
+    'Mini-Filter Driver,Major Function,Duration (µs)\r\nfgfilter.sys,IRP_MJ_CREATE,12.5\r\nWdFilter.sys,IRP_MJ_CLEANUP,0.75\r\n',
+    '\ufeff"Minifilter","Major Function Name","Count","Total Delay (ms)"\n"FGFILTER.SYS","IRP_MJ_CREATE","1,200","3.5"\n',
+  ];
+  const dir = mkdtempSync(path.join(tmpdir(), 'fg-fuzz-delays-'));
+  let read = 0;
+  let refused = 0;
+  let n = 0;
+  await fc.assert(
+    fc.asyncProperty(mutatedText(seeds), async (text) => {
+      const file = path.join(dir, `e${n++}.csv`);
+      writeFileSync(file, text);
+      try {
+        const d = await readFilterDelays(file);
+        if (!d.delays.every((r) => Number.isFinite(r.totalUs) && r.count >= 0)) throw new Error('a row that is no number');
+        read++;
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        if (e.place.file !== file) throw new Error(`names ${e.place.file}`);
+        refused++;
+      }
+    }),
+    { seed: 1717, numRuns: 400 },
+  );
+  t.ok(read > 0 && refused > 0, `${read} read, ${refused} refused`);
 });

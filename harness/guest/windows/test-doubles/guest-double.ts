@@ -47,10 +47,18 @@ export interface WindowsDoubleState {
   driverStore?: Array<{ published: string; originalFileName: string; service: string }>;
   /** kd.exe (an analysis host's): the recorded `!analyze -v` session (a file of ../shared/samples/kd/) it replays. */
   kd?: { analysis?: string };
+  /**
+   * wpr.exe and wpaexporter.exe (programs/wpr.ps1, programs/wpaexporter.ps1): the recording running,
+   * and what the export says each filter's callbacks took (µs) and how many of each there were.
+   */
+  wpr?: { recording?: { profiles: string[]; filters: string[] } | null; delaysUs?: Record<string, number>; callbacks?: number };
 }
 
 /** The programs the guest double has in C:\Windows\System32 (bin/*.exe). */
-const SYSTEM32_PROGRAMS = ['bcdedit.exe', 'cmd.exe', 'fltmc.exe', 'pnputil.exe', 'rundll32.exe', 'sc.exe', 'shutdown.exe', 'verifier.exe'];
+const SYSTEM32_PROGRAMS = ['bcdedit.exe', 'cmd.exe', 'fltmc.exe', 'pnputil.exe', 'rundll32.exe', 'sc.exe', 'shutdown.exe', 'verifier.exe', 'wpr.exe'];
+
+/** Where the Windows Performance Toolkit (ADK) puts wpaexporter.exe, which the guest double has there. */
+export const WPT_FOLDER = 'C:\\Program Files (x86)\\Windows Kits\\10\\Windows Performance Toolkit';
 
 /** A Windows 11 24H2 guest at 26100.4349, test signing on, Secure Boot off, as a cell image would be. */
 export function windows11State(o: { build?: number; ubr?: number; lastBoot?: string } = {}): WindowsDoubleState {
@@ -123,6 +131,9 @@ export async function startWindowsDouble(state: WindowsDoubleState = windows11St
   // bin/node.exe, which lets the filter model decide the process start first.
   mkdirSync(path.join(stateDir, 'C', 'Program Files', 'nodejs'), { recursive: true });
   symlinkSync(path.join(HERE, 'bin', 'node.exe'), path.join(stateDir, 'C', 'Program Files', 'nodejs', 'node.exe'));
+  const wpt = path.join(stateDir, 'C', ...WPT_FOLDER.slice(3).split('\\'));
+  mkdirSync(wpt, { recursive: true });
+  symlinkSync(path.join(HERE, 'bin', 'wpaexporter.exe'), path.join(wpt, 'wpaexporter.exe'));
   const hostPath = (windowsPath: string): string => {
     if (!/^[Cc]:\\/.test(windowsPath)) throw new Error(`the guest double has only a C: drive, not ${windowsPath}`);
     return path.join(stateDir, 'C', ...windowsPath.slice(3).split('\\'));
