@@ -11,7 +11,6 @@ import type { AttemptContext } from '../run/types.ts';
 import { loadWorkload } from '../../workloads/spec.ts';
 import type { AgentResult, WorkloadSpec } from '../../workloads/agent/protocol.ts';
 import type { AttemptResult, CrashSummary, FilterDelaysRecord, MeasurementRecord, Step, StepRecord } from '../../runfolder/results.ts';
-import { InputError } from '../../lib/errors.ts';
 import { FILTER_DELAYS_TOP, oursIn } from './filter-delays.ts';
 import { BootFailure, decideFailure, GuestCrashed, InfraFailure, PackageRefused, RecordingFailed, VmGone, type FailureDecision, type GuestFinding } from './failures.ts';
 import { judgeLatency, judgeRounds, type LatencyBudget, type LatencyJudgement, type RoundRun } from './latency.ts';
@@ -390,8 +389,9 @@ class CellAttempt {
           record = { workload: spec.name, captured: true, tool: c.tool, file, rows: c.delays.rows, perEvent: c.delays.perEvent, ours: oursIn(c.delays, this.ours), top: c.delays.delays.slice(0, FILTER_DELAYS_TOP) };
           this.note(`filter delays of ${spec.name} recorded (${c.tool}): ${record.ours ? `${record.ours.filter} ${record.ours.count} callbacks, ${record.ours.totalUs.toFixed(0)} µs in all, mean ${record.ours.meanUs.toFixed(1)} µs` : 'ours is not among the filters the export names'}`);
         } catch (err) {
-          // Only what the guest answered is "not recorded"; a lost channel or a crash goes to the watch.
-          if (signal.aborted || !(err instanceof RecordingFailed || err instanceof InputError)) throw err;
+          // Only a recording the guest says failed is "not recorded"; a failed run, a lost channel or a
+          // crash goes to the watch, and an interrupted attempt stays interrupted.
+          if (this.ctx.signal.aborted || !(err instanceof RecordingFailed)) throw err;
           record = { workload: spec.name, captured: false, why: errorText(err) };
         }
       }

@@ -84,9 +84,9 @@ export interface GuestSession {
   /**
    * One more run of `spec` with ours in, recorded by the OS's own tracing of the filter stack
    * (Windows: WPR's Minifilter profile, exported by wpaexporter with the matrix's `wpaProfile`): the
-   * export brought into `dir` and read. Absent: this OS has no such recording. A recording or export
-   * the guest says failed is RecordingFailed, an export that does not read InputError; the lifecycle
-   * records either as not captured, never as a verdict.
+   * export brought into `dir` and read. Absent: this OS has no such recording. A recording the guest
+   * says failed, or an export that does not read, is RecordingFailed, which the lifecycle records as
+   * not captured, never as a verdict; the recorded run itself failing is that run's failure.
    */
   captureFilterDelays?(spec: WorkloadSpec, o: FilterDelaysCapture & { dir: string; timeoutMs: number; signal: AbortSignal }): Promise<{ result: AgentResult; delays: FilterDelays; files: string[]; tool: string }>;
   /** Unloads and uninstalls ours (taken out already: uninstalls). */

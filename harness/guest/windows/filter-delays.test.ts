@@ -84,6 +84,8 @@ t.test('several exports (a file per table of the profile): the Mini-Filter Delay
   const delays = exportFile('Mini-Filter Driver,Duration (µs)\nfgfilter,3\n', 'Mini-Filter_Delays.csv');
   const d = await readFilterDelaysFrom([other, delays]);
   t.equal(d.source, delays);
+  const lookalike = exportFile('Driver,Time (ms)\ndisk.sys,3\n', 'Disk_Delays_by_Driver.csv');
+  t.equal((await readFilterDelaysFrom([lookalike, delays])).source, delays, 'another table with a Driver and a Time: the one named for Mini-Filter Delays is taken');
   const err = await readFilterDelaysFrom([other]).catch((e: unknown) => e);
   t.match((err as Error).message, /no export is a Mini-Filter Delays table: .*CPU_Usage\.csv:1: the header/);
   const none = await readFilterDelaysFrom([]).catch((e: unknown) => e);

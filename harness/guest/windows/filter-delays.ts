@@ -6,6 +6,8 @@
 // with its unit in the header, and a count when the rows are groups rather than single callbacks),
 // and sums them per filter and operation, with percentiles when every row is one callback.
 //
+// A place in an error is the line a row ends on (a quoted field may span lines).
+//
 // UNVERIFIED: nothing here has read an export made on Windows. The column names below are the ones
 // WPA's table is known by; a profile that names them otherwise gets an error listing what its header
 // held. The test doubles (test-doubles/bin/wpaexporter.exe) write exports in this shape, which proves
@@ -22,6 +24,8 @@ export const FILTER_DELAYS_SCHEMA = 'fleetgate-filter-delays/1';
 export const FILTER_DELAYS_MAX_GROUPS = 4096;
 /** Longest filter or operation name read (docs/limits.md). */
 export const FILTER_DELAYS_MAX_FIELD_CHARS = 1024;
+/** Longest record (a row with all its columns) read (docs/limits.md). */
+export const FILTER_DELAYS_MAX_RECORD_CHARS = 64 * 1024;
 
 const UNIT_US: Record<string, number> = { ns: 0.001, 'µs': 1, us: 1, 'μs': 1, ms: 1000, s: 1_000_000 };
 
@@ -93,7 +97,8 @@ interface Group {
  */
 export async function readFilterDelays(file: string, o: { delimiter?: string } = {}): Promise<FilterDelays> {
   const source = createReadStream(file);
-  const parser = source.pipe(parse({ bom: true, delimiter: o.delimiter ?? ',', info: true, skip_empty_lines: true, relax_column_count: true, trim: true }));
+  // A record is bounded (an unclosed quote would otherwise buffer the rest of the file).
+  const parser = source.pipe(parse({ bom: true, delimiter: o.delimiter ?? ',', info: true, skip_empty_lines: true, relax_column_count: true, trim: true, max_record_size: FILTER_DELAYS_MAX_RECORD_CHARS }));
   // pipe() forwards no error: a file that cannot be read ends the reading with its own error.
   source.on('error', (e) => parser.destroy(e));
   let cols: Columns | null = null;
@@ -146,6 +151,9 @@ export async function readFilterDelays(file: string, o: { delimiter?: string } =
     if (code === 'ENOENT' || code === 'EACCES') throw new InputError({ file }, `cannot read the export: ${(e as Error).message}`, { cause: e });
     const line = (e as { lines?: number }).lines;
     throw new InputError({ file, ...(line !== undefined ? { line } : {}) }, `not delimited text a WPA export writes: ${(e as Error).message}`, { cause: e });
+  } finally {
+    // Stopped early (a header that is not this table, a bad row): the file is closed all the same.
+    source.destroy();
   }
   if (!cols) throw new InputError({ file }, 'the export is empty; expected a header row and a row per callback or group');
   if (rows === 0) throw new InputError({ file, line: 2 }, 'the export has a header and no rows: the recording held no callbacks (was the Minifilter profile recording?)');
@@ -176,11 +184,14 @@ const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 /**
  * The export among several (wpaexporter writes one file per table of the profile) that is a
- * Mini-Filter Delays table: the first that reads. None: the error names every file and why.
+ * Mini-Filter Delays table: the first that reads, those named for it tried first. None: the error
+ * names every file and why.
  */
 export async function readFilterDelaysFrom(files: readonly string[]): Promise<FilterDelays> {
   const why: string[] = [];
-  for (const f of files) {
+  // A file named for the table first: another table of the profile could have a "Driver" and a "Time".
+  const named = (f: string) => (/mini.?filter/i.test(f.replace(/^.*[\\/]/, '')) ? 0 : 1);
+  for (const f of [...files].sort((a, b) => named(a) - named(b))) {
     try {
       return await readFilterDelays(f);
     } catch (e) {

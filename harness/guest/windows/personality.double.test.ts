@@ -106,9 +106,9 @@ t.test('filter delays (UNVERIFIED on Windows): a workload recorded by wpr with t
   t.equal(c.result.workload, 'tiny', "the recorded run is the agent's run, its result read");
   t.same(c.files.map((f) => path.basename(f)), ['filter-delays-tiny-Mini-Filter_Delays.csv'], 'the export brought back');
   t.same(c.delays.delays.map((r) => [r.filter, r.operation, r.count, r.meanUs, r.p99Us]).sort(), [['fgfilter', 'IRP_MJ_CLEANUP', 4, 42.5, 42.5], ['fgfilter', 'IRP_MJ_CREATE', 4, 42.5, 42.5]], 'the loaded filter, the time the double was told');
-  t.match(c.tool, /wpr \+ wpaexporter \(minifilter delays\.wpaProfile; recording \d+ bytes\)/);
+  t.match(c.tool, /wpr \+ wpaexporter \(minifilter delays\.wpaProfile; recording \d+ bytes, deleted once exported\)/);
   t.equal(g.state().wpr?.recording ?? null, null, 'the recording stopped');
-  t.ok(existsSync(g.hostPath('C:\\fleetgate\\capture\\tiny\\filter-delays.etl')), 'the recording stays on the guest');
+  t.notOk(existsSync(g.hostPath('C:\\fleetgate\\capture\\tiny\\filter-delays.etl')), 'the recording is gone from the guest once exported (it can be gigabytes)');
 
   // A recording left running (an interrupted attempt) is cancelled before the new one starts.
   g.setState({ ...g.state(), wpr: { ...g.state().wpr, recording: { profiles: ['GeneralProfile'], filters: [] } } });
@@ -119,6 +119,18 @@ t.test('filter delays (UNVERIFIED on Windows): a workload recorded by wpr with t
   t.type(err, RecordingFailed, 'the guest answered: not recorded, said, no verdict');
   t.match((err as Error).message, /the filter-delay recording failed: .*no wpaexporter\.exe at C:\\WPT\\wpaexporter\.exe: the image needs the Windows Performance Toolkit/);
   t.equal(g.state().wpr?.recording ?? null, null, 'nothing left recording');
+
+  // wpr -stop failing: the recording is cancelled, not left running into unload and collect.
+  g.setState({ ...g.state(), wpr: { ...g.state().wpr, failStop: true } });
+  const stopFails = await s.captureFilterDelays!(spec, { wpaProfile: profile, dir, timeoutMs: 120_000, signal: signal() }).catch((e: unknown) => e);
+  t.match(String(stopFails), /wpr -stop failed/);
+  t.equal(g.state().wpr?.recording ?? null, null, 'cancelled after a failed stop');
+  g.setState({ ...g.state(), wpr: { ...g.state().wpr, failStop: false } });
+
+  // The profile gone from this machine (a run resumed elsewhere): not recorded, said.
+  const gone = await s.captureFilterDelays!(spec, { wpaProfile: `${profile}.gone`, dir, timeoutMs: 120_000, signal: signal() }).catch((e: unknown) => e);
+  t.type(gone, RecordingFailed);
+  t.match(String(gone), /no WPA profile at .*\.gone on this machine/);
 });
 
 t.test('a guest at another patch level than its image is infrastructure, not a verdict', { skip, timeout: 240_000 }, async (t) => {

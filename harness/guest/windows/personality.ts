@@ -32,6 +32,7 @@ import { bucketCrash } from '../../crash/bucket.ts';
 import { windowsCrashReport } from '../../crash/windows/report.ts';
 import type { CrashReport } from '../../crash/types.ts';
 import { InfraFailure, PackageRefused, RecordingFailed, TestError } from '../../cell/failures.ts';
+import { InputError } from '../../../lib/errors.ts';
 import type { CrashStrategy, GuestPersonality, GuestSession, HostPackage, PreparedCell, StagedPackage } from '../../cell/personality.ts';
 import type { VmInstance, VmStartInfo } from '../../providers/types.ts';
 import type { GuestChannel } from '../channel.ts';
@@ -49,7 +50,9 @@ export const WINDOWS_TIMEOUTS: Readonly<Record<Step, number>> = {
   install: 10 * 60_000,
   // Apply, reboot (a verified boot is slow), load ours again, prove it running; plus a low-resources delay.
   verifier: 30 * 60_000,
-  workload: 30 * 60_000,
+  // The rounds: 2k+1 workload runs (k = 3), ours loaded and proved k times, and with the matrix's
+  // filterDelays one more run recorded by WPR and exported (wpaexporter alone may take 30 minutes).
+  workload: 120 * 60_000,
   unload: 5 * 60_000,
   collect: 10 * 60_000,
   triage: 10 * 60_000,
@@ -287,20 +290,26 @@ class WindowsSession implements GuestSession {
    * (filter-delays.ts). UNVERIFIED on Windows: run only against the guest double.
    */
   async captureFilterDelays(spec: WorkloadSpec, o: FilterDelaysCapture & { dir: string; timeoutMs: number; signal: AbortSignal }): Promise<{ result: AgentResult; delays: FilterDelays; files: string[]; tool: string }> {
+    // The profile is the matrix's, checked when it was planned; a run resumed elsewhere may lack it.
+    if (!existsSync(o.wpaProfile)) throw new RecordingFailed(`no WPA profile at ${o.wpaProfile} on this machine (the matrix's filterDelays.wpaProfile)`);
     const input = await this.sendWorkload(spec);
     const folder = `${GUEST_ROOT}\\capture\\${safeName(spec.name)}`;
     await this.guest.newFolder(folder);
     const profile = `${folder}\\${safeName(path.basename(o.wpaProfile))}`;
     await this.current.upload(o.wpaProfile, sftpPath(profile));
+    type Answer = { agentError: string } | { exitCode: number; stdout: string | null; stderr: string | null; etlBytes: number; files: Array<{ path: string; sizeBytes: number }> };
     const r = await this.guest
-      .runScript<{ exitCode: number; stdout: string | null; stderr: string | null; etl: { path: string; sizeBytes: number }; files: Array<{ path: string; sizeBytes: number }> }>(
+      .runScript<Answer>(
         'capture_filter_delays',
         { ...input, outDir: folder, profile, timeoutSeconds: Math.ceil(o.timeoutMs / 1000), ...(o.exporter ? { exporter: o.exporter } : {}) },
         { timeoutMs: o.timeoutMs + 40 * 60_000, maxBufferBytes: 16 * 1024 * 1024 },
       )
       .catch((e: unknown) => {
+        // The script ran and said wpr or wpaexporter failed (or the image has no Toolkit): not recorded.
         throw e instanceof WindowsScriptFailed ? new RecordingFailed(`the filter-delay recording failed: ${e.message}`, { cause: e }) : e;
       });
+    // The agent failing in the recorded run is that run's failure, as in run_workload.
+    if ('agentError' in r) throw new InfraFailure(`the recorded run of ${spec.name} failed: ${r.agentError}`);
     const result = this.agentResult(spec, r.stdout);
     const files: string[] = [];
     for (const f of r.files) {
@@ -308,8 +317,10 @@ class WindowsSession implements GuestSession {
       await this.current.download(sftpPath(f.path), local);
       files.push(local);
     }
-    const delays = await readFilterDelaysFrom(files);
-    return { result, delays, files, tool: `wpr + wpaexporter (${path.basename(o.wpaProfile)}; recording ${r.etl.sizeBytes} bytes)` };
+    const delays = await readFilterDelaysFrom(files).catch((e: unknown) => {
+      throw e instanceof InputError ? new RecordingFailed(`the export does not read: ${e.message}`, { cause: e }) : e;
+    });
+    return { result, delays, files, tool: `wpr + wpaexporter (${path.basename(o.wpaProfile)}; recording ${r.etlBytes} bytes, deleted once exported)` };
   }
 
   /** The package folder to C:\fleetgate\packages\<name>, file by file, each checked by its SHA-256. */

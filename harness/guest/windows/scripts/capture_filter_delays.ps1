@@ -4,7 +4,8 @@
 # holds the Mini-Filter Delays table). UNVERIFIED: nothing here has run on Windows.
 # Input: agent, spec, workdir, outDir (absolute Windows paths), profile (the .wpaProfile on the
 # guest), timeoutSeconds, and exporter (wpaexporter.exe; default the Toolkit's own folder).
-# Answers with the agent's exit code and output, the recording and the files the export wrote.
+# Answers with the agent's exit code and output, the recording's size and the files the export wrote
+# (the recording is deleted once exported), or with agentError when the agent itself failed.
 $ErrorActionPreference = 'Stop'
 $full = { param($p) if ([string]$p -notmatch '^[A-Za-z]:\\') { throw "capture_filter_delays: '$p' is not an absolute Windows path" }; $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath([string]$p) }
 $agent = & $full (Get-FleetgateInputValue -Name agent)
@@ -33,20 +34,31 @@ New-Item -ItemType Directory -Path $export -Force | Out-Null
 # A recording left running by an earlier attempt would make -start fail: cancel it first (an error
 # here only means none was running).
 $null = Invoke-FleetgateNative -FilePath $wpr -ArgumentList @('-cancel') -TimeoutSeconds 120
-$start = Invoke-FleetgateNative -FilePath $wpr -ArgumentList @('-start', 'GeneralProfile', '-start', 'FileIO', '-start', 'Minifilter', '-filemode') -TimeoutSeconds 300
-if ($start.exitCode -ne 0) { throw "capture_filter_delays: wpr -start failed (exit $($start.exitCode)): $(($start.stdout + $start.stderr).Trim())" }
 $stopped = $false
+$agentError = $null
+$r = $null
 try {
-    $r = Invoke-FleetgateNative -FilePath $node -ArgumentList @($agent, '--spec', $spec, '--workdir', $workdir, '--quiet') -TimeoutSeconds $timeout
+    $start = Invoke-FleetgateNative -FilePath $wpr -ArgumentList @('-start', 'GeneralProfile', '-start', 'FileIO', '-start', 'Minifilter', '-filemode') -TimeoutSeconds 300
+    if ($start.exitCode -ne 0) { throw "capture_filter_delays: wpr -start failed (exit $($start.exitCode)): $(($start.stdout + $start.stderr).Trim())" }
+    # The agent failing (its time up) is the run's failure, not the recording's: answered apart.
+    try { $r = Invoke-FleetgateNative -FilePath $node -ArgumentList @($agent, '--spec', $spec, '--workdir', $workdir, '--quiet') -TimeoutSeconds $timeout } catch { $agentError = $_.Exception.Message }
     $stop = Invoke-FleetgateNative -FilePath $wpr -ArgumentList @('-stop', $etlWin) -TimeoutSeconds 600
-    $stopped = $true
     if ($stop.exitCode -ne 0) { throw "capture_filter_delays: wpr -stop failed (exit $($stop.exitCode)): $(($stop.stdout + $stop.stderr).Trim())" }
+    $stopped = $true
 } finally {
+    # Never leave a kernel trace running into the unload and collect steps.
     if (-not $stopped) { $null = Invoke-FleetgateNative -FilePath $wpr -ArgumentList @('-cancel') -TimeoutSeconds 120 }
 }
-$x = Invoke-FleetgateNative -FilePath $exporter -ArgumentList @('-i', $etlWin, '-profile', (Get-FleetgateInputValue -Name profile), '-outputfolder', $exportWin) -TimeoutSeconds 1800
-if ($x.exitCode -ne 0) { throw "capture_filter_delays: wpaexporter failed (exit $($x.exitCode)): $(($x.stdout + $x.stderr).Trim())" }
-# The files by their Windows paths (as list_dumps names them: the folder, a backslash, the name).
-$files = @(Get-ChildItem -LiteralPath $export -File | Sort-Object Name | ForEach-Object { [ordered]@{ path = $exportWin.TrimEnd('\') + '\' + $_.Name; sizeBytes = $_.Length } })
-$etlItem = Get-Item -LiteralPath (& $full $etlWin)
-Write-FleetgateResult ([ordered]@{ exitCode = $r.exitCode; stdout = $r.stdout; stderr = $r.stderr; etl = [ordered]@{ path = $etlWin; sizeBytes = $etlItem.Length }; files = $files })
+if ($null -ne $agentError) {
+    Write-FleetgateResult ([ordered]@{ agentError = $agentError })
+} else {
+    $x = Invoke-FleetgateNative -FilePath $exporter -ArgumentList @('-i', $etlWin, '-profile', (Get-FleetgateInputValue -Name profile), '-outputfolder', $exportWin) -TimeoutSeconds 1800
+    if ($x.exitCode -ne 0) { throw "capture_filter_delays: wpaexporter failed (exit $($x.exitCode)): $(($x.stdout + $x.stderr).Trim())" }
+    # The files by their Windows paths (as list_dumps names them: the folder, a backslash, the name).
+    $files = @(Get-ChildItem -LiteralPath $export -File | Sort-Object Name | ForEach-Object { [ordered]@{ path = $exportWin.TrimEnd('\') + '\' + $_.Name; sizeBytes = $_.Length } })
+    # The recording itself can run to gigabytes: gone once exported, so that no later dump lacks the room.
+    $etlPath = & $full $etlWin
+    $etlBytes = (Get-Item -LiteralPath $etlPath).Length
+    Remove-Item -LiteralPath $etlPath -Force
+    Write-FleetgateResult ([ordered]@{ exitCode = $r.exitCode; stdout = $r.stdout; stderr = $r.stderr; etlBytes = $etlBytes; files = $files })
+}

@@ -51,7 +51,7 @@ export interface WindowsDoubleState {
    * wpr.exe and wpaexporter.exe (programs/wpr.ps1, programs/wpaexporter.ps1): the recording running,
    * and what the export says each filter's callbacks took (µs) and how many of each there were.
    */
-  wpr?: { recording?: { profiles: string[]; filters: string[] } | null; delaysUs?: Record<string, number>; callbacks?: number };
+  wpr?: { recording?: { profiles: string[]; filters: string[] } | null; delaysUs?: Record<string, number>; callbacks?: number; failStop?: boolean };
 }
 
 /** The programs the guest double has in C:\Windows\System32 (bin/*.exe). */

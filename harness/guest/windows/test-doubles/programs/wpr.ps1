@@ -2,7 +2,7 @@
 # records anything: `-start <profile> [-start <profile> ...] [-filemode]` notes the profiles and the
 # filters loaded now (fltmc.loaded) in the state, `-stop <file>` writes that note as the "recording"
 # (JSON, not ETW: ../programs/wpaexporter.ps1 reads it) and `-cancel` drops it. A second -start while
-# one runs, or -stop with none, fails with exit 1. Real WPR's messages and exit codes are not recorded
+# one runs, or -stop with none (or with wpr.failStop set), fails with exit 1. Real WPR's messages and exit codes are not recorded
 # in ../shared/samples: the words below are this double's, and the harness only reads the exit code.
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../double-state.ps1')
@@ -37,6 +37,7 @@ switch ($verb) {
     'stop' {
         if ($null -eq $recording) { [Console]::Out.WriteLine('wpr double: no recording is running'); exit 1 }
         if (-not $file) { [Console]::Error.WriteLine('wpr double: -stop needs a file'); exit 1 }
+        if (Get-DoubleValue $wpr 'failStop' $false) { [Console]::Out.WriteLine('wpr double: the recording could not be saved (wpr.failStop)'); exit 1 }
         # The filters loaded at any point of the recording: those at its start and those loaded since.
         $fltmc = Get-DoubleValue (Read-DoubleState) 'fltmc' ([pscustomobject]@{})
         $names = @(@($recording.filters) + @(@(Get-DoubleValue $fltmc 'loaded' @()) | ForEach-Object { $_.name }) | Select-Object -Unique)
