@@ -11,15 +11,14 @@ const image = await labImageForTests();
 const skip = (!existsSync('/usr/bin/qemu-system-x86_64') && 'qemu-system-x86_64 is not installed') || ('missing' in image ? image.missing : false);
 if (skip) t.comment(`SKIP calibration test: ${skip}`);
 
-// D is 200 µs. Before the measurement shape of issue #17 (one vCPU, every baseline run before every
-// driver run) one run's p50 open at delay 0 differed from the next one's by 40-90 µs, so this test used
-// 1,000 µs. On two vCPUs with the agent on the isolated one, in interleaved rounds, 200 µs reads as
-// 212.5 µs (rounds 210-222.5, noise 2 µs), while 1,000 µs reads 13% high (1,131.5 µs, rounds
-// 1,036-1,143, on the CI run of 2026-12-03): the lab module spins in its kprobe handler with
-// interrupts off, and a spin of a whole millisecond holds off the guest's timer work past each open,
-// which a TCG guest pays dearly for; at 200 µs that cost is small beside the bound.
-t.test('p50 open overhead within 15% of a 200 µs delay; D regressed, a repeat of 0 no-change', { skip }, async (t) => {
-  const D = 200;
+// D is 1,000 µs: the issue asks for a D "large enough to stand above TCG's noise". On these shared
+// 2-core TCG hosts one run's p50 open at delay 0 differs from the next one's by up to 40-90 µs
+// (bench/lab-calibrate: 118-204 µs in one bench), more than 15% of 200 µs, so at D = 200 µs the bound
+// would test the host's luck, not the harness. Measured on the isolated CPU: a C program timing
+// open+close reads 1,000 µs as 1,020-1,040 µs, the agent's Node path as 1,015-1,090 µs (+1.5-9%);
+// 200 µs reads as 215-250 µs (+7-25%). bench/lab-calibrate prints both.
+t.test('p50 open overhead within 15% of a 1,000 µs delay; D regressed, a repeat of 0 no-change', { skip }, async (t) => {
+  const D = 1000;
   const r = await calibrate({ delayUs: D, runs: 5, log: (l) => t.comment(l) });
   t.comment(JSON.stringify({ ...r, comparison: undefined }));
   t.same(r.cpus, { guest: 2, agent: '1' }, 'the agent ran pinned to the isolated CPU of a two-vCPU guest');
