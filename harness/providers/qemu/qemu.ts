@@ -522,9 +522,12 @@ export class QemuProvider implements Provider {
       spec.signal?.throwIfAborted();
       const stderr = (await tail(files.logPath, 1500, logStart)).trim();
       const ended = exit.value;
-      if (ended && stderr.includes(HOSTFWD_TAKEN) && attempt < PORT_ATTEMPTS) return 'port-taken';
+      // QEMU says it and exits; its exit may not have been seen yet when the QMP wait gives up first
+      // (seen on CI as "gave no QMP greeting"), and the process is gone by now either way.
+      const portTaken = stderr.includes(HOSTFWD_TAKEN);
+      if (portTaken && attempt < PORT_ATTEMPTS) return 'port-taken';
       await removeRecord(recordFile);
-      if (ended && stderr.includes(HOSTFWD_TAKEN)) {
+      if (portTaken) {
         throw new InfraFailure(`QEMU could not forward a loopback port after ${PORT_ATTEMPTS} attempts: ${stderr}`);
       }
       const what = ended ? `exited (${ended.code ?? ended.signal}) at start` : 'gave no QMP greeting';
