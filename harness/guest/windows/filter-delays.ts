@@ -38,8 +38,11 @@ const COUNT_NAMES = ['count', 'callbacks', 'events'];
 
 /** A header cell split into its name and the unit in parentheses: `Duration (µs)` → duration, µs. */
 function headerName(h: string): { name: string; unit: string | null } {
-  const m = /^(.*?)\s*\(\s*([^()]*?)\s*\)\s*$/.exec(h.trim());
-  return m ? { name: norm(m[1]!), unit: m[2]!.toLowerCase() } : { name: norm(h), unit: null };
+  // By hand, not a regular expression: a pattern for this backtracks polynomially (lib/redos.test.ts).
+  const t = h.trim();
+  const open = t.lastIndexOf('(');
+  if (!t.endsWith(')') || open < 0) return { name: norm(t), unit: null };
+  return { name: norm(t.slice(0, open)), unit: t.slice(open + 1, -1).trim().toLowerCase() };
 }
 
 interface Columns {
