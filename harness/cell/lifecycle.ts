@@ -11,6 +11,7 @@ import type { AttemptContext } from '../run/types.ts';
 import { loadWorkload } from '../../workloads/spec.ts';
 import type { AgentResult, WorkloadSpec } from '../../workloads/agent/protocol.ts';
 import type { AttemptResult, CrashSummary, FilterDelaysRecord, MeasurementRecord, Step, StepRecord } from '../../runfolder/results.ts';
+import { safeFileName } from '../../lib/safe-name.ts';
 import { FILTER_DELAYS_TOP, oursIn } from './filter-delays.ts';
 import { BootFailure, decideFailure, GuestCrashed, InfraFailure, PackageRefused, RecordingFailed, VmGone, type FailureDecision, type GuestFinding } from './failures.ts';
 import { judgeLatency, judgeRounds, type LatencyBudget, type LatencyJudgement, type RoundRun } from './latency.ts';
@@ -332,6 +333,11 @@ class CellAttempt {
       const fire = async (): Promise<void> => {
         if (prepared.trigger !== undefined) await session.fire(ours, prepared.trigger);
       };
+      const putBack = async (): Promise<void> => {
+        this.oursLoading = true;
+        await session.putBack!(ours, prepared.params, s);
+        this.oursLoading = false;
+      };
       for (let i = 1; ; i++) {
         const out = session.takeOut && session.putBack ? await session.takeOut(ours, s) : { out: false as const, why: `${this.personality.family} guests cannot take a driver out between rounds` };
         if (!out.out) {
@@ -347,19 +353,13 @@ class CellAttempt {
         if (done >= k.min) {
           const judgement = this.judgeRoundsSoFar(specs, order);
           if (!this.wantsAnotherRound(judgement, done, k.max)) {
-            if (this.ctx.cell.filterDelays && session.captureFilterDelays) {
-              // Ours was out for the last baseline run: back in for the recorded run.
-              this.oursLoading = true;
-              await session.putBack!(ours, prepared.params, s);
-              this.oursLoading = false;
-            }
+            // Ours was out for the last baseline run: back in for the recorded run.
+            if (this.ctx.cell.filterDelays && session.captureFilterDelays) await putBack();
             await this.captureFilterDelays(specs, s);
             return { order, judgement };
           }
         }
-        this.oursLoading = true;
-        await session.putBack!(ours, prepared.params, s);
-        this.oursLoading = false;
+        await putBack();
         if (i === 1) await fire();
         await runAll('driver', i);
       }
@@ -384,7 +384,7 @@ class CellAttempt {
       } else {
         try {
           const c = await session.captureFilterDelays(spec, { ...want, dir: this.ctx.attemptDir, timeoutMs: this.limit('workload'), signal });
-          const file = `filter-delays-${spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
+          const file = `filter-delays-${safeFileName(spec.name)}.json`;
           await this.keep(file, JSON.stringify(c.delays));
           record = { workload: spec.name, captured: true, tool: c.tool, file, rows: c.delays.rows, perEvent: c.delays.perEvent, ours: oursIn(c.delays, this.ours), top: c.delays.delays.slice(0, FILTER_DELAYS_TOP) };
           this.note(`filter delays of ${spec.name} recorded (${c.tool}): ${record.ours ? `${record.ours.filter} ${record.ours.count} callbacks, ${record.ours.totalUs.toFixed(0)} µs in all, mean ${record.ours.meanUs.toFixed(1)} µs` : 'ours is not among the filters the export names'}`);

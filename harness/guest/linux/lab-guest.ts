@@ -5,6 +5,7 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { InfraFailure } from '../../../lib/errors.ts';
+import { safeFileName } from '../../../lib/safe-name.ts';
 import { TestError } from '../../cell/failures.ts';
 import type { AgentResult, WorkloadSpec } from '../../../workloads/agent/protocol.ts';
 import { AGENT_OUTPUT_MAX_BYTES, parseAgentOutput } from '../../../workloads/result.ts';
@@ -164,7 +165,7 @@ export class LabGuest {
       this.agentUploaded = agentPath;
     }
     const local = await mkdtemp(join(tmpdir(), 'fg-spec-'));
-    const remoteSpec = `${AGENT_DIR}/spec-${spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
+    const remoteSpec = `${AGENT_DIR}/spec-${safeFileName(spec.name)}.json`;
     try {
       await writeFile(join(local, 'spec.json'), JSON.stringify(spec));
       await this.channel.upload(join(local, 'spec.json'), remoteSpec);

@@ -27,6 +27,9 @@ export const FILTER_DELAYS_MAX_FIELD_CHARS = 1024;
 /** Longest record (a row with all its columns) read (docs/limits.md). */
 export const FILTER_DELAYS_MAX_RECORD_CHARS = 64 * 1024;
 
+/** The histograms' range in nanoseconds: 1 ns to 100 s. */
+const HIST_MAX_NS = 100_000_000_000;
+
 const UNIT_US: Record<string, number> = { ns: 0.001, 'µs': 1, us: 1, 'μs': 1, ms: 1000, s: 1_000_000 };
 
 /** Header names, compared without case, spaces, hyphens or underscores. */
@@ -139,14 +142,14 @@ export async function readFilterDelays(file: string, o: { delimiter?: string } =
       if (!g) {
         if (groups.size >= FILTER_DELAYS_MAX_GROUPS) throw new InputError(at(cols.filter), `more than FILTER_DELAYS_MAX_GROUPS (${FILTER_DELAYS_MAX_GROUPS}) distinct filter and operation pairs; expected the Mini-Filter Delays table of one machine`);
         // Nanoseconds from 1 to 100 s at 2 significant digits (1%), 32-bit counts: about 20 KB a pair.
-        const hist = cols.count === null ? build({ lowestDiscernibleValue: 1, highestTrackableValue: 100_000_000_000, numberOfSignificantValueDigits: 2, bitBucketSize: 32 }) : null;
+        const hist = cols.count === null ? build({ lowestDiscernibleValue: 1, highestTrackableValue: HIST_MAX_NS, numberOfSignificantValueDigits: 2, bitBucketSize: 32 }) : null;
         groups.set(key, (g = { filter, operation, count: 0, totalUs: 0, hist }));
       }
       const us = raw * cols.delayUnitUs;
       g.count += count;
       g.totalUs += us;
       // Nanoseconds in the histogram (a callback often takes less than a microsecond), clamped to its range.
-      g.hist?.recordValue(Math.min(100_000_000_000, Math.max(1, Math.round(us * 1000))));
+      g.hist?.recordValue(Math.min(HIST_MAX_NS, Math.max(1, Math.round(us * 1000))));
     }
   } catch (e) {
     if (e instanceof InputError) throw e;

@@ -33,6 +33,7 @@ import { windowsCrashReport } from '../../crash/windows/report.ts';
 import type { CrashReport } from '../../crash/types.ts';
 import { InfraFailure, PackageRefused, RecordingFailed, TestError } from '../../cell/failures.ts';
 import { InputError } from '../../../lib/errors.ts';
+import { safeFileName as safeName } from '../../../lib/safe-name.ts';
 import type { CrashStrategy, GuestPersonality, GuestSession, HostPackage, PreparedCell, StagedPackage } from '../../cell/personality.ts';
 import type { VmInstance, VmStartInfo } from '../../providers/types.ts';
 import type { GuestChannel } from '../channel.ts';
@@ -114,9 +115,6 @@ export const HARNESS_PROBES: ReadonlyArray<{ path: string; arguments: string[] }
 
 /** A driver parameter becomes a value of the service's Parameters key: a name the registry and our script take. */
 const PARAM_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
-
-/** A name made safe for a file or folder on either side. */
-const safeName = (n: string): string => n.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 /**
  * A cell's driver parameters as values of Services\<service>\Parameters, where a Windows driver reads
@@ -542,7 +540,7 @@ class WindowsSession implements GuestSession {
       out.push(file);
     }
     for (const d of await this.guest.listDumps()) {
-      const name = `${d.kind === 'memory' ? 'MEMORY' : d.kind}-${d.path.split('\\').pop()}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+      const name = safeName(`${d.kind === 'memory' ? 'MEMORY' : d.kind}-${d.path.split('\\').pop()}`);
       const local = path.join(dir, name);
       await this.current.download(sftpPath(d.path), local);
       out.push(local);
