@@ -17,7 +17,8 @@ const image = await labImageForTests();
 const skip = (!existsSync('/usr/bin/qemu-system-x86_64') && 'qemu-system-x86_64 is not installed') || ('missing' in image ? image.missing : false);
 if (skip) t.comment(`SKIP: ${skip}`);
 
-const TINY = 'name: tiny\ndefaults: { dir: tiny, files: 20, fileSize: 512 }\noperations:\n  - op: create\n  - op: open\n    count: 40\n';
+// Enough files that a step's p50 is a median of a hundred, not of twenty (CI saw create undecided at 20).
+const TINY = 'name: tiny\ndefaults: { dir: tiny, files: 100, fileSize: 512 }\noperations:\n  - op: create\n  - op: open\n    count: 200\n';
 
 function runMatrix(dir: string, driverLine: string) {
   writeFileSync(join(dir, 'tiny.yaml'), TINY);
@@ -40,8 +41,11 @@ t.test('a driver build at another path, with another module name, is the module 
   copyFileSync(join(REPO, 'driver', 'lab', 'fgfilter.c'), join(pkg, 'alt.c'));
   writeFileSync(join(pkg, 'fleetgate.driver.yaml'), 'kind: lab-module\nmodule: altfilter\nsource: alt.c\n');
   const { r, out, cell } = runMatrix(dir, `{ name: alt-build, path: ${pkg} }`);
-  t.equal(r.status, 0, `the cell passes: ${r.stderr.slice(-600)}`);
-  t.equal(cell?.verdict, 'pass');
+  // This test is about what gets installed; latency verdicts have their own tests. On a noisy host the
+  // rounds may honestly end undecided (exit 2, latency-inconclusive): that is still an installed,
+  // measured cell. Anything else (a product failure, infrastructure trouble) fails here.
+  t.ok(r.status === 0 || r.status === 2, `the cell ran to a latency verdict: exit ${r.status}: ${r.stderr.slice(-600)}`);
+  t.match(cell?.verdict, /^(pass|latency-inconclusive)$/);
   t.match(r.stderr, /prepare: lab module ready: altfilter\.ko/, 'the package was built under its own module name');
   const ours = cell?.installed?.find((d) => d.role === 'ours');
   t.match(ours, { name: 'altfilter', package: pkg });

@@ -50,7 +50,7 @@ try {
     if (-not $stopped) { $null = Invoke-FleetgateNative -FilePath $wpr -ArgumentList @('-cancel') -TimeoutSeconds 120 }
 }
 if ($null -ne $agentError) {
-    Write-FleetgateResult ([ordered]@{ agentError = $agentError })
+    $result = [ordered]@{ agentError = $agentError }
 } else {
     $x = Invoke-FleetgateNative -FilePath $exporter -ArgumentList @('-i', $etlWin, '-profile', (Get-FleetgateInputValue -Name profile), '-outputfolder', $exportWin) -TimeoutSeconds 1800
     if ($x.exitCode -ne 0) { throw "capture_filter_delays: wpaexporter failed (exit $($x.exitCode)): $(($x.stdout + $x.stderr).Trim())" }
@@ -60,5 +60,6 @@ if ($null -ne $agentError) {
     $etlPath = & $full $etlWin
     $etlBytes = (Get-Item -LiteralPath $etlPath).Length
     Remove-Item -LiteralPath $etlPath -Force
-    Write-FleetgateResult ([ordered]@{ exitCode = $r.exitCode; stdout = $r.stdout; stderr = $r.stderr; etlBytes = $etlBytes; files = $files })
+    $result = [ordered]@{ exitCode = $r.exitCode; stdout = $r.stdout; stderr = $r.stderr; etlBytes = $etlBytes; files = $files }
 }
+Write-FleetgateResult $result
