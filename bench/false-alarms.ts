@@ -39,8 +39,10 @@ function runMatrix(): string {
   try {
     execFileSync('npx', ['fleetgate', 'run', matrix, '--out', out, '--no-report'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CI: 'true' } });
   } catch (e) {
-    // Exit 1 is expected: the delayed builds are perf-regressions under the lab budget.
-    if ((e as { status?: number }).status !== 1) throw e;
+    // Exit 1 (a delayed build over the lab budget) and 2 (a cell latency-inconclusive) are results
+    // the figures count, not failures of the bench.
+    const status = (e as { status?: number }).status;
+    if (status !== 1 && status !== 2) throw e;
   }
   return out;
 }
