@@ -7,6 +7,7 @@ import { registerMerge } from './merge.ts';
 import { registerPlan } from './plan.ts';
 import { registerRun } from './run.ts';
 import { registerTriage } from './triage.ts';
+import { registerCollect } from './collect.ts';
 import { registerReport } from './report.ts';
 import { registerGate } from './gate.ts';
 import { registerExpect } from './expect.ts';
@@ -17,4 +18,4 @@ import { registerWarm } from './warm.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerRun, registerMerge, registerCatalog, registerLab, registerTriage, registerReport, registerGate, registerExpect, registerHistory, registerSignoff, registerImages, registerWarm];
+export const commands: RegisterCommand[] = [registerPlan, registerRun, registerMerge, registerCatalog, registerLab, registerTriage, registerCollect, registerReport, registerGate, registerExpect, registerHistory, registerSignoff, registerImages, registerWarm];

@@ -4,7 +4,8 @@
 import { analyzeOnHost, loadAnalysisHost } from '../../guest/windows/analysis-host.ts';
 import { connectSsh } from '../../guest/ssh/client.ts';
 import { windowsRemoteSha256 } from '../../guest/windows/windows-guest.ts';
-import { open } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../../lib/errors.ts';
 import { escapeControls, jsonForTerminal } from '../../../lib/printable.ts';
@@ -13,6 +14,7 @@ import { bugcheckSubcode, formatBugcheckCode, verifierSubcode, baseBugcheckCode 
 import { readLinuxConsole } from '../../crash/linux.ts';
 import { looksLikeDump, readKernelDump, type KernelDump } from '../../crash/windows/dump.ts';
 import { looksLikeKdAnalysis, parseKdAnalysis, type KdAnalysis } from '../../crash/windows/kd.ts';
+import { COLLECTION_FILE, collectedDumps, type Collection } from '../../crash/windows/disk/collect.ts';
 
 // Text inputs are read whole; a console log or debugger output above this is not what we expect.
 const MAX_TEXT_BYTES = 64 * 1024 * 1024;
@@ -166,16 +168,68 @@ export function triageOutput(r: TriageResult, json: boolean): string {
   return json ? `${jsonForTerminal(JSON.stringify(r, null, 2))}\n` : formatTriage(r);
 }
 
+/**
+ * The files a folder asks to be triaged: the dumps `fleetgate collect` listed in its collected.json
+ * (fresh before stale, newest first), or else every file in it that starts with a dump's signature.
+ */
+export async function triageFolderFiles(dir: string): Promise<Array<{ file: string; stale?: boolean; windowsPath?: string }>> {
+  const listed = path.join(dir, COLLECTION_FILE);
+  let text: string | undefined;
+  try {
+    text = await readFile(listed, 'utf8');
+  } catch {
+    text = undefined;
+  }
+  if (text !== undefined) {
+    let c: Collection;
+    try {
+      c = JSON.parse(text) as Collection;
+    } catch (err) {
+      throw new InputError({ file: listed }, `not JSON: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(c.files)) throw new InputError({ file: listed }, 'expected "files": a list, as fleetgate collect writes it');
+    return collectedDumps(c).map((f) => ({ file: path.join(dir, f.file), ...(f.stale ? { stale: true } : {}), windowsPath: f.windowsPath }));
+  }
+  const out: Array<{ file: string }> = [];
+  for (const name of (await readdir(dir)).sort()) {
+    const file = path.join(dir, name);
+    const h = await open(file, 'r').catch(() => undefined);
+    if (!h) continue;
+    try {
+      if (!(await h.stat()).isFile()) continue;
+      const head = Buffer.alloc(8);
+      const { bytesRead } = await h.read(head, 0, 8, 0);
+      if (looksLikeDump(head.subarray(0, bytesRead))) out.push({ file });
+    } finally {
+      await h.close();
+    }
+  }
+  return out;
+}
+
 export function registerTriage(program: Command): void {
   program
     .command('triage')
-    .description('which bugcheck, which driver, is it ours: triage a kernel dump, !analyze -v output or a Linux console log')
-    .argument('<file>', 'MEMORY.DMP / minidump, saved debugger output, or a console log')
+    .description('which bugcheck, which driver, is it ours: triage a kernel dump, !analyze -v output or a Linux console log (or every dump in a folder)')
+    .argument('<file>', 'MEMORY.DMP / minidump, saved debugger output, a console log, or a folder (fleetgate collect\'s, or any with dumps in it)')
     .option('--json', 'machine-readable output')
     .option('--ours <names>', 'our module names, comma-separated (e.g. myfilter,myfilter.sys)', '')
     .option('--analysis-host <file>', 'a Windows host with kd.exe (YAML: host, username, privateKey, hostKeyFingerprint, kd, symbolPath); default $FLEETGATE_ANALYSIS_HOST')
     .action(async (file: string, opts: { json?: boolean; ours: string; analysisHost?: string }) => {
       const ours = opts.ours.split(',').map((s) => s.trim()).filter(Boolean).map(normalizeModule);
+      if ((await stat(file).catch(() => undefined))?.isDirectory()) {
+        const files = await triageFolderFiles(file);
+        if (!files.length) throw new InputError({ file }, `no kernel dump in the folder (no ${COLLECTION_FILE} listing one, no file with a PAGEDU64/PAGEDUMP signature)`);
+        const results: TriageResult[] = [];
+        for (const f of files) {
+          let r = await triageFile(f.file, { ours });
+          if (r.kind === 'kernel-dump') r = await withFullAnalysis(r, f.file, { ours }, opts.analysisHost ?? process.env.FLEETGATE_ANALYSIS_HOST);
+          if (f.stale) r = { ...r, warnings: [...(r.warnings ?? []), `stale: written before the collection's --not-before (${f.windowsPath ?? f.file}), an earlier crash's dump`] };
+          results.push(r);
+        }
+        process.stdout.write(opts.json === true ? `${jsonForTerminal(JSON.stringify(results, null, 2))}\n` : results.map((r) => `${escapeControls(r.file)}\n${formatTriage(r)}`).join('\n'));
+        return;
+      }
       let r = await triageFile(file, { ours });
       if (r.kind === 'kernel-dump') r = await withFullAnalysis(r, file, { ours }, opts.analysisHost ?? process.env.FLEETGATE_ANALYSIS_HOST);
       process.stdout.write(triageOutput(r, opts.json === true));
