@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { HeartbeatOptions } from '../guest/channel.ts';
-import type { Provider, VmInstance } from '../providers/types.ts';
+import { hasOfflineDisk, type Provider, type VmInstance } from '../providers/types.ts';
 import type { AttemptContext } from '../run/types.ts';
 import { loadWorkload } from '../../workloads/spec.ts';
 import type { AgentResult, WorkloadSpec } from '../../workloads/agent/protocol.ts';
@@ -87,6 +87,8 @@ class CellAttempt {
   private previous: StagedPackage | undefined;
   /** What the guest gave back after its crash (its own dumps), for triage. */
   private readonly guestCrashFiles: string[] = [];
+  /** When this attempt began: a dump read off the disk from before it is an earlier crash's. */
+  private readonly begun = new Date();
   private readonly result: AttemptResult = { verdict: 'pass', steps: this.steps, evidence: this.evidence };
   private readonly personality: GuestPersonality;
   private readonly faults: Set<string>;
@@ -482,10 +484,31 @@ class CellAttempt {
   private async collectCrashEvidence(o: GuestFinding, signal: AbortSignal): Promise<void> {
     if (o.kind !== 'hang-no-dump' && o.evidence.dump) this.evidence.push(this.rel(o.evidence.dump.path));
     if (o.kind === 'hang-no-dump' || o.evidence.dump || !this.session?.afterCrash) return;
-    for (const file of await this.session.afterCrash(this.ctx.attemptDir, signal)) {
+    let files: string[];
+    try {
+      files = await this.session.afterCrash(this.ctx.attemptDir, signal);
+    } catch (err) {
+      // The guest never came back to hand over its dump: what the crash wrote is still on its disk.
+      const fromDisk = await this.crashEvidenceFromDisk(signal);
+      if (!fromDisk) throw err;
+      this.note(`the guest did not come back after its crash (${errorText(err)}): evidence read off its disk`);
+      files = fromDisk;
+    }
+    for (const file of files) {
       this.guestCrashFiles.push(file);
       this.evidence.push(this.rel(file));
     }
+  }
+
+  /** The stopped VM's disk read by the OS's crash strategy; null when this provider or OS cannot. */
+  private async crashEvidenceFromDisk(signal: AbortSignal): Promise<string[] | null> {
+    const vm = this.vm;
+    const read = this.personality.crash.fromDisk;
+    if (!vm || !read || !hasOfflineDisk(vm)) return null;
+    await vm.stop({ graceful: false });
+    const disk = vm.offlineDisk();
+    if (!disk) return null;
+    return read(disk, { dir: this.ctx.attemptDir, notBefore: this.begun, signal });
   }
 
   /** What the crash was: its report's title, its bucket and whose it is (ours, another vendor's, the OS's). */

@@ -113,6 +113,12 @@ export interface CrashStrategy {
    * bugcheck code and parameters) and the evidence files the guest gave back (its dumps).
    */
   reportFrom?(panic: PanicInfo | undefined, files: readonly string[]): Promise<CrashReport | null>;
+  /**
+   * A guest that crashed and never came back (Windows: the dump is still in the dedicated dump file,
+   * never copied to MEMORY.DMP): its evidence read off the stopped VM's disk into `dir`; the paths.
+   * Dumps written before `notBefore` are an earlier crash's. A disk that does not read is InputError.
+   */
+  fromDisk?(disk: { path: string; format: 'qcow2' | 'vhdx' | 'raw' }, o: { dir: string; notBefore: Date; signal: AbortSignal }): Promise<string[]>;
 }
 
 export interface GuestPersonality {

@@ -217,3 +217,17 @@ export interface HostDumpCapable {
 export function hasHostDump(vm: VmInstance): vm is VmInstance & HostDumpCapable {
   return typeof (vm as Partial<HostDumpCapable>).dumpMemory === 'function';
 }
+
+/**
+ * The VM's writable disk, readable on the controller without the VM (QEMU: the cell's qcow2 overlay),
+ * for evidence a guest that never boots again leaves on it. Only once the VM is stopped (undefined
+ * before); the file stays until dispose. Hyper-V has none yet: its disk is on the Hyper-V host
+ * (Mount-VHD -ReadOnly there and a copy over the host channel is the way, not built).
+ */
+export interface OfflineDiskCapable {
+  offlineDisk(): { path: string; format: 'qcow2' | 'vhdx' | 'raw' } | undefined;
+}
+
+export function hasOfflineDisk(vm: VmInstance): vm is VmInstance & OfflineDiskCapable {
+  return typeof (vm as Partial<OfflineDiskCapable>).offlineDisk === 'function';
+}

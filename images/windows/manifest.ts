@@ -8,6 +8,13 @@ import { InputError } from '../../lib/errors.ts';
 import { compileSchema, errorAt, parseSource, readSource, SchemaError, validateOrThrow, type SourceDoc } from '../../lib/source-doc.ts';
 import { MANIFEST_FILE, MANIFEST_SCHEMA, type ImageManifest } from '../manifest.ts';
 
+/**
+ * The dedicated dump file every Windows image sets (provision/set_crash_dump.ps1, CrashControl
+ * DedicatedDumpFile): where a bugcheck writes its dump, read off the cell's disk when the guest never
+ * boots again to copy it to MEMORY.DMP.
+ */
+export const WINDOWS_DEDICATED_DUMP_FILE = 'C:\\fleetgate-dump.sys';
+
 export type WindowsImageManifest = ImageManifest & {
   os: ImageManifest['os'] & { family: 'windows'; ubr: number; kbs: number[] };
   boot: Extract<ImageManifest['boot'], { kind: 'disk' }>;

@@ -37,7 +37,10 @@ export interface FakeGuestScript {
   verifier?: 'violation' | 'no-reboot';
   /** What happens once ours is in and the workload runs. */
   /** bugcheck-c4 / bugcheck-d1: the hypervisor reports a Windows stop code (hv-crash), as Hyper-V does. */
-  workload?: 'crash' | 'lockup' | 'hang' | 'broken' | 'vm-gone' | 'bugcheck-c4' | 'bugcheck-d1';
+  /** bugcheck-7e: 0x1000007E with the parameters of the real triage dump in ../shared/samples. */
+  workload?: 'crash' | 'lockup' | 'hang' | 'broken' | 'vm-gone' | 'bugcheck-c4' | 'bugcheck-d1' | 'bugcheck-7e';
+  /** After a crash, the guest restarts and gives back nothing, or never comes back (GuestSession.afterCrash). */
+  afterCrash?: 'back' | 'never-back';
   unload?: 'busy';
   /** Between latency rounds: ours refuses to go out (a filter that cannot unload), or the guest has no way to. */
   takeOut?: 'refuse' | 'absent';
@@ -163,6 +166,10 @@ class FakeSession implements GuestSession {
           await sleep(20);
           throw new InfraFailure('fake channel: connection lost');
         }
+        case 'bugcheck-7e':
+          this.vm.panic('', { kind: 'hyper-v', code: '0x1000007e', params: ['0xffffffffc0000005', '0xfffff8048b58334c', '0xffff850429891ee8', '0xffff850429891720'] });
+          await sleep(20);
+          throw new InfraFailure('fake channel: connection lost');
         case 'lockup':
           this.vm.panic('FAKE PANIC: watchdog: soft LOCKUP - CPU#0 stuck in fakefilter_open\n');
           await sleep(20);
@@ -303,6 +310,17 @@ class FakeSession implements GuestSession {
   async collect(): Promise<string[]> {
     this.calls.push({ op: 'collect' });
     return [];
+  }
+
+  /** Only where the script says the guest writes its own dump (Windows): absent otherwise, as the lab's. */
+  get afterCrash(): GuestSession['afterCrash'] {
+    const how = this.script.afterCrash;
+    if (!how) return undefined;
+    return async () => {
+      this.calls.push({ op: 'after-crash', arg: how });
+      if (how === 'never-back') throw new InfraFailure('fake: the guest did not restart after its crash within 1 s: its dump stays on the disk');
+      return [];
+    };
   }
 
   async close(): Promise<void> {

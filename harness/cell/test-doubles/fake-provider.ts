@@ -5,18 +5,20 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraFailure } from '../../../lib/errors.ts';
 import { EventLog } from '../../providers/event-stream.ts';
-import type { DumpFormat, HostDumpCapable, PanicInfo, Provider, VmInstance, VmSpec, VmStartInfo, VmStatus } from '../../providers/types.ts';
+import type { DumpFormat, HostDumpCapable, OfflineDiskCapable, PanicInfo, Provider, VmInstance, VmSpec, VmStartInfo, VmStatus } from '../../providers/types.ts';
 
 export interface FakeProviderScript {
   /** The first this many starts fail as infrastructure (a host that cannot boot VMs). @default 0 */
   failStarts?: number;
   /** An NMI makes the guest panic (a hang then has a dump), or is ignored. @default true */
   nmiPanics?: boolean;
+  /** The VM's disk, readable offline once it is stopped (OfflineDiskCapable): a real disk file the test made. */
+  disk?: { path: string; format: 'qcow2' | 'vhdx' | 'raw' };
 }
 
 const now = (): string => new Date().toISOString();
 
-export class FakeVm implements VmInstance, HostDumpCapable {
+export class FakeVm implements VmInstance, HostDumpCapable, OfflineDiskCapable {
   readonly accel = 'tcg' as const;
   readonly accelReason = 'test double: no hypervisor';
   readonly ssh = { host: '127.0.0.1', port: 0 };
@@ -66,6 +68,10 @@ export class FakeVm implements VmInstance, HostDumpCapable {
 
   async stop(): Promise<void> {
     this.kill();
+  }
+
+  offlineDisk(): { path: string; format: 'qcow2' | 'vhdx' | 'raw' } | undefined {
+    return this.state === 'exited' ? this.script.disk : undefined;
   }
 
   async dumpMemory(path: string, format: DumpFormat = 'kdump-zlib'): Promise<{ path: string; bytes: number; format: DumpFormat }> {

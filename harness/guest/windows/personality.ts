@@ -21,7 +21,7 @@ import { verifierPlan, VERIFIER_PROFILE_NAMES, type VerifierProfileName } from '
 import { applyVerifier, verifyVerifierRunning } from '../../../driver/verifier/run.ts';
 import { FltmcError, isProductLoadRefusal } from '../../../driver/windows/fltmc.ts';
 import { checkLoadedAndAttached, DriverStepError, importCertificate, installDriver, readDenials, setServiceValues, startDriver, uninstallDriver, unloadDriver, upgradeDriver, type InstallMethod, type ServiceValueWrite } from '../../../driver/windows/lifecycle.ts';
-import { readWindowsManifest, imageName, type WindowsImageManifest } from '../../../images/windows/manifest.ts';
+import { readWindowsManifest, imageName, WINDOWS_DEDICATED_DUMP_FILE, type WindowsImageManifest } from '../../../images/windows/manifest.ts';
 import { defaultImageStore } from '../../../images/windows/store.ts';
 import type { Cell, FilterDelaysCapture } from '../../../matrix/index.ts';
 import type { FilterDelays, Step } from '../../../runfolder/results.ts';
@@ -30,6 +30,7 @@ import { bundleAgent } from '../../../workloads/agent/bundle.ts';
 import { parseAgentOutput } from '../../../workloads/result.ts';
 import { bucketCrash } from '../../crash/bucket.ts';
 import { windowsCrashReport } from '../../crash/windows/report.ts';
+import { collectFromDisk, COLLECTION_FILE } from '../../crash/windows/disk/collect.ts';
 import type { CrashReport } from '../../crash/types.ts';
 import { InfraFailure, PackageRefused, RecordingFailed, TestError } from '../../cell/failures.ts';
 import { InputError } from '../../../lib/errors.ts';
@@ -75,6 +76,12 @@ export const REQUIRED_VOLUMES = ['C:'];
 export const WINDOWS_CRASH: CrashStrategy = {
   parseConsole: () => null,
   reportFrom: async (panic, files) => windowsCrashReport(panic?.kind === 'hyper-v' ? panic : undefined, files),
+  fromDisk: async (disk, o) => {
+    const out = path.join(o.dir, 'from-disk');
+    const c = await collectFromDisk({ disk: disk.path, format: disk.format, out, dedicatedDumpFiles: [WINDOWS_DEDICATED_DUMP_FILE], notBefore: o.notBefore });
+    // Fresh dumps only go to triage: a stale one is an earlier crash's (kept in the folder, listed).
+    return [path.join(out, COLLECTION_FILE), ...c.files.filter((f) => !f.stale).map((f) => path.join(out, f.file))];
+  },
   bucket: (report: CrashReport, cfg) => {
     const code = /\b0x([0-9a-f]{1,8})\b/i.exec(report.title);
     return bucketCrash({ kind: 'hypervisor', ...(code ? { code: Number.parseInt(code[1]!, 16) } : {}), params: [], ...(report.module ? { module: report.module } : {}) }, cfg);

@@ -29,6 +29,7 @@ import type {
   Accel,
   DumpFormat,
   MonitorCapable,
+  OfflineDiskCapable,
   Provider,
   ProviderEvent,
   ProviderOptions,
@@ -404,6 +405,7 @@ export class QemuProvider implements Provider {
           cleanup: stack.move(),
           recordFile: proc.recordFile,
           scratch: files.scratch,
+          disk: files.overlay,
         });
         return await this.untilReady(instance, spec, ctx, how, files, proc);
       }
@@ -634,6 +636,8 @@ interface QemuVmParts {
   cleanup: CleanupStack;
   recordFile: string;
   scratch: readonly string[];
+  /** The VM's writable disk (its qcow2 overlay), read offline once QEMU is gone. */
+  disk: string;
 }
 
 /** VMs of this process, for the last-chance synchronous clean-up when the controller exits. */
@@ -647,7 +651,7 @@ function installExitHook(): void {
   });
 }
 
-class QemuVm implements VmInstance, MonitorCapable {
+class QemuVm implements VmInstance, MonitorCapable, OfflineDiskCapable {
   readonly name: string;
   readonly accel: Accel;
   readonly accelReason: string;
@@ -684,6 +688,14 @@ class QemuVm implements VmInstance, MonitorCapable {
     });
     live.add(this);
     installExitHook();
+  }
+
+  /**
+   * The overlay, once QEMU has exited (it flushed every cluster on quit); while it runs, undefined:
+   * a qcow2 written under the reader can read inconsistent. Kept until dispose.
+   */
+  offlineDisk(): { path: string; format: 'qcow2' } | undefined {
+    return this.exit || !isSameProcessAlive(this.p.vm.identity) ? { path: this.p.disk, format: 'qcow2' } : undefined;
   }
 
   /** Resolves once sshd answers; rejects with VmStartError if QEMU exits, the guest panics, or time runs out. */

@@ -15,6 +15,7 @@ import t from 'tap';
 import { powerShellTools, pwshSkip } from '../../../lib/pwsh.ts';
 import { SAMPLES, windows11State, type WindowsDoubleState } from '../../../harness/guest/windows/test-doubles/guest-double.ts';
 import { manifestFromFacts, parseFacts } from '../facts.ts';
+import { WINDOWS_DEDICATED_DUMP_FILE } from '../manifest.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DOUBLES = path.join(HERE, 'test-doubles');
@@ -325,7 +326,9 @@ t.test('set_crash_dump.ps1: kernel dump, overwrite, auto reboot, kept on low dis
   const v = vm(t);
   const r = v.provision('set_crash_dump.ps1');
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /crash dumps: kernel, overwrite, auto reboot/);
+  t.match(r.stdout, /crash dumps: kernel, overwrite, auto reboot, dedicated dump file C:\\fleetgate-dump\.sys/);
+  t.same(v.reg(CRASH, 'DedicatedDumpFile'), { type: 'REG_SZ', value: WINDOWS_DEDICATED_DUMP_FILE }, 'the dedicated dump file the offline collector reads');
+  t.same(v.reg(CRASH, 'DumpFileSize'), { type: 'REG_DWORD', value: 2048 });
   t.same(v.reg(CRASH, 'CrashDumpEnabled'), { type: 'REG_DWORD', value: 2 });
   t.same(v.reg(CRASH, 'AutoReboot'), { type: 'REG_DWORD', value: 1 });
   t.same(v.reg(CRASH, 'Overwrite'), { type: 'REG_DWORD', value: 1 });
