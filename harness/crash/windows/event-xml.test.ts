@@ -64,3 +64,12 @@ t.test('evtxexport refusing a file that is not an event log: InputError naming i
   const notLog = existsSync(`${SAMPLES}dumps/triage_x64.dmp`) ? `${SAMPLES}dumps/triage_x64.dmp` : '/etc/hostname';
   await t.rejects(readEvtx(notLog), { name: 'InputError', message: /evtxexport cannot read it as an event log/ });
 });
+
+t.test('evtx: the EventID of a record found in one pass, with or without attributes', async (t) => {
+  const { eventIdOf } = await import('./disk/evtx.ts');
+  t.equal(eventIdOf('<Event><System><EventID Qualifiers="16384">7036</EventID>'), 7036);
+  t.equal(eventIdOf('<EventID>41</EventID>'), 41);
+  t.equal(eventIdOf('<EventIDs>41</EventIDs>'), undefined, 'another element');
+  t.equal(eventIdOf('<EventID>4x</EventID>'), undefined);
+  t.equal(eventIdOf(`${'<EventID\t'.repeat(20000)}I><EventID>0</EventID>`), undefined, 'the redos attack reads in one pass and is no id');
+});
