@@ -15,6 +15,7 @@ import { readLinuxConsole } from '../../crash/linux.ts';
 import { looksLikeDump, readKernelDump, type KernelDump } from '../../crash/windows/dump.ts';
 import { looksLikeKdAnalysis, parseKdAnalysis, type KdAnalysis } from '../../crash/windows/kd.ts';
 import { COLLECTION_FILE, collectedDumps, type Collection } from '../../crash/windows/disk/collect.ts';
+import { fileHead } from '../../crash/windows/reader.ts';
 
 // Text inputs are read whole; a console log or debugger output above this is not what we expect.
 const MAX_TEXT_BYTES = 64 * 1024 * 1024;
@@ -193,16 +194,8 @@ export async function triageFolderFiles(dir: string): Promise<Array<{ file: stri
   const out: Array<{ file: string }> = [];
   for (const name of (await readdir(dir)).sort()) {
     const file = path.join(dir, name);
-    const h = await open(file, 'r').catch(() => undefined);
-    if (!h) continue;
-    try {
-      if (!(await h.stat()).isFile()) continue;
-      const head = Buffer.alloc(8);
-      const { bytesRead } = await h.read(head, 0, 8, 0);
-      if (looksLikeDump(head.subarray(0, bytesRead))) out.push({ file });
-    } finally {
-      await h.close();
-    }
+    if (!(await stat(file).catch(() => undefined))?.isFile()) continue;
+    if (looksLikeDump(await fileHead(file, 8))) out.push({ file });
   }
   return out;
 }

@@ -6,7 +6,7 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { crashEventsOf, parseEventXml } from './event-xml.ts';
-import { readEvtx } from './disk/evtx.ts';
+import { eventIdOf, readEvtx } from './disk/evtx.ts';
 import { SAMPLES, samplesMissing } from './testdata/build-dump.ts';
 import { InputError } from '../../../lib/errors.ts';
 
@@ -66,7 +66,6 @@ t.test('evtxexport refusing a file that is not an event log: InputError naming i
 });
 
 t.test('evtx: the EventID of a record found in one pass, with or without attributes', async (t) => {
-  const { eventIdOf } = await import('./disk/evtx.ts');
   t.equal(eventIdOf('<Event><System><EventID Qualifiers="16384">7036</EventID>'), 7036);
   t.equal(eventIdOf('<EventID>41</EventID>'), 41);
   t.equal(eventIdOf('<EventIDs>41</EventIDs>'), undefined, 'another element');

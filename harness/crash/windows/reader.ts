@@ -40,6 +40,18 @@ export function handleSource(file: string, handle: FileHandle, size: number): By
   };
 }
 
+/** A file's first `bytes` (fewer when it is shorter), read without reading the rest: a signature, a boot sector. */
+export async function fileHead(file: string, bytes: number): Promise<Buffer> {
+  const h = await open(file, 'r');
+  try {
+    const b = Buffer.alloc(bytes);
+    const { bytesRead } = await h.read(b, 0, bytes, 0);
+    return b.subarray(0, bytesRead);
+  } finally {
+    await h.close();
+  }
+}
+
 /** Opens a file for positioned reads; a missing or unreadable file is an InputError. */
 export async function openSource(file: string): Promise<{ source: ByteSource; close: () => Promise<void> }> {
   let handle: FileHandle;

@@ -2,23 +2,13 @@
 // hypervisor recorded (event 18590's code and parameters) and the dumps the guest wrote and gave back.
 // The title is stable across runs of the same bug: the stop code, its name, the verifier subcode where
 // the code has one, and the driver the dump blames; never addresses.
-import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { escapeControls } from '../../../lib/printable.ts';
 import { baseBugcheckCode, bugcheckName, bugcheckSubcode, formatBugcheckCode, verifierSubcode } from '../bugchecks.ts';
 import type { CrashReport } from '../types.ts';
 import { looksLikeDump, readKernelDump, type KernelDump } from './dump.ts';
+import { fileHead } from './reader.ts';
 
-async function firstBytes(file: string): Promise<Uint8Array> {
-  const h = await open(file, 'r');
-  try {
-    const b = Buffer.alloc(8);
-    const { bytesRead } = await h.read(b, 0, 8, 0);
-    return b.subarray(0, bytesRead);
-  } finally {
-    await h.close();
-  }
-}
 
 /** The kernel dumps among `files` that read, with the reason each other dump did not. */
 export async function readDumps(files: readonly string[]): Promise<{ dumps: KernelDump[]; unreadable: string[] }> {
@@ -26,7 +16,7 @@ export async function readDumps(files: readonly string[]): Promise<{ dumps: Kern
   const unreadable: string[] = [];
   for (const f of files) {
     try {
-      if (!looksLikeDump(await firstBytes(f))) continue;
+      if (!looksLikeDump(await fileHead(f, 8))) continue;
       dumps.push(await readKernelDump(f));
     } catch (err) {
       unreadable.push(`${basename(f)}: ${err instanceof Error ? err.message : String(err)}`);

@@ -10,11 +10,12 @@
 // - System.evtx, read for events 1001, Kernel-Power 41, EventLog 6008 and Filter Manager 6;
 // - the SYSTEM hive, kept for a second look at what was set (not read here yet).
 // A dump whose SystemTime is before `notBefore` is kept but marked stale: an earlier crash's.
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../../../../lib/errors.ts';
 import { safeFileName } from '../../../../lib/safe-name.ts';
 import { looksLikeDump } from '../dump.ts';
+import { fileHead } from '../reader.ts';
 import { crashEventsOf, type CrashEvents } from '../event-xml.ts';
 import { readEvtx } from './evtx.ts';
 import { diskInfo, extractPartition, readDiskHead, type DiskFormat, type DiskInfo } from './image-tools.ts';
@@ -91,18 +92,6 @@ export function dumpHeadFacts(head: Uint8Array): { requiredBytes?: number; time?
   return { ...(required > 0n && required <= BigInt(Number.MAX_SAFE_INTEGER) ? { requiredBytes: Number(required) } : {}), ...(time ? { time } : {}) };
 }
 
-/** The first 16 bytes of a partition copy (its boot sector's jump and OEM id), read without reading the rest. */
-async function bootSector(file: string): Promise<Buffer> {
-  const h = await open(file, 'r');
-  try {
-    const b = Buffer.alloc(16);
-    const { bytesRead } = await h.read(b, 0, 16, 0);
-    return b.subarray(0, bytesRead);
-  } finally {
-    await h.close();
-  }
-}
-
 /** Finds the Windows volume: the largest NTFS-capable partition with a Windows\System32 folder. */
 async function findWindowsVolume(disk: DiskInfo, table: PartitionTable, scratch: string, notes: string[]): Promise<{ part: Partition; vol: NtfsVolume }> {
   const candidates = windowsCandidates(table);
@@ -110,7 +99,7 @@ async function findWindowsVolume(disk: DiskInfo, table: PartitionTable, scratch:
   for (const part of candidates) {
     const file = path.join(scratch, `partition-${part.index}.raw`);
     await extractPartition(disk, part, file);
-    const head = await bootSector(file);
+    const head = await fileHead(file, 16); // the boot sector's jump and OEM id
     if (head.subarray(3, 11).toString('latin1') !== 'NTFS    ') {
       notes.push(`partition ${part.index} is not NTFS (no "NTFS    " OEM id in its boot sector)`);
       await rm(file, { force: true });

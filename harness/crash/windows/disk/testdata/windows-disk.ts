@@ -8,8 +8,6 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-const MIB = 1024 * 1024;
-
 function sh(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', input, timeout: 120_000 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr || r.error?.message}`);
@@ -76,5 +74,3 @@ export function makeWindowsDisk(spec: WindowsDiskSpec): string {
   rmSync(raw);
   return out;
 }
-
-export { MIB };
